@@ -1,0 +1,177 @@
+// Type definitions for peerpyrtc-client (hand-written; checked by types-test/).
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_SIGNALING'
+  | 'ERR_PEER_ID_TAKEN'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_TIMEOUT'
+  | 'ERR_CONNECTION_FAILED'
+  | 'ERR_RECONNECT_FAILED'
+  | 'ERR_CLOSED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_TOO_LARGE'
+  | 'ERR_SERVER';
+
+export declare const ErrorCodes: Readonly<{ [K in ErrorCode]: K }>;
+
+export declare class PeerPyRTCError extends Error {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>);
+  readonly code: ErrorCode;
+  /** HTTP status, for signalling errors. */
+  readonly status?: number;
+  /** The server's own error code, for errors the server reported. */
+  readonly serverCode?: string;
+}
+
+export type ConnectionStatus =
+  | 'disconnected'
+  | 'connecting'
+  | 'connected'
+  | 'reconnecting'
+  | 'closed'
+  | 'failed';
+
+export interface Peer {
+  id: string;
+  isHost: boolean;
+  /** When the peer joined, in ms since the epoch (server clock). */
+  joinedAt: number;
+  /** True for this connection's own entry (getRoomPeers only). */
+  isSelf?: boolean;
+  userAgent?: string;
+  [info: string]: unknown;
+}
+
+export interface ConnectionOptions {
+  /** This peer's id; generated when absent. */
+  peerId?: string;
+  debug?: boolean;
+  /** Reconnection attempts after a lost connection (default 3). */
+  maxReconnectAttempts?: number;
+  /** Delay before the first reconnection attempt in ms (default 2000); later ones grow, with jitter. */
+  reconnectDelay?: number;
+  /** STUN/TURN servers; none by default. */
+  iceServers?: RTCIceServer[];
+  /** Base URL of the signalling routes (default: same origin). */
+  signalingUrl?: string;
+  /** A small object shown to other peers, such as a display name. */
+  peerInfo?: Record<string, unknown>;
+  /** Timeout of each signalling request in ms (default 10000). */
+  requestTimeout?: number;
+  /** Time for the channel to open after the answer, in ms (default 15000). */
+  connectTimeout?: number;
+  /** Messages kept while not connected (default 1000). */
+  maxQueuedMessages?: number;
+}
+
+export type Unsubscribe = () => void;
+export type EventHandler = (senderId: string, data: any) => void;
+
+export declare class Emitter {
+  on(event: string, handler: (...args: any[]) => void): Unsubscribe;
+  once(event: string, handler: (...args: any[]) => void): Unsubscribe;
+  off(event?: string, handler?: (...args: any[]) => void): void;
+  onAny(handler: (event: string, ...args: any[]) => void): Unsubscribe;
+  emit(event: string, ...args: any[]): void;
+  listenerCount(event: string): number;
+}
+
+export interface LifecycleEvents {
+  on(event: 'open', handler: () => void): Unsubscribe;
+  on(event: 'close', handler: (reason: string) => void): Unsubscribe;
+  on(event: 'error', handler: (error: PeerPyRTCError) => void): Unsubscribe;
+  on(event: 'message', handler: (senderId: string, message: any, event?: string) => void): Unsubscribe;
+  on(event: 'peer-joined' | 'peer-left', handler: (peer: Peer) => void): Unsubscribe;
+  on(event: 'room-update', handler: (peers: Peer[]) => void): Unsubscribe;
+  on(event: 'status', handler: (status: ConnectionStatus) => void): Unsubscribe;
+  off(event?: string, handler?: (...args: any[]) => void): void;
+}
+
+export declare class WebRTCConnection {
+  constructor(roomName: string, options?: ConnectionOptions);
+  readonly roomName: string;
+  readonly peerId: string;
+  readonly hostId: string | null;
+  /** Extra lifecycle listeners that compose with the on* callbacks. */
+  readonly lifecycle: LifecycleEvents;
+
+  connect(): Promise<WebRTCConnection>;
+  closeConnection(): Promise<void>;
+  isConnected(): boolean;
+  getConnectionStatus(): ConnectionStatus;
+
+  sendMessage(message: string | object): void;
+  emit(event: string, data?: unknown, options?: { to?: string }): void;
+  broadcast(event: string, data?: unknown): void;
+
+  getRoomPeers(): Peer[];
+  getPeerCount(): number;
+  isRoomHost(): boolean;
+
+  on(event: string, handler: EventHandler): Unsubscribe;
+  once(event: string, handler: EventHandler): Unsubscribe;
+  off(event: string, handler?: EventHandler): void;
+  onAny(handler: (event: string, senderId: string, data: any) => void): Unsubscribe;
+
+  onOpen: (() => void) | null;
+  onClose: ((reason: string) => void) | null;
+  onError: ((error: PeerPyRTCError) => void) | null;
+  onMessage: ((senderId: string, message: any, event?: string) => void) | null;
+  onPeerJoined: ((peer: Peer) => void) | null;
+  onPeerLeft: ((peer: Peer) => void) | null;
+  onRoomUpdate: ((peers: Peer[]) => void) | null;
+  onStatusChange: ((status: ConnectionStatus) => void) | null;
+}
+
+export type RoomEventHandler = (roomId: string, senderId: string, data: any) => void;
+
+export interface JoinResult {
+  roomId: string;
+  success: boolean;
+  connection: WebRTCConnection | null;
+  error: PeerPyRTCError | Error | null;
+}
+
+export interface RoomManagerStatus {
+  userId: string;
+  rooms: Record<string, { status: ConnectionStatus; peers: number; isHost: boolean }>;
+  totalRooms: number;
+  connectedRooms: number;
+}
+
+export declare class WebRTCRoomManager {
+  constructor(userId: string, options?: Omit<ConnectionOptions, 'peerId'>);
+  readonly userId: string;
+
+  on(event: string, handler: RoomEventHandler): Unsubscribe;
+  once(event: string, handler: RoomEventHandler): Unsubscribe;
+  off(event: string, handler?: RoomEventHandler): void;
+  onRoom(roomId: string, event: string, handler: RoomEventHandler): Unsubscribe;
+  offRoom(roomId: string, event: string, handler?: RoomEventHandler): void;
+
+  joinRoom(roomId: string, options?: Omit<ConnectionOptions, 'peerId'>): Promise<WebRTCConnection>;
+  joinRooms(roomIds: string[], options?: Omit<ConnectionOptions, 'peerId'>): Promise<JoinResult[]>;
+  leaveRoom(roomId: string): Promise<boolean>;
+  leaveAllRooms(): Promise<void>;
+
+  emit(roomId: string, event: string, data?: unknown, options?: { to?: string }): void;
+  sendMessage(roomId: string, message: string | object): void;
+  broadcast(roomId: string, event: string, data?: unknown): void;
+  autoEmit(roomId: string, event: string, data?: unknown, options?: { to?: string }): Promise<WebRTCConnection>;
+  broadcastToAll(event: string, data?: unknown): string[];
+
+  getRoom(roomId: string): WebRTCConnection | null;
+  getRoomIds(): string[];
+  isConnectedTo(roomId: string): boolean;
+  getStatus(): RoomManagerStatus;
+
+  onRoomJoined: ((roomId: string, connection: WebRTCConnection) => void) | null;
+  onRoomLeft: ((roomId: string) => void) | null;
+  onConnectionChange: ((roomId: string, status: ConnectionStatus) => void) | null;
+}
+
+export declare const PROTOCOL_VERSION: 1;
+export declare const DEFAULTS: Readonly<Required<Omit<ConnectionOptions, 'peerId'>>>;
+export declare function generatePeerId(): string;
+export declare function reconnectDelay(attempt: number, base: number, random?: () => number): number;

@@ -1,0 +1,415 @@
+// WebRTCConnection: one peer in one room, through the Python relay.
+
+import { reconnectDelay } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import {
+  BYE, CHANNEL_LABEL, CHANNEL_PROTOCOL, MAX_ENVELOPE_BYTES, PROTOCOL_VERSION,
+  byteLength, decodeFrame, encodeBroadcast, encodeEmit, encodeMessage, frames,
+} from './protocol.js';
+import { postJSON, signalingUrl } from './signaling.js';
+
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 256 << 10;
+
+function randomToken(bytes) {
+  const data = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(data);
+  let text = '';
+  for (const b of data) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function generatePeerId() {
+  return `peer-${randomToken(6).replace(/[-_]/g, 'x')}`;
+}
+
+export const DEFAULTS = Object.freeze({
+  debug: false,
+  maxReconnectAttempts: 3,
+  reconnectDelay: 2000,
+  iceServers: [],
+  signalingUrl: '',
+  peerInfo: {},
+  requestTimeout: 10000,
+  connectTimeout: 15000,
+  maxQueuedMessages: 1000,
+});
+
+export class WebRTCConnection {
+  /**
+   * @param {string} roomName the room to join
+   * @param {object} [options] see DEFAULTS and index.d.ts
+   */
+  constructor(roomName, options = {}) {
+    if (typeof roomName !== 'string' || !roomName) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, 'roomName must be a non-empty string');
+    }
+    this.roomName = roomName;
+    this.options = { ...DEFAULTS, ...options };
+    this.peerId = this.options.peerId || generatePeerId();
+    this.session = randomToken(24);
+    this.hostId = null;
+    // seed-style callbacks (one each); use lifecycle.on(...) to add more listeners
+    this.onOpen = null;
+    this.onClose = null;
+    this.onError = null;
+    this.onMessage = null;
+    this.onPeerJoined = null;
+    this.onPeerLeft = null;
+    this.onRoomUpdate = null;
+    this.onStatusChange = null;
+    /** User events (emit/broadcast, and 'message' for plain messages). */
+    this._events = new Emitter();
+    /** Lifecycle events: open, close, error, message, peer-joined, peer-left, room-update, status. */
+    this.lifecycle = new Emitter();
+    this._peers = new Map();
+    this._status = 'disconnected';
+    this._pc = null;
+    this._channel = null;
+    this._outbox = [];
+    this._outboxBytes = 0;
+    this._flushScheduled = false;
+    this._closedByUser = false;
+    this._connectPromise = null;
+    this._reconnecting = false;
+    this._generation = 0;
+  }
+
+  // ------------------------------------------------------------ state
+  isConnected() { return this._status === 'connected'; }
+  getConnectionStatus() { return this._status; }
+  getRoomPeers() {
+    return [...this._peers.values()].map((p) => ({ ...p, isHost: p.id === this.hostId, isSelf: p.id === this.peerId }));
+  }
+  getPeerCount() { return this._peers.size; }
+  isRoomHost() { return this.hostId === this.peerId; }
+
+  // ----------------------------------------------------------- events
+  on(event, handler) { return this._events.on(event, handler); }
+  once(event, handler) { return this._events.once(event, handler); }
+  off(event, handler) { this._events.off(event, handler); }
+  /** handler(event, senderId, data) for every user event, 'message' included. */
+  onAny(handler) { return this._events.onAny(handler); }
+
+  // --------------------------------------------------------- lifecycle
+  /** Join the room. Resolves (with this connection) once the channel is open and the room state arrived. */
+  connect() {
+    if (this._closedByUser) {
+      return Promise.reject(new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'this connection was closed; create a new one'));
+    }
+    if (this._status === 'connected') return Promise.resolve(this);
+    if (!this._connectPromise) {
+      this._setStatus('connecting');
+      this._connectPromise = this._open().then(
+        () => { this._connectPromise = null; this._opened(); return this; },
+        (error) => {
+          this._connectPromise = null;
+          this._teardown();
+          if (this._closedByUser) throw error;
+          this._setStatus('failed');
+          this._fire('onError', 'error', error);
+          throw error;
+        },
+      );
+    }
+    return this._connectPromise;
+  }
+
+  /** Leave the room: say goodbye over the channel, then close. */
+  async closeConnection() {
+    if (this._closedByUser) return;
+    this._closedByUser = true;
+    this._generation += 1;
+    clearTimeout(this._reconnectTimer);
+    if (this._welcome) {
+      this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'closeConnection() was called while connecting'));
+      this._welcome = null;
+    }
+    const wasConnected = this._status === 'connected';
+    if (this._channel && this._channel.readyState === 'open') {
+      this._flush();
+      try { this._channel.send(BYE); } catch { /* already gone */ }
+    }
+    this._outbox = [];
+    this._outboxBytes = 0;
+    postJSON(signalingUrl(this.options.signalingUrl, 'leave'),
+      { room: this.roomName, peer_id: this.peerId, session: this.session },
+      { timeout: this.options.requestTimeout }).catch((e) => this._log('leave failed', e));
+    await this._waitDrained();
+    this._teardown();
+    this._peers.clear();
+    this._setStatus('closed');
+    if (wasConnected) this._fire('onClose', 'close', 'closed');
+  }
+
+  // ----------------------------------------------------------- sending
+  sendMessage(message) {
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    this._enqueue(encodeMessage(text));
+  }
+
+  emit(event, data, options = {}) {
+    this._checkEvent(event);
+    this._enqueue(encodeEmit(event, data, options && options.to));
+  }
+
+  broadcast(event, data) {
+    this._checkEvent(event);
+    this._enqueue(encodeBroadcast(event, data));
+  }
+
+  _checkEvent(event) {
+    if (typeof event !== 'string' || !event || event.length > 128) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, 'event must be a string of 1 to 128 characters');
+    }
+  }
+
+  _enqueue(raw) {
+    if (this._closedByUser) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'cannot send: closeConnection() was called');
+    }
+    if (byteLength(raw) > MAX_ENVELOPE_BYTES) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `message is larger than ${MAX_ENVELOPE_BYTES} bytes`);
+    }
+    if (this._status !== 'connected' && this._outbox.length >= this.options.maxQueuedMessages) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_QUEUE_FULL,
+        `not connected and ${this.options.maxQueuedMessages} messages already wait to be sent`);
+    }
+    this._outbox.push(raw);
+    this._outboxBytes += raw.length;
+    this._scheduleFlush();
+  }
+
+  _scheduleFlush() {
+    if (this._flushScheduled || this._status !== 'connected') return;
+    this._flushScheduled = true;
+    queueMicrotask(() => { this._flushScheduled = false; this._flush(); });
+  }
+
+  _flush() {
+    const channel = this._channel;
+    if (!channel || channel.readyState !== 'open' || !this._outbox.length) return;
+    if (channel.bufferedAmount > HIGH_WATER) return; // resumes on bufferedamountlow
+    const raws = this._outbox;
+    this._outbox = [];
+    this._outboxBytes = 0;
+    for (const frame of frames(raws)) channel.send(frame);
+  }
+
+  async _waitDrained() {
+    const channel = this._channel;
+    if (!channel || channel.readyState !== 'open') return;
+    const deadline = Date.now() + 2000;
+    // bufferedAmount 0 is not delivery, but it is the best a browser tells us
+    while (channel.readyState === 'open' && channel.bufferedAmount > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  // ------------------------------------------------------- connecting
+  async _open() {
+    const generation = ++this._generation;
+    this._teardown();
+    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
+    const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
+    this._pc = pc;
+    this._channel = channel;
+    channel.bufferedAmountLowThreshold = LOW_WATER;
+    channel.onbufferedamountlow = () => this._flush();
+    const welcomed = new Promise((resolve, reject) => {
+      this._welcome = { resolve, reject };
+    });
+    channel.onmessage = (e) => this._onFrame(e.data);
+    channel.onclose = () => this._lost(generation, 'channel closed');
+    pc.onconnectionstatechange = () => {
+      const state = pc.connectionState;
+      this._log('connection state', state);
+      if (state === 'failed' || state === 'disconnected') this._lost(generation, `connection ${state}`);
+    };
+    const candidateUrl = signalingUrl(this.options.signalingUrl, 'candidate');
+    pc.onicecandidate = (e) => {
+      if (!e.candidate || generation !== this._generation) return;
+      // carries the session secret: the server may see it before our offer
+      postJSON(candidateUrl, {
+        room: this.roomName, peer_id: this.peerId, candidate: { ...e.candidate.toJSON(), session: this.session },
+      }, { timeout: this.options.requestTimeout }).catch((err) => this._log('candidate not delivered', err));
+    };
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const info = { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo };
+    const reply = await postJSON(signalingUrl(this.options.signalingUrl, 'offer'), {
+      room: this.roomName,
+      peer_id: this.peerId,
+      offer: { sdp: pc.localDescription.sdp, type: 'offer', session: this.session, protocol: PROTOCOL_VERSION, info },
+    }, { timeout: this.options.requestTimeout });
+    const answer = reply && reply.answer;
+    if (!answer || typeof answer.sdp !== 'string') {
+      throw new PeerPyRTCError(ErrorCodes.ERR_SIGNALING, 'the /offer reply carries no answer');
+    }
+    if (answer.session && answer.session !== this.session) this.session = answer.session;
+    await pc.setRemoteDescription({ type: answer.type || 'answer', sdp: answer.sdp });
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new PeerPyRTCError(ErrorCodes.ERR_TIMEOUT,
+        `the channel to room "${this.roomName}" did not open within ${this.options.connectTimeout} ms`)),
+      this.options.connectTimeout);
+    });
+    try {
+      await Promise.race([welcomed, timeout]);
+    } catch (error) {
+      if (generation === this._generation) this._teardown();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  _opened() {
+    this._setStatus('connected');
+    this._flush();
+    this._fire('onOpen', 'open');
+  }
+
+  _lost(generation, reason) {
+    if (generation !== this._generation || this._closedByUser) return;
+    if (this._welcome) {
+      this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CONNECTION_FAILED, `connection to room "${this.roomName}" failed: ${reason}`));
+      this._welcome = null;
+      return;
+    }
+    if (this._status !== 'connected') return;
+    this._log('connection lost:', reason);
+    this._generation += 1;
+    this._teardown();
+    this._reconnect(1, reason);
+  }
+
+  _reconnect(attempt, reason) {
+    const max = this.options.maxReconnectAttempts;
+    if (attempt > max) {
+      this._peers.clear();
+      this._setStatus('failed');
+      const error = new PeerPyRTCError(ErrorCodes.ERR_RECONNECT_FAILED,
+        `lost room "${this.roomName}" (${reason}) and ${max} reconnection attempts failed`);
+      this._fire('onError', 'error', error);
+      this._fire('onClose', 'close', reason);
+      return;
+    }
+    this._setStatus('reconnecting');
+    const delay = reconnectDelay(attempt, this.options.reconnectDelay);
+    this._log(`reconnecting in ${delay} ms (attempt ${attempt}/${max})`);
+    this._reconnectTimer = setTimeout(() => {
+      if (this._closedByUser) return;
+      this._open().then(() => this._opened(), (error) => {
+        if (this._closedByUser) return;
+        this._log('reconnection attempt failed', error);
+        this._reconnect(attempt + 1, error.message);
+      });
+    }, delay);
+  }
+
+  _teardown() {
+    const pc = this._pc;
+    const channel = this._channel;
+    this._pc = null;
+    this._channel = null;
+    if (channel) {
+      channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+      try { channel.close(); } catch { /* closed */ }
+    }
+    if (pc) {
+      pc.onicecandidate = pc.onconnectionstatechange = null;
+      try { pc.close(); } catch { /* closed */ }
+    }
+  }
+
+  // --------------------------------------------------------- receiving
+  _onFrame(frame) {
+    if (typeof frame !== 'string') return; // binary frames are not part of protocol v1
+    let envelopes;
+    try {
+      envelopes = decodeFrame(frame);
+    } catch (error) {
+      this._log('bad frame from server', error);
+      return;
+    }
+    for (const env of envelopes) this._onEnvelope(env);
+  }
+
+  _onEnvelope(env) {
+    switch (env.t) {
+      case 'msg':
+        this._fire('onMessage', 'message', env.from, env.d, undefined);
+        this._events.emit('message', env.from, env.d);
+        break;
+      case 'emit':
+      case 'bcast':
+        this._fire('onMessage', 'message', env.from, env.d, env.e);
+        this._events.emit(env.e, env.from, env.d);
+        break;
+      case 'welcome': {
+        this._peers = new Map((env.peers || []).map((p) => [p.id, p]));
+        this.hostId = env.host ?? null;
+        if (this._welcome) { this._welcome.resolve(); this._welcome = null; }
+        this._roomUpdate();
+        break;
+      }
+      case 'joined': {
+        this._peers.set(env.peer.id, env.peer);
+        this._fire('onPeerJoined', 'peer-joined', { ...env.peer, isHost: env.peer.id === this.hostId });
+        this._roomUpdate();
+        break;
+      }
+      case 'left': {
+        const peer = this._peers.get(env.peer.id) || env.peer;
+        this._peers.delete(env.peer.id);
+        if ('host' in env) this.hostId = env.host;
+        this._fire('onPeerLeft', 'peer-left', { ...peer, isHost: false });
+        this._roomUpdate();
+        break;
+      }
+      case 'host':
+        this.hostId = env.host;
+        this._roomUpdate();
+        break;
+      case 'error': {
+        const error = new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || 'server error', { serverCode: env.code });
+        this._fire('onError', 'error', error);
+        break;
+      }
+      case 'close':
+        this._log('server is closing the connection:', env.reason);
+        this.closeReason = env.reason;
+        break;
+      default:
+        break; // unknown types are ignored: newer servers may send more
+    }
+  }
+
+  _roomUpdate() {
+    this._fire('onRoomUpdate', 'room-update', this.getRoomPeers());
+  }
+
+  // ----------------------------------------------------------- helpers
+  _setStatus(status) {
+    if (this._status === status) return;
+    this._status = status;
+    this._log('status', status);
+    this._fire('onStatusChange', 'status', status);
+  }
+
+  _fire(callbackName, lifecycleEvent, ...args) {
+    const callback = this[callbackName];
+    if (typeof callback === 'function') {
+      try { callback.apply(this, args); } catch (error) {
+        console.error(`[peerpyrtc] ${callbackName} threw`, error);
+      }
+    }
+    this.lifecycle.emit(lifecycleEvent, ...args);
+  }
+
+  _log(...args) {
+    if (this.options.debug) console.debug(`[peerpyrtc ${this.roomName}/${this.peerId}]`, ...args);
+  }
+}

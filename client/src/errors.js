@@ -1,0 +1,29 @@
+// Errors carry a stable `code` (ERR_*) so applications can branch on them.
+
+export const ErrorCodes = Object.freeze({
+  ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  ERR_SIGNALING: 'ERR_SIGNALING',
+  ERR_PEER_ID_TAKEN: 'ERR_PEER_ID_TAKEN',
+  ERR_FORBIDDEN: 'ERR_FORBIDDEN',
+  ERR_TIMEOUT: 'ERR_TIMEOUT',
+  ERR_CONNECTION_FAILED: 'ERR_CONNECTION_FAILED',
+  ERR_RECONNECT_FAILED: 'ERR_RECONNECT_FAILED',
+  ERR_CLOSED: 'ERR_CLOSED',
+  ERR_QUEUE_FULL: 'ERR_QUEUE_FULL',
+  ERR_TOO_LARGE: 'ERR_TOO_LARGE',
+  ERR_SERVER: 'ERR_SERVER',
+});
+
+export class PeerPyRTCError extends Error {
+  /**
+   * @param {string} code one of ErrorCodes
+   * @param {string} message what happened, for humans
+   * @param {object} [details] extra facts (HTTP status, server code...)
+   */
+  constructor(code, message, details = {}) {
+    super(message);
+    this.name = 'PeerPyRTCError';
+    this.code = code;
+    Object.assign(this, details);
+  }
+}

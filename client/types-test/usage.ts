@@ -1,0 +1,55 @@
+// The seed README's snippets, typed. `npm run typecheck` must pass; the @ts-expect-error
+// lines must stay errors (they prove the types are not `any`).
+import {
+  WebRTCConnection, WebRTCRoomManager, PeerPyRTCError, ErrorCodes, type Peer, type ConnectionStatus,
+} from 'peerpyrtc-client';
+
+async function single(): Promise<void> {
+  const rtc = new WebRTCConnection('game-room', { debug: true, signalingUrl: 'http://localhost:5000' });
+  rtc.onMessage = (senderId, message, event) => {
+    if (event) console.log(`Event [${event}]:`, message);
+    else console.log(`Message from ${senderId}:`, message);
+  };
+  rtc.onPeerJoined = (peer: Peer) => console.log(`${peer.id} joined! Host: ${peer.isHost}`);
+  rtc.onPeerLeft = (peer) => console.log(`${peer.id} left`);
+  rtc.onStatusChange = (status: ConnectionStatus) => console.log(status);
+  rtc.onError = (error) => { if (error.code === ErrorCodes.ERR_RECONNECT_FAILED) console.log('gave up'); };
+  rtc.onOpen = () => {
+    console.log('Connected! Peers:', rtc.getPeerCount());
+    rtc.sendMessage('Hello everyone!');
+    rtc.emit('player-move', { x: 5, y: 3 });
+    rtc.emit('whisper', 'hi', { to: 'peer-2' });
+    rtc.broadcast('game-start', { level: 1 });
+  };
+  const off: () => void = rtc.on('player-move', (senderId: string, data) => console.log(senderId, data));
+  off();
+  rtc.lifecycle.on('room-update', (peers) => console.log(peers.length));
+  const connection: WebRTCConnection = await rtc.connect();
+  const host: boolean = connection.isRoomHost();
+  const peers: Peer[] = rtc.getRoomPeers();
+  console.log(host, peers, rtc.isConnected(), rtc.getConnectionStatus());
+  await rtc.closeConnection();
+  // @ts-expect-error the event name is required
+  rtc.emit();
+  // @ts-expect-error status is a known string union
+  const s: 'nope' = rtc.getConnectionStatus();
+  console.log(s);
+}
+
+async function multi(): Promise<void> {
+  const manager = new WebRTCRoomManager('user123', { debug: true });
+  manager.on('chat-message', (roomId, senderId, message) => console.log(roomId, senderId, message));
+  manager.onRoom('lobby', 'player-joined', (roomId, senderId, data) => console.log(roomId, senderId, data));
+  const results = await manager.joinRooms(['lobby', 'game-1', 'chat-general']);
+  for (const r of results) if (!r.success) console.log(r.roomId, r.error?.message);
+  await manager.autoEmit('new-room', 'welcome', { user: 'Alice' });
+  const rooms: string[] = manager.broadcastToAll('announcement', { text: 'maintenance' });
+  manager.emit('lobby', 'message', { text: 'Hello room 1' });
+  console.log(rooms, manager.getStatus().connectedRooms, manager.getRoomIds(), manager.isConnectedTo('lobby'));
+  await manager.leaveAllRooms();
+  const err = new PeerPyRTCError('ERR_CLOSED', 'closed');
+  console.log(err.code);
+}
+
+void single;
+void multi;

@@ -1,0 +1,60 @@
+"""PeerPyRTC: real-time rooms over WebRTC DataChannels for Python backends.
+
+The public surface is exactly ``__all__``; everything in ``_``-modules is private.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._client import AsyncClient
+from ._errors import (
+    ConnectionFailed,
+    Forbidden,
+    InvalidRequest,
+    NotConnected,
+    PayloadTooLarge,
+    PeerIdTaken,
+    PeerPyRTCError,
+    ProtocolError,
+    RoomFull,
+    SignalingError,
+    UnknownPeer,
+)
+from ._hooks import Message
+from ._limits import Limits
+from ._manager import AsyncSignalingManager
+from ._protocol import PROTOCOL_VERSION
+from ._routes import dispatch
+from ._server import SignalingServer, start_server
+from ._static import client_dir
+from ._sync import SignalingManager
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AsyncClient",
+    "AsyncSignalingManager",
+    "ConnectionFailed",
+    "Forbidden",
+    "InvalidRequest",
+    "Limits",
+    "Message",
+    "NotConnected",
+    "PayloadTooLarge",
+    "PeerIdTaken",
+    "PeerPyRTCError",
+    "ProtocolError",
+    "RoomFull",
+    "SignalingError",
+    "SignalingManager",
+    "SignalingServer",
+    "UnknownPeer",
+    "__version__",
+    "client_dir",
+    "dispatch",
+    "start_server",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

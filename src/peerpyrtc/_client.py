@@ -1,0 +1,321 @@
+"""AsyncClient: a Python peer that joins a room like a browser does.
+
+Bots, IoT devices, tests and benchmarks use it. It speaks the same HTTP
+signalling and DataChannel protocol as the browser client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urljoin
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from ._errors import ConnectionFailed, InvalidRequest, NotConnected, PayloadTooLarge, ProtocolError
+from ._httpclient import post_json
+from ._ice import IceServerSpec, normalize_ice_servers
+from ._protocol import (
+    CHANNEL_LABEL,
+    CHANNEL_PROTOCOL,
+    MAX_ENVELOPE_BYTES,
+    PROTOCOL_VERSION,
+    encode,
+    split_frame,
+    utf8_len,
+)
+from ._sendqueue import SendQueue
+
+__all__ = ["AsyncClient"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], Any]
+
+
+class AsyncClient:
+    """One peer in one room.
+
+    Args:
+        server_url: where the signalling routes live (``/offer`` etc. under it).
+        room: the room to join.
+        peer_id: this peer's id; generated when None.
+        ice_servers: STUN/TURN servers; none by default.
+        info: a small JSON object shown to other peers (a display name, say).
+        timeout: seconds for signalling requests and for the channel to open.
+
+    Callbacks are attributes you assign (plain or ``async`` functions):
+    ``on_message(sender_id, message, event)``, ``on_peer_joined(peer)``,
+    ``on_peer_left(peer)``, ``on_room_update(peers)``, ``on_close(reason)``.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        room: str,
+        peer_id: str | None = None,
+        ice_servers: Iterable[IceServerSpec] | None = None,
+        *,
+        info: dict[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.server_url = server_url.rstrip("/") + "/"
+        self.room = room
+        self.peer_id = peer_id or f"py-{secrets.token_hex(4)}"
+        self.info = dict(info or {})
+        self.timeout = timeout
+        self.session = secrets.token_urlsafe(24)
+        self.host_id: str | None = None
+        self.close_reason: str | None = None
+        self.on_message: Callable[[str, Any, str | None], Any] | None = None
+        self.on_peer_joined: Callable[[dict[str, Any]], Any] | None = None
+        self.on_peer_left: Callable[[dict[str, Any]], Any] | None = None
+        self.on_room_update: Callable[[list[dict[str, Any]]], Any] | None = None
+        self.on_close: Callable[[str | None], Any] | None = None
+        self._ice_servers = normalize_ice_servers(ice_servers)
+        self._handlers: dict[str, list[Handler]] = {}
+        self._peers: dict[str, dict[str, Any]] = {}
+        self._pc: RTCPeerConnection | None = None
+        self._queue: SendQueue | None = None
+        self._welcome: asyncio.Future[None] | None = None
+        self._closed_event = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._state = "new"  # new -> connecting -> open -> closed
+
+    # ----------------------------------------------------------- properties
+    @property
+    def connected(self) -> bool:
+        """True while the channel is open and the room state is in hand."""
+        return self._state == "open"
+
+    @property
+    def peers(self) -> list[dict[str, Any]]:
+        """Every peer in the room, this one included, in join order."""
+        return [{**p, "isHost": p["id"] == self.host_id} for p in self._peers.values()]
+
+    @property
+    def is_host(self) -> bool:
+        return self.host_id == self.peer_id
+
+    # ------------------------------------------------------------- handlers
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Call ``handler(sender_id, data)`` for ``event`` (``"message"`` for plain messages).
+
+        Returns a function that unsubscribes. Usable as a decorator when
+        ``handler`` is omitted.
+        """
+        if handler is None:
+
+            def register(func: Handler) -> Handler:
+                self.on(event, func)
+                return func
+
+            return register
+        self._handlers.setdefault(event, []).append(handler)
+        return lambda: self.off(event, handler)
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove one handler, or every handler of ``event``."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, []):
+            self._handlers[event].remove(handler)
+
+    # ------------------------------------------------------------ lifecycle
+    async def connect(self) -> AsyncClient:
+        """Join the room; returns once the channel is open and the room state arrived.
+
+        Raises :class:`SignalingError` when the server refuses the offer and
+        :class:`ConnectionFailed` when the channel does not open in time.
+        """
+        if self._state != "new":
+            raise RuntimeError("connect() can be called once per AsyncClient")
+        self._state = "connecting"
+        loop = asyncio.get_running_loop()
+        self._welcome = loop.create_future()
+        from aiortc import RTCConfiguration
+
+        self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
+        self._queue = SendQueue(64 * 1024 * 1024)
+        self._queue.attach(channel)
+        channel.on("message", self._on_frame)
+        channel.on("close", lambda: self._lost("channel closed"))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed":
+                self._lost("connection failed")
+
+        try:
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = {
+                "sdp": pc.localDescription.sdp,
+                "type": "offer",
+                "session": self.session,
+                "protocol": PROTOCOL_VERSION,
+                "info": self.info,
+            }
+            reply = await post_json(
+                urljoin(self.server_url, "offer"),
+                {"room": self.room, "peer_id": self.peer_id, "offer": offer},
+                self.timeout,
+            )
+            answer = reply.get("answer") if isinstance(reply, dict) else None
+            if not isinstance(answer, dict) or "sdp" not in answer:
+                raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
+            await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+            await asyncio.wait_for(asyncio.shield(self._welcome), self.timeout)
+        except asyncio.TimeoutError:
+            await self._teardown()
+            raise ConnectionFailed(
+                f"the channel to {self.room!r} did not open within {self.timeout}s"
+            ) from None
+        except BaseException:
+            await self._teardown()
+            raise
+        self._state = "open"
+        return self
+
+    async def close(self) -> None:
+        """Leave the room gracefully: say goodbye, let what was sent arrive, close."""
+        if self._state == "closed":
+            return
+        if self._state == "open" and self._queue is not None:
+            self._queue.put(encode({"t": "bye"}))
+            self._queue.flush()
+            try:  # the server closes the channel once it has read everything before "bye"
+                await asyncio.wait_for(self._closed_event.wait(), 2.0)
+            except asyncio.TimeoutError:
+                logger.debug("%s: no close from the server after bye", self.peer_id)
+        await self._teardown()
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed (by either side)."""
+        await self._closed_event.wait()
+
+    # -------------------------------------------------------------- sending
+    async def send_message(self, message: str) -> None:
+        """Send a plain text message to every other peer in the room."""
+        if not isinstance(message, str):
+            raise InvalidRequest("message must be a string")
+        await self._send({"t": "msg", "d": message})
+
+    async def emit(self, event: str, data: Any = None, to: str | None = None) -> None:
+        """Emit ``event`` to every other peer, or only to peer ``to``."""
+        envelope: dict[str, Any] = {"t": "emit", "e": event, "d": data}
+        if to is not None:
+            envelope["to"] = to
+        await self._send(envelope)
+
+    async def broadcast(self, event: str, data: Any = None) -> None:
+        """Send ``event`` to every peer including this one, in the room's one order."""
+        await self._send({"t": "bcast", "e": event, "d": data})
+
+    async def _send(self, envelope: dict[str, Any]) -> None:
+        if self._state != "open" or self._queue is None:
+            raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
+        raw = encode(envelope)
+        if utf8_len(raw) > MAX_ENVELOPE_BYTES:
+            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
+        self._queue.put(raw)
+        if self._queue.congested:
+            await self._queue.wait_drained()
+
+    # ------------------------------------------------------------ receiving
+    def _on_frame(self, frame: str | bytes) -> None:
+        if not isinstance(frame, str):
+            logger.warning("%s: ignoring a binary frame", self.peer_id)
+            return
+        try:
+            items = split_frame(frame)
+        except ProtocolError as exc:
+            logger.warning("%s: bad frame from server: %s", self.peer_id, exc)
+            return
+        for value, _ in items:
+            if isinstance(value, dict):
+                self._on_envelope(value)
+
+    def _on_envelope(self, env: dict[str, Any]) -> None:
+        kind = env.get("t")
+        if kind in ("msg", "emit", "bcast"):
+            event = env.get("e") if kind != "msg" else None
+            sender, data = env.get("from", ""), env.get("d")
+            self._call(self.on_message, sender, data, event)
+            for handler in list(self._handlers.get(event or "message", ())):
+                self._call(handler, sender, data)
+        elif kind == "welcome":
+            self._peers = {p["id"]: p for p in env.get("peers", [])}
+            self.host_id = env.get("host")
+            if self._welcome is not None and not self._welcome.done():
+                self._welcome.set_result(None)
+            self._call(self.on_room_update, self.peers)
+        elif kind == "joined":
+            peer = env["peer"]
+            self._peers[peer["id"]] = peer
+            self._call(self.on_peer_joined, {**peer, "isHost": peer["id"] == self.host_id})
+            self._call(self.on_room_update, self.peers)
+        elif kind == "left":
+            peer = self._peers.pop(env["peer"]["id"], env["peer"])
+            self.host_id = env.get("host", self.host_id)
+            self._call(self.on_peer_left, {**peer, "isHost": False})
+            self._call(self.on_room_update, self.peers)
+        elif kind == "host":
+            self.host_id = env.get("host")
+            self._call(self.on_room_update, self.peers)
+        elif kind == "close":
+            self.close_reason = env.get("reason")
+        elif kind == "error":
+            logger.warning(
+                "%s: server error %s: %s", self.peer_id, env.get("code"), env.get("message")
+            )
+            for handler in list(self._handlers.get("error", ())):
+                self._call(handler, "server", env)
+
+    def _call(self, callback: Callable[..., Any] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            result = callback(*args)
+        except Exception:
+            logger.exception("%s: callback %s raised", self.peer_id, callback)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _lost(self, reason: str) -> None:
+        if self._closed_event.is_set():
+            return
+        was_open = self._state == "open"
+        self._closed_event.set()
+        if self._state != "closed":
+            self._state = "closed" if was_open else self._state
+        if self._welcome is not None and not self._welcome.done():
+            self._welcome.set_exception(ConnectionFailed(reason))
+            self._welcome.exception()  # retrieved: connect() reports it
+        if was_open:
+            self._call(self.on_close, self.close_reason or reason)
+
+    async def _teardown(self) -> None:
+        self._state = "closed"
+        self._closed_event.set()
+        if self._queue is not None:
+            self._queue.close()
+        if self._pc is not None:
+            await self._pc.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

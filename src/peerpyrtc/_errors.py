@@ -1,0 +1,99 @@
+"""Every exception PeerPyRTC raises, under one root class.
+
+Each class carries the HTTP ``status`` an adapter should answer with, so the
+framework adapters (and users' own routes) map errors without a lookup table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectionFailed",
+    "Forbidden",
+    "InvalidRequest",
+    "NotConnected",
+    "PayloadTooLarge",
+    "PeerIdTaken",
+    "PeerPyRTCError",
+    "ProtocolError",
+    "RoomFull",
+    "SignalingError",
+    "UnknownPeer",
+]
+
+
+class PeerPyRTCError(Exception):
+    """Root of every error raised by peerpyrtc."""
+
+    status: int = 500
+    code: str = "ERR_INTERNAL"
+
+
+class InvalidRequest(PeerPyRTCError, ValueError):
+    """A signalling request is malformed: a missing field, a wrong type, bad SDP."""
+
+    status = 400
+    code = "ERR_INVALID_REQUEST"
+
+
+class Forbidden(PeerPyRTCError):
+    """The request lacks proof of the peer session it acts for, or was refused."""
+
+    status = 403
+    code = "ERR_FORBIDDEN"
+
+
+class UnknownPeer(PeerPyRTCError, LookupError):
+    """The room has no such peer (and nothing pending for it)."""
+
+    status = 404
+    code = "ERR_UNKNOWN_PEER"
+
+
+class PeerIdTaken(PeerPyRTCError):
+    """Another session already holds this peer id in this room."""
+
+    status = 409
+    code = "ERR_PEER_ID_TAKEN"
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A body, SDP, envelope or info object is larger than the configured limit."""
+
+    status = 413
+    code = "ERR_TOO_LARGE"
+
+
+class RoomFull(PeerPyRTCError):
+    """The room (or the server) holds as many peers as it is configured to."""
+
+    status = 429
+    code = "ERR_ROOM_FULL"
+
+
+class ProtocolError(PeerPyRTCError, ValueError):
+    """A DataChannel frame does not follow the wire protocol."""
+
+    status = 400
+    code = "ERR_PROTOCOL"
+
+
+class SignalingError(PeerPyRTCError):
+    """The signalling server answered a client with an error."""
+
+    code = "ERR_SIGNALING"
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectionFailed(PeerPyRTCError, ConnectionError):
+    """A peer connection could not be opened, or was lost."""
+
+    code = "ERR_CONNECTION_FAILED"
+
+
+class NotConnected(PeerPyRTCError):
+    """An operation needs an open connection and there is none."""
+
+    code = "ERR_NOT_CONNECTED"

@@ -1,0 +1,80 @@
+"""A minimal asyncio HTTP/1.1 client for JSON POSTs (no dependency)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._errors import SignalingError
+
+__all__ = ["post_json"]
+
+
+async def post_json(url: str, payload: Any, timeout: float = 10.0) -> Any:
+    """POST ``payload`` as JSON and return the decoded JSON answer.
+
+    Raises :class:`SignalingError` with the server's ``error`` message on a
+    non-2xx status, or a clear message when the answer is not JSON.
+    """
+    return await asyncio.wait_for(_post(url, payload), timeout)
+
+
+async def _post(url: str, payload: Any) -> Any:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    reader, writer = await asyncio.open_connection(
+        parts.hostname, port, ssl=ssl.create_default_context() if secure else None
+    )
+    try:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rsplit("@", 1)[-1]
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            data = b""
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    break
+                data += await reader.readexactly(size + 2)
+                data = data[:-2]
+        elif "content-length" in headers:
+            data = await reader.readexactly(int(headers["content-length"]))
+        else:
+            data = await reader.read()
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+    try:
+        answer = json.loads(data) if data else None
+    except ValueError:
+        answer = None
+    if not 200 <= status < 300:
+        if isinstance(answer, dict) and "error" in answer:
+            raise SignalingError(f"{url} answered {status}: {answer['error']}", status)
+        snippet = data[:200].decode("utf-8", "replace")
+        raise SignalingError(f"{url} answered {status} (not JSON): {snippet!r}", status)
+    if answer is None and data:
+        raise SignalingError(f"{url} answered {status} with a body that is not JSON", status)
+    return answer

@@ -1,0 +1,559 @@
+"""AsyncSignalingManager: answers offers, keeps rooms, relays messages, runs hooks.
+
+A message's way through the server: channel -> ``_on_frame`` ->
+``_protocol.decode`` -> hooks (moderation, then handlers) -> ``_room`` (who
+gets it) -> each ``ServerPeer`` send queue -> channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from ._errors import Forbidden, InvalidRequest, PayloadTooLarge, PeerIdTaken, RoomFull, UnknownPeer
+from ._hooks import F, Hooks, Message
+from ._ice import (
+    IceServerPool,
+    IceServerSpec,
+    candidate_from_json,
+    normalize_ice_servers,
+    strip_mdns_candidates,
+)
+from ._limits import Limits, new_session, validate_id, validate_info, validate_session
+from ._logging import enable_debug_logging
+from ._peer import ServerPeer
+from ._protocol import (
+    CHANNEL_LABEL,
+    MAX_ENVELOPE_BYTES,
+    PROTOCOL_VERSION,
+    SERVER_ID,
+    Incoming,
+    decode,
+    encode,
+    stamp,
+    stamp_suffix,
+)
+from ._room import Member, RoomRegistry
+
+__all__ = ["AsyncSignalingManager"]
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
+Key = tuple[str, str]
+
+
+class AsyncSignalingManager:
+    """The relay server's core, running in the caller's event loop.
+
+    Args:
+        ice_servers: STUN/TURN servers as URLs or ``{"urls", "username",
+            "credential"}`` dicts. None (the default) means none at all.
+        debug: log at DEBUG level to stderr (the ``peerpyrtc`` logger only).
+        limits: bounds on ids, sizes, rooms and queues.
+    """
+
+    def __init__(
+        self,
+        *,
+        ice_servers: Iterable[IceServerSpec] | None = None,
+        debug: bool = False,
+        limits: Limits | None = None,
+    ) -> None:
+        if debug:
+            enable_debug_logging()
+        self.limits = limits or Limits()
+        self._ice = IceServerPool(normalize_ice_servers(ice_servers))
+        self._rooms = RoomRegistry()
+        self._hooks = Hooks()
+        self._active: dict[Key, ServerPeer] = {}
+        self._pending: dict[Key, ServerPeer] = {}
+        self._early: dict[tuple[str, str, str], tuple[float, list[dict[str, Any]]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------------ hooks
+    def message_handler(self, func: F) -> F:
+        """Register ``func(room, sender_id, message: str)`` for every plain message."""
+        self._hooks.message.append(func)
+        return func
+
+    def peer_joined_handler(self, func: F) -> F:
+        """Register ``func(room, peer_id, peer_info: dict)`` for every join."""
+        self._hooks.joined.append(func)
+        return func
+
+    def peer_left_handler(self, func: F) -> F:
+        """Register ``func(room, peer_id, peer_info: dict)`` for every leave."""
+        self._hooks.left.append(func)
+        return func
+
+    def on(self, event: str) -> Callable[[F], F]:
+        """Register ``handler(room, sender_id, data)`` for a named event (emit or broadcast)."""
+
+        def register(func: F) -> F:
+            self._hooks.events.setdefault(event, []).append(func)
+            return func
+
+        return register
+
+    def before_relay(self, func: F) -> F:
+        """Register a moderation hook ``func(message: Message) -> Message | None``.
+
+        It runs before a client message is relayed; return the message to relay
+        it, a changed copy (``dataclasses.replace``) to rewrite it, None to drop it.
+        """
+        self._hooks.moderators.append(func)
+        return func
+
+    # -------------------------------------------------------------- signalling
+    async def offer(
+        self,
+        room: str,
+        peer_id: str,
+        offer: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Answer a client's offer; returns ``{"sdp", "type", "session", ...}``.
+
+        Raises:
+            InvalidRequest: a malformed room, peer id or offer.
+            PeerIdTaken: another session holds ``peer_id`` in ``room``.
+            RoomFull: the room or server is at its configured size.
+        """
+        self._check_open()
+        limits = self.limits
+        validate_id(room, "room", limits)
+        validate_id(peer_id, "peer_id", limits)
+        if not isinstance(offer, dict):
+            raise InvalidRequest("'offer' must be an object with 'sdp' and 'type'")
+        sdp, kind = offer.get("sdp"), offer.get("type")
+        if kind != "offer":
+            raise InvalidRequest(f"'offer.type' must be 'offer', not {kind!r}")
+        if not isinstance(sdp, str) or not sdp.strip():
+            raise InvalidRequest("'offer.sdp' must be a non-empty string")
+        if len(sdp) > limits.max_sdp_bytes:
+            raise PayloadTooLarge(f"'offer.sdp' is larger than {limits.max_sdp_bytes} bytes")
+        if not sdp.lstrip().startswith("v=0"):
+            raise InvalidRequest("'offer.sdp' is not an SDP (it must start with 'v=0')")
+        version = offer.get("protocol", PROTOCOL_VERSION)
+        if version != PROTOCOL_VERSION:
+            raise InvalidRequest(f"protocol version {version!r} is not supported (server speaks 1)")
+        if "application" not in _media_kinds(sdp):
+            raise InvalidRequest("the offer has no data channel (m=application section)")
+        session = validate_session(offer.get("session")) or new_session()
+        info = validate_info(offer.get("info"), limits)
+
+        key = (room, peer_id)
+        configuration = await self._ice.configuration()
+        self._check_open()
+        self._claim(key, session)  # no await between the claim and taking the slot
+        pc = RTCPeerConnection(configuration)
+        peer = ServerPeer(room, peer_id, session, pc, info, metadata, limits.max_queue_bytes)
+        old_pending = self._pending.get(key)
+        self._pending[key] = peer
+        if old_pending is not None:
+            self._spawn(self._discard(old_pending))
+        self._wire(peer)
+        try:
+            await pc.setRemoteDescription(
+                RTCSessionDescription(sdp=strip_mdns_candidates(sdp), type="offer")
+            )
+            peer.remote_set = True
+            for candidate in self._take_early(room, peer_id, session):
+                await self._add_candidate(peer, candidate)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            if self._pending.get(key) is peer:
+                del self._pending[key]
+            await peer.close()
+            if isinstance(exc, InvalidRequest):
+                raise
+            raise InvalidRequest(f"the offer's SDP was refused: {exc}") from exc
+        if self._pending.get(key) is not peer:  # replaced while we awaited
+            await peer.close()
+            raise PeerIdTaken(f"peer id {peer_id!r} was claimed again while answering")
+        peer.timer = asyncio.get_running_loop().call_later(
+            limits.pending_timeout, self._pending_expired, peer
+        )
+        logger.debug("answered %s/%s", room, peer_id)
+        return {
+            "sdp": pc.localDescription.sdp,
+            "type": pc.localDescription.type,
+            "session": session,
+            "room": room,
+            "peer_id": peer_id,
+            "protocol": PROTOCOL_VERSION,
+        }
+
+    async def candidate(self, room: str, peer_id: str, candidate: dict[str, Any]) -> None:
+        """Add a trickled ICE candidate (the browser's ``RTCIceCandidate.toJSON()``).
+
+        The candidate object carries the session secret (``session``). Candidates
+        that arrive before their offer are kept for a while and applied then.
+
+        Raises:
+            InvalidRequest: malformed candidate.
+            Forbidden: the session does not match the peer's.
+            UnknownPeer: no such peer and no session to keep the candidate for.
+        """
+        self._check_open()
+        validate_id(room, "room", self.limits)
+        validate_id(peer_id, "peer_id", self.limits)
+        parsed = candidate_from_json(candidate)  # validates shape
+        session = validate_session(candidate.get("session"))
+        key = (room, peer_id)
+        peer = self._pending.get(key) or self._active.get(key)
+        if peer is not None and (session is None or session != peer.session):
+            raise Forbidden(f"this candidate does not carry {peer_id!r}'s session")
+        if peer is None:
+            if session is None:
+                raise UnknownPeer(f"no peer {peer_id!r} in room {room!r}")
+            self._keep_early(room, peer_id, session, candidate)
+            return
+        if parsed is None:
+            return
+        if peer.remote_set:
+            await self._add_candidate(peer, candidate)
+        else:
+            self._keep_early(room, peer_id, peer.session, candidate)  # offer being applied
+
+    async def leave(self, room: str, peer_id: str, *, session: str | None = None) -> None:
+        """Remove a peer, if ``session`` proves the caller is that peer.
+
+        Without proof this is a quiet no-op: a client leaves by saying goodbye
+        over its own DataChannel, whose DTLS session is its identity.
+        """
+        validate_id(room, "room", self.limits)
+        validate_id(peer_id, "peer_id", self.limits)
+        key = (room, peer_id)
+        for table in (self._pending, self._active):
+            peer = table.get(key)
+            if peer is not None and session is not None and session == peer.session:
+                await self._remove(peer, "left")
+                return
+        if key in self._active or key in self._pending:
+            logger.debug("leave for %s/%s without its session: ignored", room, peer_id)
+
+    # ------------------------------------------------------------- room info
+    def rooms_info(self) -> dict[str, dict[str, Any]]:
+        """``{room: {"peer_count", "peers", "host_id"}}`` for every room."""
+        return self._rooms.info()
+
+    def get_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order."""
+        r = self._rooms.get(room)
+        return r.peers() if r is not None else []
+
+    # ------------------------------------------------------- server speaking
+    async def send_message(self, room: str, message: str) -> int:
+        """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
+        if not isinstance(message, str):
+            raise InvalidRequest("message must be a string")
+        return self._speak(room, {"t": "msg", "d": message, "from": SERVER_ID}, None)
+
+    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
+        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
+        if not isinstance(event, str) or not event:
+            raise InvalidRequest("event must be a non-empty string")
+        envelope = {"t": "emit", "e": event, "d": data, "from": SERVER_ID}
+        if to is not None:
+            envelope["to"] = to
+        return self._speak(room, envelope, to)
+
+    def _speak(self, room: str, envelope: dict[str, Any], to: str | None) -> int:
+        self._check_open()
+        raw = encode(envelope)
+        if len(raw.encode()) > MAX_ENVELOPE_BYTES:
+            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
+        r = self._rooms.get(room)
+        if to is not None:
+            peer = self._active.get((room, to))
+            if peer is None:
+                raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+            peer.send(raw)
+            return 1
+        if r is None:
+            return 0
+        for member_id in r.members:
+            self._active[(room, member_id)].send(raw)
+        return len(r)
+
+    # ------------------------------------------------------------ lifecycle
+    async def close(self) -> None:
+        """Close every peer connection and end every task and timer."""
+        if self._closed:
+            return
+        self._closed = True
+        bye = encode({"t": "close", "reason": "server shutting down"})
+        peers = list(self._pending.values()) + list(self._active.values())
+        for peer in peers:
+            if peer.state == "open":
+                peer.send(bye)
+                peer.queue.flush()
+        self._pending.clear()
+        self._active.clear()
+        self._rooms.rooms.clear()
+        self._early.clear()
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+        await self._hooks.close()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._ice.close()
+
+    async def __aenter__(self) -> AsyncSignalingManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------- internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this AsyncSignalingManager is closed")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _claim(self, key: Key, session: str) -> None:
+        room, peer_id = key
+        for table in (self._pending, self._active):
+            holder = table.get(key)
+            if holder is not None and holder.session != session:
+                raise PeerIdTaken(f"peer id {peer_id!r} is already in use in room {room!r}")
+        if key not in self._active and key not in self._pending:
+            r = self._rooms.get(room)
+            count = (len(r) if r else 0) + sum(1 for k in self._pending if k[0] == room)
+            if count >= self.limits.max_peers_per_room:
+                raise RoomFull(f"room {room!r} is full ({self.limits.max_peers_per_room} peers)")
+            if r is None and len(self._rooms.rooms) >= self.limits.max_rooms:
+                raise RoomFull(f"this server holds its maximum of {self.limits.max_rooms} rooms")
+
+    def _keep_early(self, room: str, peer_id: str, session: str, cand: dict[str, Any]) -> None:
+        now = time.monotonic()
+        ttl = self.limits.early_candidate_ttl
+        for k in [k for k, (t, _) in self._early.items() if now - t > ttl]:
+            del self._early[k]
+        key = (room, peer_id, session)
+        if key not in self._early and len(self._early) >= self.limits.max_early_sessions:
+            raise RoomFull("too many sessions are waiting for their offer; try again later")
+        _, kept = self._early.setdefault(key, (now, []))
+        if len(kept) >= self.limits.max_early_candidates:
+            raise PayloadTooLarge("too many candidates before the offer")
+        kept.append(cand)
+
+    def _take_early(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
+        return self._early.pop((room, peer_id, session), (0.0, []))[1]
+
+    async def _add_candidate(self, peer: ServerPeer, candidate: dict[str, Any]) -> None:
+        parsed = candidate_from_json(candidate)
+        if parsed is None:
+            return
+        try:
+            await peer.pc.addIceCandidate(parsed)
+        except Exception as exc:  # aiortc raises ValueError/others for unusable ones
+            raise InvalidRequest(f"the candidate was refused: {exc}") from exc
+
+    def _wire(self, peer: ServerPeer) -> None:
+        pc = peer.pc
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            if channel.label != CHANNEL_LABEL or peer.channel is not None:
+                logger.debug("%r: ignoring extra channel %r", peer, channel.label)
+                return
+            peer.attach(channel)
+            channel.on("message", lambda frame: self._on_frame(peer, frame))
+            channel.on("close", lambda: self._spawn(self._remove(peer, "closed")))
+            if channel.readyState == "open":
+                self._opened(peer)
+            else:
+                channel.on("open", lambda: self._opened(peer))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed") and peer.state != "closed":
+                self._spawn(self._remove(peer, pc.connectionState))
+
+        peer.queue.on_overflow = lambda: self._spawn(self._remove(peer, "too slow to keep up"))
+
+    def _pending_expired(self, peer: ServerPeer) -> None:
+        if peer.state == "pending":
+            logger.info("%r did not connect within %ss", peer, self.limits.pending_timeout)
+            self._spawn(self._remove(peer, "timeout"))
+
+    def _opened(self, peer: ServerPeer) -> None:
+        key = (peer.room, peer.id)
+        if self._pending.get(key) is not peer or peer.state != "pending":
+            return
+        del self._pending[key]
+        peer.state = "open"
+        if peer.timer is not None:
+            peer.timer.cancel()
+        old = self._active.get(key)
+        self._active[key] = peer
+        if old is not None:  # the same session reconnected: swap connections, keep membership
+            old.state = "closed"
+            self._spawn(old.close())
+            r = self._rooms.get(peer.room)
+            assert r is not None
+            member = r.members[peer.id]
+            member.info = peer.info
+            self._welcome(peer, r)
+            return
+        room, _ = self._rooms.join(peer.room, Member(peer.id, peer.info))
+        self._welcome(peer, room)
+        joined = encode({"t": "joined", "peer": room.describe(room.members[peer.id])})
+        for member_id in room.members:
+            if member_id != peer.id:
+                self._active[(peer.room, member_id)].send(joined)
+        logger.debug("%s joined %s", peer.id, peer.room)
+        self._hooks.dispatch(
+            self._hooks.joined, peer.room, peer.id, room.describe(room.members[peer.id])
+        )
+
+    def _welcome(self, peer: ServerPeer, room: Any) -> None:
+        peer.send(
+            encode(
+                {
+                    "t": "welcome",
+                    "v": PROTOCOL_VERSION,
+                    "id": peer.id,
+                    "room": peer.room,
+                    "host": room.host_id,
+                    "peers": room.peers(),
+                    "maxMessageSize": MAX_ENVELOPE_BYTES,
+                }
+            )
+        )
+
+    async def _discard(self, peer: ServerPeer) -> None:
+        peer.state = "closed"
+        await peer.close()
+
+    async def _remove(self, peer: ServerPeer, reason: str) -> None:
+        """Take a peer out (once): announce, run hooks, close its connection."""
+        if peer.state == "closed":
+            return
+        was_open = peer.state == "open"
+        key = (peer.room, peer.id)
+        if reason not in ("left", "closed", "failed") and was_open:
+            peer.send(encode({"t": "close", "reason": reason}))
+            peer.queue.flush()
+        peer.state = "closed"
+        if self._pending.get(key) is peer:
+            del self._pending[key]
+        if was_open and self._active.get(key) is peer:
+            del self._active[key]
+            room, member, new_host = self._rooms.leave(peer.room, peer.id)
+            if room is not None and member is not None:
+                info = {**room.describe(member), "isHost": False}
+                left = encode({"t": "left", "peer": info, "host": room.host_id, "reason": reason})
+                host = encode({"t": "host", "host": new_host}) if new_host else None
+                for member_id in room.members:
+                    other = self._active[(peer.room, member_id)]
+                    other.send(left)
+                    if host is not None:
+                        other.send(host)
+                logger.debug("%s left %s (%s)", peer.id, peer.room, reason)
+                self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
+        await peer.close()
+
+    # ----------------------------------------------------------------- relay
+    def _on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
+        if peer.state != "open":
+            return
+        if not isinstance(frame, str):
+            self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
+            return
+        try:
+            envelopes = decode(frame)
+        except Exception as exc:
+            self._error(peer, "ERR_PROTOCOL", str(exc))
+            return
+        if self._hooks.moderators:
+            peer.inbox.extend(envelopes)
+            if peer.worker is None or peer.worker.done():
+                peer.worker = asyncio.ensure_future(self._moderate(peer))
+            return
+        for env in envelopes:
+            self._route(peer, env, None)
+
+    async def _moderate(self, peer: ServerPeer) -> None:
+        while peer.inbox and peer.state == "open":
+            env: Incoming = peer.inbox.popleft()
+            kind = _KINDS.get(env.type)
+            if kind is None:
+                self._route(peer, env, None)
+                continue
+            original = Message(peer.room, peer.id, kind, env.event, env.data, env.to)  # type: ignore[arg-type]
+            result = await self._hooks.moderate(original)
+            if result is None or peer.state != "open":
+                continue
+            self._route(peer, env, None if result == original else result)
+
+    def _route(self, peer: ServerPeer, env: Incoming, rewritten: Message | None) -> None:
+        kind = env.type
+        if kind == "ping":
+            peer.send(encode({"t": "pong", "d": env.data}))
+            return
+        if kind == "bye":
+            self._spawn(self._remove(peer, "left"))
+            return
+        room = self._rooms.get(peer.room)
+        if room is None:
+            return
+        data = env.data if rewritten is None else rewritten.data
+        if kind == "bcast":
+            seq = room.next_seq()
+            suffix = stamp_suffix(peer.id, seq)
+            raw = (
+                stamp(env.raw, suffix)
+                if rewritten is None
+                else encode({"t": "bcast", "e": env.event, "d": data, "from": peer.id, "n": seq})
+            )
+            for member_id in room.members:
+                self._active[(peer.room, member_id)].send(raw)
+            self._hooks.dispatch(
+                self._hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+            return
+        if rewritten is None:
+            raw = stamp(env.raw, peer.stamp)
+        elif kind == "msg":
+            raw = encode({"t": "msg", "d": data, "from": peer.id})
+        else:
+            raw = encode({"t": "emit", "e": env.event, "d": data, "to": env.to, "from": peer.id})
+        if env.to is not None:
+            if env.to != SERVER_ID:
+                target = self._active.get((peer.room, env.to))
+                if target is None:
+                    self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
+                    return
+                target.send(raw)
+        else:
+            for member_id in room.members:
+                if member_id != peer.id:
+                    self._active[(peer.room, member_id)].send(raw)
+        if kind == "msg":
+            self._hooks.dispatch(self._hooks.message, peer.room, peer.id, data)
+        else:
+            self._hooks.dispatch(
+                self._hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+
+    def _error(self, peer: ServerPeer, code: str, message: str) -> None:
+        logger.debug("%r: %s %s", peer, code, message)
+        peer.send(encode({"t": "error", "code": code, "message": message}))
+
+
+def _media_kinds(sdp: str) -> list[str]:
+    return [line[2:].split(" ", 1)[0] for line in sdp.splitlines() if line.startswith("m=")]

@@ -1,0 +1,71 @@
+"""One server-side peer: its RTCPeerConnection, its DataChannel and its send queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection
+
+from ._protocol import stamp_suffix
+from ._sendqueue import SendQueue
+
+__all__ = ["ServerPeer"]
+
+
+class ServerPeer:
+    """A browser's (or AsyncClient's) connection as the server holds it."""
+
+    def __init__(
+        self,
+        room: str,
+        peer_id: str,
+        session: str,
+        pc: RTCPeerConnection,
+        info: dict[str, Any],
+        metadata: dict[str, Any] | None,
+        max_queue_bytes: int,
+    ) -> None:
+        self.room = room
+        self.id = peer_id
+        self.session = session
+        self.pc = pc
+        self.info = info
+        self.metadata = metadata or {}
+        self.channel: RTCDataChannel | None = None
+        self.state = "pending"  # pending -> open -> closed
+        self.remote_set = False
+        #: Ends a pending connection that never opens.
+        self.timer: asyncio.TimerHandle | None = None
+        #: Pre-encoded sender stamp for relayed envelopes.
+        self.stamp = stamp_suffix(peer_id)
+        self.queue = SendQueue(max_queue_bytes)
+        #: Envelopes waiting for the moderation worker (only used with a hook).
+        self.inbox: deque[Any] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        #: Set once the connection is closed.
+        self.closed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<ServerPeer {self.room}/{self.id} {self.state}>"
+
+    def attach(self, channel: RTCDataChannel) -> None:
+        """Adopt the client's channel."""
+        self.channel = channel
+        self.queue.attach(channel)
+
+    def send(self, raw: str) -> None:
+        """Queue one encoded envelope for this peer."""
+        self.queue.put(raw)
+
+    async def close(self) -> None:
+        """Close the peer connection (idempotent)."""
+        self.state = "closed"
+        if self.timer is not None:
+            self.timer.cancel()
+        self.queue.close()
+        if self.worker is not None and self.worker is not asyncio.current_task():
+            self.worker.cancel()
+        await self.pc.close()
+        self.closed.set()

@@ -1,0 +1,187 @@
+"""A small asyncio HTTP/1.1 server for the signalling routes, with no dependency.
+
+It is what ``peerpyrtc serve`` runs and what the tests and benchmarks use:
+the signalling routes, ``GET /rooms``, the browser client bundles under
+``/peerpyrtc/`` and, optionally, one HTML page at ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ._manager import AsyncSignalingManager
+from ._routes import dispatch
+from ._static import client_dir
+
+__all__ = ["SignalingServer", "start_server"]
+
+logger = logging.getLogger(__name__)
+
+MAX_HEAD = 16 * 1024
+_REASONS = {
+    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
+    413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}  # fmt: skip
+_TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8"}
+
+
+class SignalingServer:
+    """A running server; ``url`` is where clients reach it."""
+
+    def __init__(
+        self, manager: AsyncSignalingManager, prefix: str = "", index_html: str | None = None
+    ) -> None:
+        self.manager = manager
+        self.prefix = prefix.rstrip("/")
+        self.index_html = index_html
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.prefix}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port)
+        sock = self._server.sockets[0].getsockname()
+        self.host, self.port = sock[0], sock[1]
+
+    async def close(self) -> None:
+        """Stop listening and end open HTTP connections (the manager is not closed)."""
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._conns):
+                task.cancel()
+            await asyncio.gather(*self._conns, return_exceptions=True)
+            await self._server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            while await self._one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._conns.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        except asyncio.LimitOverrunError:
+            self._send(writer, 431, {"error": "request head too large"}, keep=False)
+            return False
+        if len(head) > MAX_HEAD:
+            self._send(writer, 431, {"error": "request head too large"}, keep=False)
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            method, target, version = lines[0].split(" ")
+        except ValueError:
+            self._send(writer, 400, {"error": "malformed request line"}, keep=False)
+            return False
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._send(writer, 411, {"error": "send a Content-Length body"}, keep=False)
+            return False
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            self._send(writer, 400, {"error": "bad Content-Length"}, keep=False)
+            return False
+        limit = self.manager.limits.max_body_bytes
+        if length < 0 or length > limit:
+            if 0 < length <= 16 * limit:  # read it away so the client sees our answer, not a reset
+                await reader.readexactly(length)
+            self._send(writer, 413, {"error": f"request body is larger than {limit} bytes"}, False)
+            return False
+        body = await reader.readexactly(length) if length else b""
+        path = target.split("?", 1)[0]
+        await self._route(writer, method, path, body, headers, keep)
+        await writer.drain()
+        return keep
+
+    async def _route(
+        self,
+        writer: asyncio.StreamWriter,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        keep: bool,
+    ) -> None:
+        if self.prefix and path.startswith(self.prefix + "/"):
+            path = path[len(self.prefix) :]
+        if method == "GET" and path.startswith("/peerpyrtc/"):
+            name = path[len("/peerpyrtc/") :]
+            file = client_dir() / name
+            if "/" not in name and name.endswith(".js") and file.is_file():
+                return self._send_file(writer, file, keep)
+        if method == "GET" and path in ("/", "/index.html") and self.index_html is not None:
+            return self._send_raw(writer, 200, self.index_html.encode(), _TYPES[".html"], keep)
+        peer = writer.get_extra_info("peername")
+        meta: dict[str, Any] = {"headers": headers, "remote_addr": peer[0] if peer else None}
+        status, payload = await dispatch(self.manager, method, path, body, meta)
+        self._send(writer, status, payload, keep)
+
+    def _send(self, writer: asyncio.StreamWriter, status: int, payload: Any, keep: bool) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self._send_raw(writer, status, body, "application/json", keep)
+
+    def _send_file(self, writer: asyncio.StreamWriter, file: Path, keep: bool) -> None:
+        self._send_raw(writer, 200, file.read_bytes(), _TYPES[file.suffix], keep)
+
+    @staticmethod
+    def _send_raw(
+        writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str, keep: bool
+    ) -> None:
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            f"Cache-Control: no-store\r\n"
+            f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+
+
+async def start_server(
+    manager: AsyncSignalingManager,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    prefix: str = "",
+    index_html: str | None = None,
+) -> SignalingServer:
+    """Serve ``manager``'s signalling routes over HTTP; port 0 picks a free port."""
+    server = SignalingServer(manager, prefix, index_html)
+    await server.start(host, port)
+    logger.info("serving on %s", server.url)
+    return server

@@ -1,0 +1,77 @@
+"""``peerpyrtc serve``: a standalone relay server with a demo page."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ._manager import AsyncSignalingManager
+from ._server import start_server
+from ._static import demo_page
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerpyrtc",
+        description="Real-time rooms over WebRTC DataChannels, relayed by a Python server.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="run a standalone relay server with a demo chat page",
+        description=(
+            "Serve POST /offer, /candidate, /leave, GET /rooms, the browser client at "
+            "/peerpyrtc/peerpyrtc.umd.js and .esm.js, and a demo chat page at /."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=5000, help="port to listen on, 0 for any free one (default: %(default)s)")
+    serve.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN/TURN server URL such as stun:stun.example.org:3478 (repeatable; default: none)",
+    )
+    serve.add_argument("--debug", action="store_true", help="log every signalling step to stderr")
+    return parser  # fmt: skip
+
+
+async def serve(host: str, port: int, ice_servers: list[str], debug: bool) -> None:
+    """Run the server until SIGINT/SIGTERM."""
+    manager = AsyncSignalingManager(ice_servers=ice_servers, debug=debug)
+    server = await start_server(manager, host, port, index_html=demo_page())
+    print(f"peerpyrtc serving on {server.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        await manager.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        logging.getLogger("peerpyrtc").setLevel(logging.INFO)
+    try:
+        asyncio.run(serve(args.host, args.port, args.ice_server, args.debug))
+    except OSError as exc:
+        print(f"peerpyrtc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

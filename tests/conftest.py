@@ -1,0 +1,86 @@
+"""Shared fixtures: a real relay server on port 0 and real aiortc clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingServer, start_server
+
+TIMEOUT = 10.0
+
+
+class Recorder:
+    """Collects everything an AsyncClient sees, to be awaited in order."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.history: list[tuple[str, Any]] = []
+        client.on_message = lambda sender, data, event: self._put("message", (sender, data, event))
+        client.on_peer_joined = lambda peer: self._put("joined", peer)
+        client.on_peer_left = lambda peer: self._put("left", peer)
+        client.on_close = lambda reason: self._put("close", reason)
+
+    def _put(self, kind: str, value: Any) -> None:
+        self.history.append((kind, value))
+        self.queue.put_nowait((kind, value))
+
+    async def expect(
+        self, kind: str, where: Callable[[Any], bool] | None = None, timeout: float = TIMEOUT
+    ) -> Any:
+        """Wait for the next event of ``kind`` (matching ``where``), skipping others."""
+
+        async def find() -> Any:
+            while True:
+                k, value = await self.queue.get()
+                if k == kind and (where is None or where(value)):
+                    return value
+
+        return await asyncio.wait_for(find(), timeout)
+
+    async def messages(self, count: int, timeout: float = TIMEOUT) -> list[tuple[str, Any, Any]]:
+        """The next ``count`` relayed messages, in arrival order."""
+        return [await self.expect("message", timeout=timeout) for _ in range(count)]
+
+
+@pytest.fixture
+async def manager() -> AsyncIterator[AsyncSignalingManager]:
+    m = AsyncSignalingManager()
+    yield m
+    await m.close()
+
+
+@pytest.fixture
+async def server(manager: AsyncSignalingManager) -> AsyncIterator[SignalingServer]:
+    srv = await start_server(manager, "127.0.0.1", 0)
+    yield srv
+    await srv.close()
+
+
+Join = Callable[..., Awaitable[tuple[AsyncClient, Recorder]]]
+
+
+@pytest.fixture
+async def join(server: SignalingServer) -> AsyncIterator[Join]:
+    """``await join(room, peer_id)`` -> connected (client, recorder); all closed at the end."""
+    clients: list[AsyncClient] = []
+
+    async def _join(
+        room: str, peer_id: str | None = None, **kwargs: Any
+    ) -> tuple[AsyncClient, Recorder]:
+        client = AsyncClient(server.url, room, peer_id, **kwargs)
+        recorder = Recorder(client)
+        clients.append(client)
+        await asyncio.wait_for(client.connect(), TIMEOUT)
+        return client, recorder
+
+    yield _join
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def wait_for_event(event: asyncio.Event, timeout: float = TIMEOUT) -> None:
+    await asyncio.wait_for(event.wait(), timeout)

@@ -1,0 +1,85 @@
+"""The wire codec on its own: no I/O."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from peerpyrtc import ProtocolError
+from peerpyrtc._protocol import (
+    MAX_ENVELOPE_BYTES,
+    MAX_FRAME_BYTES,
+    batch,
+    decode,
+    encode,
+    split_frame,
+    stamp,
+    stamp_suffix,
+)
+
+
+def test_single_envelope_keeps_its_raw_bytes() -> None:
+    frame = '{"t":"emit","e":"move","d":{"x":5,"y":3},"to":"bob"}'
+    [env] = decode(frame)
+    assert (env.type, env.event, env.data, env.to) == ("emit", "move", {"x": 5, "y": 3}, "bob")
+    assert env.raw == frame
+
+
+def test_batch_splits_into_exact_raw_slices() -> None:
+    a, b = '{"t":"msg","d":"a, ]"}', '{"t":"bcast","e":"go","d":[1,{"k":"]"}]}'
+    envs = decode(f" [ {a} ,\n{b} ] ")
+    assert [e.raw for e in envs] == [a, b]
+    assert [e.type for e in envs] == ["msg", "bcast"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ("", "not valid JSON"),
+        ("nope", "not valid JSON"),
+        ("[]", "empty batch"),
+        ("[1]", "must be a JSON object"),
+        ('[{"t":"msg","d":"x"},]', "not valid JSON"),
+        ('[{"t":"msg","d":"x"} {"t":"msg","d":"y"}]', "expected ','"),
+        ('{"t":"msg","d":"x"} trailing', "unexpected data"),
+        ('{"d":"x"}', "unknown envelope type"),
+        ('{"t":"hack"}', "unknown envelope type"),
+        ('{"t":"msg","d":1}', "'d' as a string"),
+        ('{"t":"emit","d":1}', "event name"),
+        ('{"t":"emit","e":"","d":1}', "event name"),
+        ('{"t":"emit","e":"x","to":5}', "'to' must be a peer id"),
+        ('{"t":"msg","d":"x","from":"bob"}', "set by the server"),
+        ('{"t":"bcast","e":"x","n":1}', "set by the server"),
+    ],
+)
+def test_bad_frames_say_what_is_wrong(frame: str, says: str) -> None:
+    with pytest.raises(ProtocolError, match=says):
+        decode(frame)
+
+
+def test_a_bad_envelope_refuses_the_whole_batch() -> None:
+    with pytest.raises(ProtocolError):
+        decode('[{"t":"msg","d":"ok"},{"t":"msg","d":2}]')
+
+
+def test_size_limits() -> None:
+    big = encode({"t": "msg", "d": "x" * MAX_ENVELOPE_BYTES})
+    with pytest.raises(ProtocolError, match="larger than"):
+        decode(big)
+    with pytest.raises(ProtocolError, match="frame is larger"):
+        decode("[" + ",".join([encode({"t": "msg", "d": "x" * 1000})] * 70) + "]")
+    # multi-byte characters count in UTF-8 bytes
+    with pytest.raises(ProtocolError, match="larger than"):
+        decode(encode({"t": "msg", "d": "é" * (MAX_FRAME_BYTES // 2)}))
+
+
+def test_stamp_appends_server_fields_that_win_over_nothing() -> None:
+    raw = '{"t":"bcast","e":"go","d":null}  '
+    stamped = stamp(raw, stamp_suffix("alice", 7))
+    assert json.loads(stamped) == {"t": "bcast", "e": "go", "d": None, "from": "alice", "n": 7}
+
+
+def test_batch_of_one_is_the_envelope_itself() -> None:
+    assert batch(['{"a":1}']) == '{"a":1}'
+    assert [v for v, _ in split_frame(batch(['{"a":1}', '{"b":2}']))] == [{"a": 1}, {"b": 2}]

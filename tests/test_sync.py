@@ -1,0 +1,90 @@
+"""The sync facade: one loop thread, driven from many threads."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import TIMEOUT, Recorder
+from peerpyrtc import AsyncClient, SignalingManager, start_server
+
+
+@pytest.fixture
+def sync_manager() -> Iterator[SignalingManager]:
+    manager = SignalingManager()
+    yield manager
+    manager.close()
+
+
+async def serve(manager: SignalingManager) -> Any:
+    """Serve the facade's async core on its own loop thread (as an adapter would)."""
+    future = asyncio.run_coroutine_threadsafe(start_server(manager.async_manager), manager._loop)
+    return await asyncio.wrap_future(future)
+
+
+async def test_calls_from_many_threads_while_peers_join(sync_manager: SignalingManager) -> None:
+    server = await serve(sync_manager)
+    clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(4)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            reads = [pool.submit(sync_manager.rooms_info) for _ in range(50)]
+            await asyncio.gather(*(c.connect() for c in clients))
+            reads += [pool.submit(sync_manager.get_room_peers, "r") for _ in range(50)]
+            for future in reads:
+                future.result(TIMEOUT)
+            sends = [pool.submit(sync_manager.emit, "r", "tick", i) for i in range(20)]
+            assert [f.result(TIMEOUT) for f in sends] == [4] * 20
+        assert sync_manager.rooms_info()["r"]["peer_count"] == 4
+        assert [p["id"] for p in sync_manager.get_room_peers("r")] == ["p0", "p1", "p2", "p3"]
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(server.close(), sync_manager._loop)
+        )
+
+
+async def test_handlers_may_speak_through_the_facade(sync_manager: SignalingManager) -> None:
+    server = await serve(sync_manager)
+
+    @sync_manager.on("ping")
+    def answer(room: str, sender: str, data: Any) -> None:
+        # on the loop thread: schedules instead of blocking
+        assert sync_manager.emit(room, "pong", data, to=sender) is None
+        with pytest.raises(RuntimeError, match="own loop thread"):
+            sync_manager.rooms_info()
+
+    client = AsyncClient(server.url, "r", "alice")
+    rec = Recorder(client)
+    try:
+        await client.connect()
+        await client.emit("ping", 42)
+        assert await rec.expect("message") == ("server", 42, "pong")
+    finally:
+        await client.close()
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(server.close(), sync_manager._loop)
+        )
+
+
+def test_close_is_idempotent_and_final() -> None:
+    manager = SignalingManager()
+    assert manager.rooms_info() == {}
+    manager.close()
+    manager.close()
+    assert not manager._thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        manager.rooms_info()
+
+
+def test_errors_cross_the_thread_bridge(sync_manager: SignalingManager) -> None:
+    from peerpyrtc import InvalidRequest, UnknownPeer
+
+    with pytest.raises(InvalidRequest, match=r"'offer\.type'"):
+        sync_manager.offer("r", "p", {"sdp": "v=0", "type": "answer"})
+    with pytest.raises(UnknownPeer):
+        sync_manager.candidate("r", "p", {"candidate": "", "sdpMid": "0"})
+    sync_manager.leave("r", "p")  # quiet
