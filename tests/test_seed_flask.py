@@ -162,3 +162,34 @@ async def test_seed_production_example_maps_missing_fields(clients: list[AsyncCl
         await asyncio.gather(*(c.close() for c in clients))
         clients.clear()
         served.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+async def test_browser_client_on_the_seed_routes(quickstart: Served, clients: list[AsyncClient]) -> None:
+    """The seed's Flask routes, unchanged, serve the browser client (page and bundle added)."""
+    from browser_support import BLANK_PAGE, JOIN_JS, chromium, messages
+    from flask import send_from_directory
+
+    import peerpyrtc
+
+    app = quickstart.module.app
+    app.add_url_rule("/", "page", lambda: BLANK_PAGE)
+    app.add_url_rule(
+        "/peerpyrtc/<path:name>", "bundle", lambda name: send_from_directory(peerpyrtc.client_dir(), name)
+    )
+    bot = AsyncClient(quickstart.url, "lobby", "bot")
+    clients.append(bot)
+    rec = Recorder(bot)
+    await bot.connect()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(quickstart.url)
+        peers = await page.evaluate(JOIN_JS, ["lobby", "page", None])
+        assert peers == [["bot", True], ["page", False]]
+        await page.evaluate("rtc.sendMessage('hi from the page')")
+        assert await rec.expect("message") == ("page", "hi from the page", None)
+        await bot.emit("reply", {"ok": True})
+        assert await messages(page, 1) == [["bot", {"ok": True}, "reply"]]
+        await page.evaluate("rtc.closeConnection()")
+        assert (await rec.expect("left"))["id"] == "page"

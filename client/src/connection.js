@@ -72,8 +72,10 @@ export class WebRTCConnection {
     this._flushScheduled = false;
     this._closedByUser = false;
     this._connectPromise = null;
-    this._reconnecting = false;
     this._generation = 0;
+    // a closing tab says goodbye at once instead of leaving the room to time it out
+    this._onPageHide = () => this._goodbye();
+    globalThis.addEventListener?.('pagehide', this._onPageHide);
   }
 
   // ------------------------------------------------------------ state
@@ -126,6 +128,7 @@ export class WebRTCConnection {
       this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'closeConnection() was called while connecting'));
       this._welcome = null;
     }
+    globalThis.removeEventListener?.('pagehide', this._onPageHide);
     const wasConnected = this._status === 'connected';
     if (this._channel && this._channel.readyState === 'open') {
       this._flush();
@@ -133,14 +136,25 @@ export class WebRTCConnection {
     }
     this._outbox = [];
     this._outboxBytes = 0;
-    postJSON(signalingUrl(this.options.signalingUrl, 'leave'),
-      { room: this.roomName, peer_id: this.peerId, session: this.session },
+    postJSON(signalingUrl(this.options.signalingUrl, 'leave'), this._leaveBody(),
       { timeout: this.options.requestTimeout }).catch((e) => this._log('leave failed', e));
     await this._waitDrained();
     this._teardown();
     this._peers.clear();
     this._setStatus('closed');
     if (wasConnected) this._fire('onClose', 'close', 'closed');
+  }
+
+  _leaveBody() {
+    return { room: this.roomName, peer_id: this.peerId, session: this.session };
+  }
+
+  _goodbye() {
+    if (this._status !== 'connected') return;
+    try { this._channel.send(BYE); } catch { /* already gone */ }
+    // the session secret proves it is us; a beacon survives the page going away
+    const body = new Blob([JSON.stringify(this._leaveBody())], { type: 'text/plain' });
+    globalThis.navigator?.sendBeacon?.(signalingUrl(this.options.signalingUrl, 'leave'), body);
   }
 
   // ----------------------------------------------------------- sending

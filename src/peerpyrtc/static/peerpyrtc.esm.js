@@ -258,8 +258,9 @@ var WebRTCConnection = class {
     this._flushScheduled = false;
     this._closedByUser = false;
     this._connectPromise = null;
-    this._reconnecting = false;
     this._generation = 0;
+    this._onPageHide = () => this._goodbye();
+    globalThis.addEventListener?.("pagehide", this._onPageHide);
   }
   // ------------------------------------------------------------ state
   isConnected() {
@@ -328,6 +329,7 @@ var WebRTCConnection = class {
       this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "closeConnection() was called while connecting"));
       this._welcome = null;
     }
+    globalThis.removeEventListener?.("pagehide", this._onPageHide);
     const wasConnected = this._status === "connected";
     if (this._channel && this._channel.readyState === "open") {
       this._flush();
@@ -340,7 +342,7 @@ var WebRTCConnection = class {
     this._outboxBytes = 0;
     postJSON(
       signalingUrl(this.options.signalingUrl, "leave"),
-      { room: this.roomName, peer_id: this.peerId, session: this.session },
+      this._leaveBody(),
       { timeout: this.options.requestTimeout }
     ).catch((e) => this._log("leave failed", e));
     await this._waitDrained();
@@ -348,6 +350,18 @@ var WebRTCConnection = class {
     this._peers.clear();
     this._setStatus("closed");
     if (wasConnected) this._fire("onClose", "close", "closed");
+  }
+  _leaveBody() {
+    return { room: this.roomName, peer_id: this.peerId, session: this.session };
+  }
+  _goodbye() {
+    if (this._status !== "connected") return;
+    try {
+      this._channel.send(BYE);
+    } catch {
+    }
+    const body = new Blob([JSON.stringify(this._leaveBody())], { type: "text/plain" });
+    globalThis.navigator?.sendBeacon?.(signalingUrl(this.options.signalingUrl, "leave"), body);
   }
   // ----------------------------------------------------------- sending
   sendMessage(message) {

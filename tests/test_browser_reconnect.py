@@ -1,0 +1,109 @@
+"""A page survives its server being killed and restarted on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from browser_support import JOIN_JS, chromium, messages, needs_chromium
+from conftest import TIMEOUT, Recorder
+
+from peerpyrtc import AsyncClient
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+RECORDER_JS = "window.log = []; window.record = (k, ...a) => window.log.push([k, ...a]);"
+
+
+class ServerProcess:
+    """``python -m peerpyrtc serve`` in a subprocess."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+
+    async def start(self, port: int = 0) -> str:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "peerpyrtc", "serve", "--port", str(port),
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), TIMEOUT)
+        match = re.search(rb"serving on (http://\S+)", line)
+        assert match, line
+        self.url = match.group(1).decode()
+        return self.url
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[list[ServerProcess]]:
+    made: list[ServerProcess] = []
+    yield made
+    for server in made:
+        await server.kill()
+
+
+async def test_page_reconnects_after_server_restart(servers: list[ServerProcess]) -> None:
+    first = ServerProcess()
+    servers.append(first)
+    url = await first.start()
+    port = int(url.rsplit(":", 1)[1])
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.add_init_script(RECORDER_JS)
+        await page.goto(url)
+        await page.evaluate(JOIN_JS, ["room", "page", {"reconnectDelay": 300, "maxReconnectAttempts": 8}])
+
+        await first.kill()  # no goodbye: the page must notice by itself
+        second = ServerProcess()
+        servers.append(second)
+        await second.start(port)
+        await page.wait_for_function(
+            "window.log.some((e) => e[0] === 'status' && e[1] === 'reconnecting')",
+            timeout=30_000,
+            polling=100,
+        )
+        await page.wait_for_function(
+            "window.rtc.isConnected()", timeout=30_000, polling=100
+        )
+        statuses = await page.evaluate("log.filter((e) => e[0] === 'status').map((e) => e[1])")
+        assert statuses[-2:] == ["connecting", "connected"] or statuses[-1] == "connected"
+        assert await page.evaluate("log.filter((e) => e[0] === 'open').length") == 2
+
+        async with AsyncClient(second.url, "room", "bot") as bot:
+            rec = Recorder(bot)
+            assert [p["id"] for p in bot.peers] == ["page", "bot"]  # the room was rebuilt
+            await bot.send_message("after restart")
+            assert await messages(page, 1) == [["bot", "after restart", None]]
+            await page.evaluate("window.rtc.sendMessage('page is back')")
+            assert await rec.expect("message") == ("page", "page is back", None)
+
+
+async def test_page_gives_up_after_max_attempts(servers: list[ServerProcess]) -> None:
+    server = ServerProcess()
+    servers.append(server)
+    url = await server.start()
+    async with chromium() as browser:
+        page: Any = await browser.new_page()
+        await page.add_init_script(RECORDER_JS)
+        await page.goto(url)
+        await page.evaluate(JOIN_JS, ["room", "page", {"reconnectDelay": 100, "maxReconnectAttempts": 2, "requestTimeout": 1000}])
+        await server.kill()  # and never comes back
+        await page.wait_for_function(
+            "window.log.some((e) => e[0] === 'error' && e[1] === 'ERR_RECONNECT_FAILED')",
+            timeout=40_000,
+            polling=100,
+        )
+        assert await page.evaluate("window.rtc.getConnectionStatus()") == "failed"
