@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from browser_support import BLANK_PAGE, JOIN_JS, chromium, messages, needs_chromium
-from conftest import TIMEOUT, Recorder
 
-from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingServer, start_server
+from browser_support import BLANK_PAGE, JOIN_JS, chromium, messages, needs_chromium
+from conftest import TIMEOUT
+from peerpyrtc import AsyncSignalingManager, SignalingServer, start_server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -34,7 +34,9 @@ async def open_page(browser: Any, url: str) -> Any:
     return page
 
 
-async def test_three_pages_in_one_room(web: SignalingServer, browser: Any, manager: AsyncSignalingManager) -> None:
+async def test_three_pages_in_one_room(
+    web: SignalingServer, browser: Any, manager: AsyncSignalingManager
+) -> None:
     pages = [await open_page(browser, web.url) for _ in range(3)]
     a, b, c = pages
     assert await a.evaluate(JOIN_JS, ["room", "alice", None]) == [["alice", True]]
@@ -48,7 +50,10 @@ async def test_three_pages_in_one_room(web: SignalingServer, browser: Any, manag
     # plain message and event to the others, never back to the sender
     await a.evaluate("rtc.sendMessage('hello'); rtc.emit('move', {x: 5, y: 3})")
     for page in (b, c):
-        assert await messages(page, 2) == [["alice", "hello", None], ["alice", {"x": 5, "y": 3}, "move"]]
+        assert await messages(page, 2) == [
+            ["alice", "hello", None],
+            ["alice", {"x": 5, "y": 3}, "move"],
+        ]
     # on() handlers get (senderId, data) and unsubscribe
     await c.evaluate(
         "window.got = []; window.off = rtc.on('ping', (from, data) => got.push([from, data])); null"
@@ -57,28 +62,49 @@ async def test_three_pages_in_one_room(web: SignalingServer, browser: Any, manag
     await c.wait_for_function("window.got.length === 1", polling=50)
     assert await c.evaluate("window.got") == [["bob", 1]]
     assert (await messages(c, 3))[2] == ["bob", "for carol", "secret"]
-    await a.wait_for_function("window.log.filter((e) => e[0] === 'message').length === 1", polling=50)
+    await a.wait_for_function(
+        "window.log.filter((e) => e[0] === 'message').length === 1", polling=50
+    )
     assert await messages(a, 1) == [["bob", 1, "ping"]]  # alice never saw the secret
 
     # broadcasts: every page, sender included, sees one order
     await asyncio.gather(
-        *(p.evaluate(f"for (let i = 0; i < 30; i++) rtc.broadcast('tick', '{n}-' + i)") for n, p in enumerate(pages))
+        *(
+            p.evaluate(f"for (let i = 0; i < 30; i++) rtc.broadcast('tick', '{n}-' + i)")
+            for n, p in enumerate(pages)
+        )
     )
     orders = []
     for page in pages:
-        await page.wait_for_function("window.log.filter((e) => e[0] === 'message' && e[3] === 'tick').length === 90", polling=50)
-        orders.append(await page.evaluate("log.filter((e) => e[0] === 'message' && e[3] === 'tick').map((e) => e[2])"))
+        await page.wait_for_function(
+            "window.log.filter((e) => e[0] === 'message' && e[3] === 'tick').length === 90",
+            polling=50,
+        )
+        orders.append(
+            await page.evaluate(
+                "log.filter((e) => e[0] === 'message' && e[3] === 'tick').map((e) => e[2])"
+            )
+        )
     assert orders[0] == orders[1] == orders[2]
     assert sorted(orders[0]) == sorted(f"{n}-{i}" for n in range(3) for i in range(30))
 
     # the host leaves: bob (longest present) becomes host everywhere
     await a.evaluate("rtc.closeConnection()")
-    await b.wait_for_function("window.rtc.isRoomHost() && window.rtc.getPeerCount() === 2", polling=50)
-    await c.wait_for_function("window.log.some((e) => e[0] === 'left' && e[1] === 'alice')", polling=50)
-    assert await c.evaluate("rtc.getRoomPeers().map((p) => [p.id, p.isHost])") == [["bob", True], ["carol", False]]
+    await b.wait_for_function(
+        "window.rtc.isRoomHost() && window.rtc.getPeerCount() === 2", polling=50
+    )
+    await c.wait_for_function(
+        "window.log.some((e) => e[0] === 'left' && e[1] === 'alice')", polling=50
+    )
+    assert await c.evaluate("rtc.getRoomPeers().map((p) => [p.id, p.isHost])") == [
+        ["bob", True],
+        ["carol", False],
+    ]
     assert manager.rooms_info()["room"]["host_id"] == "bob"
     assert await a.evaluate("rtc.getConnectionStatus()") == "closed"
-    err = await a.evaluate("(() => { try { rtc.sendMessage('late'); } catch (e) { return e.code; } })()")
+    err = await a.evaluate(
+        "(() => { try { rtc.sendMessage('late'); } catch (e) { return e.code; } })()"
+    )
     assert err == "ERR_CLOSED"
 
 
@@ -117,7 +143,9 @@ async def test_esm_bundle_imports(web: SignalingServer, browser: Any, join: Any)
     assert await rec.expect("message") == ("esm-page", {"from": "esm"}, "hi")
 
 
-async def test_sending_before_open_is_queued_and_flushed(web: SignalingServer, browser: Any, join: Any) -> None:
+async def test_sending_before_open_is_queued_and_flushed(
+    web: SignalingServer, browser: Any, join: Any
+) -> None:
     listener, rec = await join("early", "listener")
     page = await open_page(browser, web.url)
     await page.evaluate(
@@ -175,7 +203,7 @@ async def test_room_manager_in_three_rooms(web: SignalingServer, browser: Any, j
 
     sent = await page.evaluate("manager.broadcastToAll('announcement', {text: 'maintenance'})")
     assert sorted(sent) == sorted(rooms)
-    for room, (_, rec) in bots.items():
+    for _, rec in bots.values():
         assert await rec.expect("message") == ("user123", {"text": "maintenance"}, "announcement")
     newcomer, new_rec = await join("new-room", "bot-new")
     await page.evaluate("manager.autoEmit('new-room', 'welcome', {user: 'Alice'})")
@@ -185,7 +213,9 @@ async def test_room_manager_in_three_rooms(web: SignalingServer, browser: Any, j
     await page.evaluate("manager.leaveRoom('lobby')")
     left = await bots["lobby"][1].expect("left")
     assert left["id"] == "user123"
-    assert await page.evaluate("[manager.isConnectedTo('lobby'), manager.isConnectedTo('game-1')]") == [False, True]
+    assert await page.evaluate(
+        "[manager.isConnectedTo('lobby'), manager.isConnectedTo('game-1')]"
+    ) == [False, True]
     await page.evaluate("manager.leaveAllRooms()")
     assert await page.evaluate("manager.getRoomIds()") == []
 
@@ -211,7 +241,9 @@ async def test_connect_failures_are_clear(web: SignalingServer, browser: Any, jo
     assert err[0] == "ERR_SIGNALING"
 
 
-async def test_python_and_browser_peers_share_a_room(web: SignalingServer, browser: Any, join: Any) -> None:
+async def test_python_and_browser_peers_share_a_room(
+    web: SignalingServer, browser: Any, join: Any
+) -> None:
     bot, rec = await join("mixed", "bot")
     page = await open_page(browser, web.url)
     await page.evaluate(JOIN_JS, ["mixed", "page", {"peerInfo": {"name": "Page"}}])

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
 from conftest import TIMEOUT, Recorder
-
 from peerpyrtc import AsyncClient
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -64,7 +64,9 @@ async def test_page_reconnects_after_server_restart(servers: list[ServerProcess]
         page = await browser.new_page()
         await page.add_init_script(RECORDER_JS)
         await page.goto(url)
-        await page.evaluate(JOIN_JS, ["room", "page", {"reconnectDelay": 300, "maxReconnectAttempts": 8}])
+        await page.evaluate(
+            JOIN_JS, ["room", "page", {"reconnectDelay": 300, "maxReconnectAttempts": 8}]
+        )
 
         await first.kill()  # no goodbye: the page must notice by itself
         second = ServerProcess()
@@ -75,9 +77,7 @@ async def test_page_reconnects_after_server_restart(servers: list[ServerProcess]
             timeout=30_000,
             polling=100,
         )
-        await page.wait_for_function(
-            "window.rtc.isConnected()", timeout=30_000, polling=100
-        )
+        await page.wait_for_function("window.rtc.isConnected()", timeout=30_000, polling=100)
         statuses = await page.evaluate("log.filter((e) => e[0] === 'status').map((e) => e[1])")
         assert statuses[-2:] == ["connecting", "connected"] or statuses[-1] == "connected"
         assert await page.evaluate("log.filter((e) => e[0] === 'open').length") == 2
@@ -99,7 +99,14 @@ async def test_page_gives_up_after_max_attempts(servers: list[ServerProcess]) ->
         page: Any = await browser.new_page()
         await page.add_init_script(RECORDER_JS)
         await page.goto(url)
-        await page.evaluate(JOIN_JS, ["room", "page", {"reconnectDelay": 100, "maxReconnectAttempts": 2, "requestTimeout": 1000}])
+        await page.evaluate(
+            JOIN_JS,
+            [
+                "room",
+                "page",
+                {"reconnectDelay": 100, "maxReconnectAttempts": 2, "requestTimeout": 1000},
+            ],
+        )
         await server.kill()  # and never comes back
         await page.wait_for_function(
             "window.log.some((e) => e[0] === 'error' && e[1] === 'ERR_RECONNECT_FAILED')",

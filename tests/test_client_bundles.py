@@ -30,7 +30,11 @@ def test_shipped_bundles_equal_a_fresh_build(tmp_path: Path) -> None:
     node = shutil.which("node")
     assert node, "node is needed to build the client"
     subprocess.run(
-        [node, "scripts/build.mjs", str(tmp_path)], cwd=CLIENT, check=True, capture_output=True, timeout=120
+        [node, "scripts/build.mjs", str(tmp_path)],
+        cwd=CLIENT,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     for name in ("peerpyrtc.umd.js", "peerpyrtc.esm.js"):
         fresh = (tmp_path / name).read_bytes()
@@ -45,7 +49,9 @@ async def test_the_server_serves_the_bundles() -> None:
     server = await peerpyrtc.start_server(manager, prefix="/rtc")
     try:
         reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"GET /rtc/peerpyrtc/peerpyrtc.umd.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(
+            b"GET /rtc/peerpyrtc/peerpyrtc.umd.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         data = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         await writer.wait_closed()
@@ -53,7 +59,9 @@ async def test_the_server_serves_the_bundles() -> None:
         assert head.startswith(b"HTTP/1.1 200") and b"text/javascript" in head
         assert body == (peerpyrtc.client_dir() / "peerpyrtc.umd.js").read_bytes()
         reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"GET /rtc/peerpyrtc/../_server.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(
+            b"GET /rtc/peerpyrtc/../_server.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         data = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         await writer.wait_closed()

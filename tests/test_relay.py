@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import Join
+from conftest import TIMEOUT, Join
 from peerpyrtc import AsyncSignalingManager, PeerPyRTCError
 
 
@@ -142,3 +142,9 @@ async def test_targeted_emit_to_unknown_peer_reports_an_error(join: Join) -> Non
     await a.emit("x", 1, to="ghost")
     err = await asyncio.wait_for(errors.get(), 10)
     assert err["code"] == "ERR_UNKNOWN_PEER"  # type: ignore[index]
+
+
+async def test_ping_measures_a_round_trip_to_the_server(join: Join) -> None:
+    a, _ = await join("room", "alice")
+    rtts = [await a.ping() for _ in range(3)]
+    assert all(0 < rtt < TIMEOUT for rtt in rtts)

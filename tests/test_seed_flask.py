@@ -166,17 +166,21 @@ async def test_seed_production_example_maps_missing_fields(clients: list[AsyncCl
 
 @pytest.mark.browser
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
-async def test_browser_client_on_the_seed_routes(quickstart: Served, clients: list[AsyncClient]) -> None:
+async def test_browser_client_on_the_seed_routes(
+    quickstart: Served, clients: list[AsyncClient]
+) -> None:
     """The seed's Flask routes, unchanged, serve the browser client (page and bundle added)."""
-    from browser_support import BLANK_PAGE, JOIN_JS, chromium, messages
     from flask import send_from_directory
 
     import peerpyrtc
+    from browser_support import BLANK_PAGE, JOIN_JS, chromium, messages
 
     app = quickstart.module.app
     app.add_url_rule("/", "page", lambda: BLANK_PAGE)
     app.add_url_rule(
-        "/peerpyrtc/<path:name>", "bundle", lambda name: send_from_directory(peerpyrtc.client_dir(), name)
+        "/peerpyrtc/<path:name>",
+        "bundle",
+        lambda name: send_from_directory(peerpyrtc.client_dir(), name),
     )
     bot = AsyncClient(quickstart.url, "lobby", "bot")
     clients.append(bot)

@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urljoin
@@ -84,6 +85,7 @@ class AsyncClient:
         self._welcome: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._pings: dict[str, asyncio.Future[None]] = {}
         self._state = "new"  # new -> connecting -> open -> closed
 
     # ----------------------------------------------------------- properties
@@ -222,6 +224,19 @@ class AsyncClient:
         """Send ``event`` to every peer including this one, in the room's one order."""
         await self._send({"t": "bcast", "e": event, "d": data})
 
+    async def ping(self) -> float:
+        """Round trip to the server over the channel, in seconds."""
+        token = secrets.token_hex(4)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pings[token] = future
+        started = time.perf_counter()
+        try:
+            await self._send({"t": "ping", "d": token})
+            await asyncio.wait_for(future, self.timeout)
+        finally:
+            self._pings.pop(token, None)
+        return time.perf_counter() - started
+
     async def _send(self, envelope: dict[str, Any]) -> None:
         if self._state != "open" or self._queue is None:
             raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
@@ -273,6 +288,10 @@ class AsyncClient:
         elif kind == "host":
             self.host_id = env.get("host")
             self._call(self.on_room_update, self.peers)
+        elif kind == "pong":
+            waiter = self._pings.get(env.get("d"))  # type: ignore[arg-type]
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         elif kind == "close":
             self.close_reason = env.get("reason")
         elif kind == "error":

@@ -31,14 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
             "/peerpyrtc/peerpyrtc.umd.js and .esm.js, and a demo chat page at /."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=5000, help="port to listen on, 0 for any free one (default: %(default)s)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=5000,
+        help="port to listen on, 0 for any free one (default: %(default)s)",
+    )
     serve.add_argument(
         "--ice-server",
         action="append",
         default=[],
         metavar="URL",
-        help="a STUN/TURN server URL such as stun:stun.example.org:3478 (repeatable; default: none)",
+        help="a STUN/TURN server URL, e.g. stun:stun.example.org:3478 (repeatable; default: none)",
     )
     serve.add_argument("--debug", action="store_true", help="log every signalling step to stderr")
     return parser  # fmt: skip

@@ -1,0 +1,66 @@
+"""The README's quick start, pasted as is, works in two browser tabs."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from browser_support import chromium
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def quick_start_source() -> str:
+    text = README.read_text()
+    section = text.split("## Quick start", 1)[1]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+async def test_readme_quick_start_in_two_tabs(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from werkzeug.serving import make_server
+
+    app_file = tmp_path / "app.py"
+    app_file.write_text(quick_start_source())
+    spec = importlib.util.spec_from_file_location("readme_app", app_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = make_server("127.0.0.1", 0, module.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    try:
+        async with chromium() as browser:
+            first = await browser.new_page()
+            await first.goto(url)
+            await first.wait_for_function(
+                "typeof rtc !== 'undefined' && rtc.isConnected()", polling=50
+            )
+            second = await browser.new_page()
+            await second.goto(url)
+            await second.wait_for_function(
+                "typeof rtc !== 'undefined' && rtc.isConnected()", polling=50
+            )
+            first_id = await first.evaluate("rtc.peerId")
+            second_id = await second.evaluate("rtc.peerId")
+            await first.wait_for_function(
+                f"document.body.innerText.includes('Hello from {second_id}')", polling=50
+            )
+            await second.evaluate("rtc.closeConnection()")
+            await first.evaluate("rtc.closeConnection()")
+        out = capfd.readouterr().out
+        assert f"Message in lobby from {second_id}: Hello from {second_id}" in out
+        assert f"{first_id} joined lobby" in out
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+        module.signaling_manager.close()
