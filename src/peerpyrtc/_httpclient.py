@@ -74,7 +74,8 @@ async def _post(url: str, payload: Any) -> Any:
         if isinstance(answer, dict) and "error" in answer:
             raise SignalingError(f"{url} answered {status}: {answer['error']}", status)
         snippet = data[:200].decode("utf-8", "replace")
-        raise SignalingError(f"{url} answered {status} (not JSON): {snippet!r}", status)
+        kind = "JSON without 'error'" if answer is not None else "not JSON"
+        raise SignalingError(f"{url} answered {status} ({kind}): {snippet!r}", status)
     if answer is None and data:
         raise SignalingError(f"{url} answered {status} with a body that is not JSON", status)
     return answer

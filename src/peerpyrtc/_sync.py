@@ -19,6 +19,7 @@ from ._hooks import F
 from ._ice import IceServerSpec
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
+from ._routes import dispatch as _dispatch
 
 __all__ = ["SignalingManager"]
 
@@ -106,6 +107,12 @@ class SignalingManager:
     def get_room_peers(self, room_name: str) -> list[dict[str, Any]]:
         """Peers of one room, in join order."""
         return self._run_sync(self.async_manager.get_room_peers, room_name)
+
+    def dispatch(
+        self, method: str, path: str, body: bytes, metadata: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """Serve one signalling HTTP request (see :func:`peerpyrtc.dispatch`)."""
+        return self._run(_dispatch(self.async_manager, method, path, body, metadata))
 
     # -- the server speaking
     def send_message(self, room: str, message: str) -> int | None:

@@ -1,0 +1,135 @@
+"""One suite, every adapter: they serve, validate and answer alike."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from adapters import ADAPTERS, serve_adapter
+from conftest import TIMEOUT, Recorder
+from peerpyrtc import AsyncClient, AsyncSignalingManager, client_dir
+
+CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 54321 typ host"
+
+
+async def request(
+    url: str, method: str = "GET", body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(
+        f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(), TIMEOUT)
+    writer.close()
+    await writer.wait_closed()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return int(lines[0].split()[1]), headers, payload
+
+
+async def post(url: str, payload: Any) -> tuple[int, Any]:
+    status, _, body = await request(url, "POST", json.dumps(payload).encode())
+    return status, json.loads(body)
+
+
+@pytest.fixture(params=ADAPTERS)
+async def served(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, AsyncSignalingManager]]:
+    async with serve_adapter(request.param) as pair:
+        yield pair
+
+
+async def test_three_clients_relay_and_rooms_lists_them(
+    served: tuple[str, AsyncSignalingManager],
+) -> None:
+    url, manager = served
+    clients = [AsyncClient(url, "room", name) for name in ("alice", "bob", "carol")]
+    recs = [Recorder(c) for c in clients]
+    try:
+        for client in clients:
+            await client.connect()
+        await clients[0].send_message("hi")
+        for rec in recs[1:]:
+            assert await rec.expect("message") == ("alice", "hi", None)
+        await clients[2].broadcast("go", 1)
+        for rec in recs:
+            assert await rec.expect("message", lambda m: m[2] == "go") == ("carol", 1, "go")
+        status, headers, body = await request(url + "/rooms")
+        rooms = json.loads(body)
+        assert status == 200 and headers["content-type"].startswith("application/json")
+        assert rooms["room"]["host_id"] == "alice" and rooms["room"]["peer_count"] == 3
+        await clients[0].close()
+        assert (await recs[1].expect("left"))["id"] == "alice"
+        assert manager.rooms_info()["room"]["host_id"] == "bob"
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_errors_are_the_same_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, manager = served
+    alice = AsyncClient(url, "room", "alice")
+    rec_bob = None
+    bob = AsyncClient(url, "room", "bob")
+    try:
+        await alice.connect()
+        await bob.connect()
+        rec_bob = Recorder(bob)
+        cand = {"candidate": CANDIDATE, "sdpMid": "0"}
+        cases = [
+            ("/offer", {"room": "room"}, 400, "missing required field(s): peer_id, offer"),
+            (
+                "/offer",
+                {"room": "room", "peer_id": "x", "offer": {"type": "offer"}},
+                400,
+                "'offer.sdp'",
+            ),
+            ("/candidate", {"room": "room", "peer_id": "alice", "candidate": cand}, 403, "session"),
+            ("/candidate", {"room": "room", "peer_id": "ghost", "candidate": cand}, 404, "no peer"),
+            ("/leave", {"room": "room"}, 400, "peer_id"),
+        ]
+        for path, payload, status, says in cases:
+            got, body = await post(url + path, payload)
+            assert (path, got) == (path, status)
+            assert says in body["error"], body
+        status, _, body = await request(url + "/offer", "POST", b"{broken")
+        assert status == 400 and "not valid JSON" in json.loads(body)["error"]
+        status, _, body = await request(url + "/offer", "POST", b"[" + b"1," * 200_000 + b"1]")
+        assert status == 413 and "larger than" in json.loads(body)["error"]
+        with pytest.raises(Exception) as taken:
+            await AsyncClient(url, "room", "alice").connect()
+        assert getattr(taken.value, "status", None) == 409
+        status, body = await post(url + "/leave", {"room": "room", "peer_id": "alice"})
+        assert status == 200 and len(manager.get_room_peers("room")) == 2  # no proof: stays
+        await alice.send_message("still here")
+        assert await rec_bob.expect("message") == ("alice", "still here", None)
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_bundles_are_served(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, _ = served
+    for name in ("peerpyrtc.umd.js", "peerpyrtc.esm.js"):
+        status, headers, body = await request(f"{url}/peerpyrtc/{name}")
+        assert status == 200 and "javascript" in headers["content-type"]
+        assert body == (client_dir() / name).read_bytes()
+    status, _, _ = await request(f"{url}/peerpyrtc/nope.js")
+    assert status == 404
+
+
+def test_missing_extra_gives_an_install_hint() -> None:
+    from peerpyrtc.contrib import require
+
+    with pytest.raises(ImportError, match=r"pip install 'peerpyrtc\[nothing\]'"):
+        require("surely_not_installed_module", "nothing")
