@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from ._ice import normalize_ice_servers
 from ._manager import AsyncSignalingManager
 from ._server import start_server
 from ._static import demo_page
@@ -69,7 +70,12 @@ async def serve(host: str, port: int, ice_servers: list[str], debug: bool) -> No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        normalize_ice_servers(args.ice_server)
+    except ValueError as exc:
+        parser.error(f"--ice-server: {exc}")
     if not args.debug:
         logging.getLogger("peerpyrtc").setLevel(logging.INFO)
     try:

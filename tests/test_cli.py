@@ -1,0 +1,118 @@
+"""``peerpyrtc serve`` and ``python -m peerpyrtc``, run as real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from browser_support import chromium, needs_chromium
+from conftest import TIMEOUT, Recorder
+from peerpyrtc import AsyncClient, client_dir
+
+
+def test_help_explains_every_option() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "peerpyrtc", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in ("--host", "--port", "--ice-server", "--debug"):
+        assert option in out
+    assert "default: 127.0.0.1" in out and "default: 5000" in out and "default: none" in out
+
+
+def test_console_script_is_installed() -> None:
+    exe = shutil.which("peerpyrtc") or str(
+        __import__("pathlib").Path(sys.executable).parent / "peerpyrtc"
+    )
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "serve" in out
+
+
+def test_a_bad_ice_server_is_a_clear_usage_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "peerpyrtc", "serve", "--ice-server", "http://nope"],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--ice-server" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def http_get(host: str, port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    data = await asyncio.wait_for(reader.read(), TIMEOUT)
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = re.search(r"serving on (http://\S+)", line).group(1)  # type: ignore[union-attr]
+        host, port = url[len("http://") :].rsplit(":", 1)
+        async with AsyncClient(url, "cli-room", "alice") as alice:
+            bob = AsyncClient(url, "cli-room", "bob")
+            rec = Recorder(bob)
+            async with bob:
+                await alice.send_message("through the CLI server")
+                assert await rec.expect("message") == ("alice", "through the CLI server", None)
+                status, body = await http_get(host, int(port), "/rooms")
+                assert status == 200 and json.loads(body)["cli-room"]["peer_count"] == 2
+        status, body = await http_get(host, int(port), "/")
+        assert status == 200 and b"PeerPyRTC chat" in body
+        status, body = await http_get(host, int(port), "/peerpyrtc/peerpyrtc.esm.js")
+        assert status == 200 and body == (client_dir() / "peerpyrtc.esm.js").read_bytes()
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in await proc.stderr.read()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_demo_page_chats_between_two_tabs() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = re.search(r"serving on (http://\S+)", line).group(1)  # type: ignore[union-attr]
+        async with chromium() as browser:
+            pages: list[Any] = []
+            for name in ("Ann", "Bob"):
+                page = await browser.new_page()
+                await page.goto(url)
+                await page.get_by_label("Your name").fill(name)
+                await page.get_by_role("button", name="Join").click()
+                await page.get_by_role("status").filter(has_text="Connected to lobby").wait_for()
+                pages.append(page)
+            await pages[0].get_by_label("Message").fill("hello Bob")
+            await pages[0].get_by_label("Message").press("Enter")
+            await pages[1].get_by_text("Ann: hello Bob").wait_for()
+            users = pages[1].get_by_role("list", name="Online users")
+            assert await users.locator("li").count() == 2
+            assert "host" in await users.locator("li").filter(has_text="Ann").inner_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
