@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server  # noqa: E402
+from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
 
 
 def pct(values: list[float], q: float) -> float:
@@ -53,7 +53,9 @@ async def python_numbers(url: str, n: int = 20) -> None:
         await waiter
         rtts.append((time.perf_counter() - started) * 1000)
         pings.append(await a.ping() * 1000)
-    print(f"AsyncClient echo A->server->B->server->A (100 B): median {statistics.median(rtts):.2f} ms")
+    print(
+        f"AsyncClient echo A->server->B->server->A (100 B): median {statistics.median(rtts):.2f} ms"
+    )
     print(f"AsyncClient ping A->server->A: median {statistics.median(pings):.2f} ms")
     await a.close()
     await b.close()
