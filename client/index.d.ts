@@ -63,6 +63,8 @@ export interface ConnectionOptions {
   connectTimeout?: number;
   /** Messages kept while not connected (default 1000). */
   maxQueuedMessages?: number;
+  /** Extra headers on the signalling requests (an Authorization token, say). */
+  headers?: Record<string, string>;
 }
 
 export type Unsubscribe = () => void;
@@ -93,6 +95,8 @@ export declare class WebRTCConnection {
   readonly roomName: string;
   readonly peerId: string;
   readonly hostId: string | null;
+  /** Why the server closed the connection, if it said. */
+  readonly closeReason: string | null;
   /** Extra lifecycle listeners that compose with the on* callbacks. */
   readonly lifecycle: LifecycleEvents;
 

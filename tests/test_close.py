@@ -20,7 +20,7 @@ async def test_close_ends_everything_and_tells_the_peers() -> None:
         seen.append(message)
         await asyncio.Event().wait()  # never ends by itself: close() must cancel it
 
-    clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(3)]
+    clients = [AsyncClient(server.url, "r", f"p{i}", max_reconnect_attempts=0) for i in range(3)]
     recs = [Recorder(c) for c in clients]
     await asyncio.gather(*(c.connect() for c in clients))
     await clients[0].send_message("hi")

@@ -34,6 +34,7 @@ export const DEFAULTS = Object.freeze({
   requestTimeout: 10000,
   connectTimeout: 15000,
   maxQueuedMessages: 1000,
+  headers: {},
 });
 
 export class WebRTCConnection {
@@ -73,6 +74,8 @@ export class WebRTCConnection {
     this._closedByUser = false;
     this._connectPromise = null;
     this._generation = 0;
+    this._mayReconnect = true;
+    this.closeReason = null;
     // a closing tab says goodbye at once instead of leaving the room to time it out
     this._onPageHide = () => this._goodbye();
     globalThis.addEventListener?.('pagehide', this._onPageHide);
@@ -137,12 +140,16 @@ export class WebRTCConnection {
     this._outbox = [];
     this._outboxBytes = 0;
     postJSON(signalingUrl(this.options.signalingUrl, 'leave'), this._leaveBody(),
-      { timeout: this.options.requestTimeout }).catch((e) => this._log('leave failed', e));
+      this._requestOptions()).catch((e) => this._log('leave failed', e));
     await this._waitDrained();
     this._teardown();
     this._peers.clear();
     this._setStatus('closed');
     if (wasConnected) this._fire('onClose', 'close', 'closed');
+  }
+
+  _requestOptions() {
+    return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
   }
 
   _leaveBody() {
@@ -247,7 +254,7 @@ export class WebRTCConnection {
       // carries the session secret: the server may see it before our offer
       postJSON(candidateUrl, {
         room: this.roomName, peer_id: this.peerId, candidate: { ...e.candidate.toJSON(), session: this.session },
-      }, { timeout: this.options.requestTimeout }).catch((err) => this._log('candidate not delivered', err));
+      }, this._requestOptions()).catch((err) => this._log('candidate not delivered', err));
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -256,7 +263,7 @@ export class WebRTCConnection {
       room: this.roomName,
       peer_id: this.peerId,
       offer: { sdp: pc.localDescription.sdp, type: 'offer', session: this.session, protocol: PROTOCOL_VERSION, info },
-    }, { timeout: this.options.requestTimeout });
+    }, this._requestOptions());
     const answer = reply && reply.answer;
     if (!answer || typeof answer.sdp !== 'string') {
       throw new PeerPyRTCError(ErrorCodes.ERR_SIGNALING, 'the /offer reply carries no answer');
@@ -296,7 +303,14 @@ export class WebRTCConnection {
     this._log('connection lost:', reason);
     this._generation += 1;
     this._teardown();
-    this._reconnect(1, reason);
+    if (!this._mayReconnect) {
+      // the server ended this session on purpose (replaced, flooding, too slow): final
+      this._peers.clear();
+      this._setStatus('closed');
+      this._fire('onClose', 'close', this.closeReason || reason);
+      return;
+    }
+    this._reconnect(1, this.closeReason || reason);
   }
 
   _reconnect(attempt, reason) {
@@ -363,6 +377,7 @@ export class WebRTCConnection {
         this._events.emit(env.e, env.from, env.d);
         break;
       case 'welcome': {
+        this._mayReconnect = true;
         this._peers = new Map((env.peers || []).map((p) => [p.id, p]));
         this.hostId = env.host ?? null;
         if (this._welcome) { this._welcome.resolve(); this._welcome = null; }
@@ -395,6 +410,10 @@ export class WebRTCConnection {
       case 'close':
         this._log('server is closing the connection:', env.reason);
         this.closeReason = env.reason;
+        this._mayReconnect = !!env.reconnect;
+        break;
+      case 'ping':
+        try { this._channel.send(JSON.stringify({ t: 'pong', d: env.d ?? null })); } catch { /* closing */ }
         break;
       default:
         break; // unknown types are ignored: newer servers may send more

@@ -14,9 +14,9 @@ export function signalingUrl(base, path) {
  * POST `payload` as JSON and return the JSON answer.
  * @param {string} url
  * @param {object} payload
- * @param {{timeout?: number, fetch?: typeof fetch}} [options]
+ * @param {{timeout?: number, headers?: Record<string, string>, fetch?: typeof fetch}} [options]
  */
-export async function postJSON(url, payload, { timeout = 10000, fetch: fetchImpl = globalThis.fetch } = {}) {
+export async function postJSON(url, payload, { timeout = 10000, headers = {}, fetch: fetchImpl = globalThis.fetch } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeout);
   let response;
@@ -24,7 +24,7 @@ export async function postJSON(url, payload, { timeout = 10000, fetch: fetchImpl
   try {
     response = await fetchImpl(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { ...headers, 'Content-Type': 'application/json' },
       body: JSON.stringify(payload),
       signal: controller.signal,
     });

@@ -9,15 +9,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urljoin
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from ._errors import ConnectionFailed, InvalidRequest, NotConnected, PayloadTooLarge, ProtocolError
+from ._errors import (
+    ConnectionFailed,
+    InvalidRequest,
+    NotConnected,
+    PayloadTooLarge,
+    PeerPyRTCError,
+    ProtocolError,
+)
 from ._httpclient import post_json
 from ._ice import IceServerSpec, normalize_ice_servers
 from ._protocol import (
@@ -63,12 +71,21 @@ class AsyncClient:
         *,
         info: dict[str, Any] | None = None,
         timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+        max_reconnect_attempts: int = 3,
+        reconnect_delay: float = 1.0,
     ) -> None:
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
         self.peer_id = peer_id or f"py-{secrets.token_hex(4)}"
         self.info = dict(info or {})
         self.timeout = timeout
+        #: Extra HTTP headers for the signalling requests (an Authorization token, say).
+        self.headers = dict(headers or {})
+        #: After a lost connection: attempts to reconnect with the same id and session.
+        self.max_reconnect_attempts = max_reconnect_attempts
+        #: Seconds before the first attempt; later ones double, with jitter.
+        self.reconnect_delay = reconnect_delay
         self.session = secrets.token_urlsafe(24)
         self.host_id: str | None = None
         self.close_reason: str | None = None
@@ -77,6 +94,7 @@ class AsyncClient:
         self.on_peer_left: Callable[[dict[str, Any]], Any] | None = None
         self.on_room_update: Callable[[list[dict[str, Any]]], Any] | None = None
         self.on_close: Callable[[str | None], Any] | None = None
+        self.on_reconnect: Callable[[], Any] | None = None
         self._ice_servers = normalize_ice_servers(ice_servers)
         self._handlers: dict[str, list[Handler]] = {}
         self._peers: dict[str, dict[str, Any]] = {}
@@ -86,7 +104,9 @@ class AsyncClient:
         self._closed_event = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pings: dict[str, asyncio.Future[None]] = {}
-        self._state = "new"  # new -> connecting -> open -> closed
+        self._generation = 0
+        self._may_reconnect = True
+        self._state = "new"  # new -> connecting -> open (<-> reconnecting) -> closed
 
     # ----------------------------------------------------------- properties
     @property
@@ -137,63 +157,121 @@ class AsyncClient:
         if self._state != "new":
             raise RuntimeError("connect() can be called once per AsyncClient")
         self._state = "connecting"
-        loop = asyncio.get_running_loop()
-        self._welcome = loop.create_future()
-        from aiortc import RTCConfiguration
-
-        self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
-        channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
-        self._queue = SendQueue(64 * 1024 * 1024)
-        self._queue.attach(channel)
-        channel.on("message", self._on_frame)
-        channel.on("close", lambda: self._lost("channel closed"))
-
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            if pc.connectionState == "failed":
-                self._lost("connection failed")
-
         try:
-            await pc.setLocalDescription(await pc.createOffer())
-            offer = {
-                "sdp": pc.localDescription.sdp,
-                "type": "offer",
-                "session": self.session,
-                "protocol": PROTOCOL_VERSION,
-                "info": self.info,
-            }
-            reply = await post_json(
-                urljoin(self.server_url, "offer"),
-                {"room": self.room, "peer_id": self.peer_id, "offer": offer},
-                self.timeout,
-            )
-            answer = reply.get("answer") if isinstance(reply, dict) else None
-            if not isinstance(answer, dict) or "sdp" not in answer:
-                raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
-            await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-            await asyncio.wait_for(asyncio.shield(self._welcome), self.timeout)
-        except asyncio.TimeoutError:
-            await self._teardown()
-            raise ConnectionFailed(
-                f"the channel to {self.room!r} did not open within {self.timeout}s"
-            ) from None
+            await self._open()
         except BaseException:
             await self._teardown()
             raise
         self._state = "open"
         return self
 
+    async def _open(self) -> None:
+        """One connection attempt: a new peer connection, same peer id and session."""
+        self._generation += 1
+        generation = self._generation
+        await self._drop_connection()
+        self._welcome = welcome = asyncio.get_running_loop().create_future()
+        self.close_reason = None
+        self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
+        self._queue = SendQueue(64 * 1024 * 1024)
+        self._queue.attach(channel)
+        channel.on("message", self._on_frame)
+        channel.on("close", lambda: self._lost(generation, "channel closed"))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed":
+                self._lost(generation, "connection failed")
+
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {
+            "sdp": pc.localDescription.sdp,
+            "type": "offer",
+            "session": self.session,
+            "protocol": PROTOCOL_VERSION,
+            "info": self.info,
+        }
+        reply = await post_json(
+            urljoin(self.server_url, "offer"),
+            {"room": self.room, "peer_id": self.peer_id, "offer": offer},
+            self.timeout,
+            self.headers,
+        )
+        answer = reply.get("answer") if isinstance(reply, dict) else None
+        if not isinstance(answer, dict) or "sdp" not in answer:
+            raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        try:
+            await asyncio.wait_for(asyncio.shield(welcome), self.timeout)
+        except asyncio.TimeoutError:
+            raise ConnectionFailed(
+                f"the channel to {self.room!r} did not open within {self.timeout}s"
+            ) from None
+
+    def _lost(self, generation: int, reason: str) -> None:
+        """The connection went away (not by close()): reconnect, or give up."""
+        if generation != self._generation or self._state == "closed":
+            return
+        if self._welcome is not None and not self._welcome.done():
+            self._welcome.set_exception(ConnectionFailed(reason))
+            self._welcome.exception()  # retrieved here: the attempt reports it
+            return
+        if self._state != "open":
+            return
+        reason = self.close_reason or reason
+        if self._may_reconnect and self.max_reconnect_attempts > 0:
+            self._state = "reconnecting"
+            task = asyncio.ensure_future(self._reconnect(reason))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            task = asyncio.ensure_future(self._finish(reason))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _reconnect(self, reason: str) -> None:
+        for attempt in range(1, self.max_reconnect_attempts + 1):
+            delay = self.reconnect_delay * (2 ** (attempt - 1) if attempt > 1 else 1)
+            await asyncio.sleep(
+                min(delay, 30.0) * (1 if attempt == 1 else random.uniform(0.75, 1.25))
+            )
+            if self._state != "reconnecting":
+                return
+            try:
+                await self._open()
+            except (PeerPyRTCError, OSError, asyncio.TimeoutError) as exc:
+                logger.info("%s: reconnection %d failed: %s", self.peer_id, attempt, exc)
+                reason = str(exc)
+                continue
+            self._state = "open"
+            logger.info("%s: reconnected to %r", self.peer_id, self.room)
+            self._call(self.on_reconnect)
+            return
+        await self._finish(reason)
+
+    async def _finish(self, reason: str) -> None:
+        if self._state == "closed":
+            return
+        await self._teardown()
+        self._call(self.on_close, reason)
+
     async def close(self) -> None:
         """Leave the room gracefully: say goodbye, let what was sent arrive, close."""
         if self._state == "closed":
             return
-        if self._state == "open" and self._queue is not None:
+        if self._state == "open" and self._queue is not None and self._pc is not None:
+            pc = self._pc
+            closed = asyncio.Event()
+            self._generation += 1  # what follows is our own doing, not a loss
+            self._queue.channel.on("close", closed.set)  # type: ignore[union-attr]
             self._queue.put(encode({"t": "bye"}))
             self._queue.flush()
             try:  # the server closes the channel once it has read everything before "bye"
-                await asyncio.wait_for(self._closed_event.wait(), 2.0)
+                await asyncio.wait_for(closed.wait(), 2.0)
             except asyncio.TimeoutError:
                 logger.debug("%s: no close from the server after bye", self.peer_id)
+            del pc
         await self._teardown()
 
     async def __aenter__(self) -> AsyncClient:
@@ -270,6 +348,7 @@ class AsyncClient:
             for handler in list(self._handlers.get(event or "message", ())):
                 self._call(handler, sender, data)
         elif kind == "welcome":
+            self._may_reconnect = True
             self._peers = {p["id"]: p for p in env.get("peers", [])}
             self.host_id = env.get("host")
             if self._welcome is not None and not self._welcome.done():
@@ -294,6 +373,10 @@ class AsyncClient:
                 waiter.set_result(None)
         elif kind == "close":
             self.close_reason = env.get("reason")
+            self._may_reconnect = bool(env.get("reconnect"))
+        elif kind == "ping":
+            if self._queue is not None:
+                self._queue.put(encode({"t": "pong", "d": env.get("d")}))
         elif kind == "error":
             logger.warning(
                 "%s: server error %s: %s", self.peer_id, env.get("code"), env.get("message")
@@ -314,27 +397,20 @@ class AsyncClient:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _lost(self, reason: str) -> None:
-        if self._closed_event.is_set():
-            return
-        was_open = self._state == "open"
-        self._closed_event.set()
-        if self._state != "closed":
-            self._state = "closed" if was_open else self._state
-        if self._welcome is not None and not self._welcome.done():
-            self._welcome.set_exception(ConnectionFailed(reason))
-            self._welcome.exception()  # retrieved: connect() reports it
-        if was_open:
-            self._call(self.on_close, self.close_reason or reason)
-
-    async def _teardown(self) -> None:
-        self._state = "closed"
-        self._closed_event.set()
+    async def _drop_connection(self) -> None:
         if self._queue is not None:
             self._queue.close()
         if self._pc is not None:
-            await self._pc.close()
-        tasks = list(self._tasks)
+            pc, self._pc = self._pc, None
+            await pc.close()
+
+    async def _teardown(self) -> None:
+        self._state = "closed"
+        self._generation += 1
+        self._closed_event.set()
+        await self._drop_connection()
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

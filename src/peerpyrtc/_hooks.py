@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from ._errors import Forbidden
+
 __all__ = ["F", "Hooks", "Message"]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class Hooks:
         self.left: list[Callable[..., Any]] = []
         self.events: dict[str, list[Callable[..., Any]]] = {}
         self.moderators: list[ModerationHook] = []
+        self.authorizers: list[Callable[..., Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def dispatch(self, handlers: list[Callable[..., Any]], *args: Any) -> None:
@@ -95,6 +98,23 @@ class Hooks:
                 return None
             current = result
         return current
+
+    async def authorize(self, room: str, peer_id: str, metadata: dict[str, Any]) -> None:
+        """Run every authorization hook; raise :class:`Forbidden` unless all allow."""
+        for hook in self.authorizers:
+            try:
+                verdict = hook(room, peer_id, metadata)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+            except Forbidden:
+                raise
+            except Exception as exc:
+                logger.exception("authorization hook %s raised", hook)
+                raise Forbidden("authorization failed") from exc
+            if verdict is True:
+                continue
+            reason = verdict if isinstance(verdict, str) and verdict else "not authorized"
+            raise Forbidden(f"refused: {reason}")
 
     async def close(self) -> None:
         """Cancel and await every handler task still running."""

@@ -13,16 +13,18 @@ from ._errors import SignalingError
 __all__ = ["post_json"]
 
 
-async def post_json(url: str, payload: Any, timeout: float = 10.0) -> Any:
+async def post_json(
+    url: str, payload: Any, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> Any:
     """POST ``payload`` as JSON and return the decoded JSON answer.
 
     Raises :class:`SignalingError` with the server's ``error`` message on a
     non-2xx status, or a clear message when the answer is not JSON.
     """
-    return await asyncio.wait_for(_post(url, payload), timeout)
+    return await asyncio.wait_for(_post(url, payload, headers or {}), timeout)
 
 
-async def _post(url: str, payload: Any) -> Any:
+async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
@@ -35,20 +37,21 @@ async def _post(url: str, payload: Any) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.netloc.rsplit("@", 1)[-1]
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if "\n" not in k + v)
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
             + body
         )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
-        headers = {}
+        answer_headers = {}
         for line in lines:
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+            answer_headers[name.strip().lower()] = value.strip()
+        if "chunked" in answer_headers.get("transfer-encoding", "").lower():
             data = b""
             while True:
                 size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -56,8 +59,8 @@ async def _post(url: str, payload: Any) -> Any:
                     break
                 data += await reader.readexactly(size + 2)
                 data = data[:-2]
-        elif "content-length" in headers:
-            data = await reader.readexactly(int(headers["content-length"]))
+        elif "content-length" in answer_headers:
+            data = await reader.readexactly(int(answer_headers["content-length"]))
         else:
             data = await reader.read()
     finally:

@@ -39,6 +39,14 @@ class Limits:
     pending_timeout: float = 15.0
     #: Candidates kept for one session that arrive before its offer.
     max_early_candidates: int = 64
+    #: Sustained messages per second one peer may send (a token bucket)...
+    max_messages_per_second: float = 20_000.0
+    #: ...and the burst it may send above that rate. A flood is disconnected.
+    message_burst: int = 40_000
+    #: Seconds of silence after which the server pings a peer...
+    heartbeat_interval: float = 3.0
+    #: ...and after which a silent peer is taken to be gone (``peer_left`` fires).
+    heartbeat_timeout: float = 8.0
     #: Sessions with early candidates kept at once, server-wide.
     max_early_sessions: int = 10_000
     #: Seconds such early candidates are kept.

@@ -16,7 +16,7 @@ from typing import Any
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from ._errors import Forbidden, InvalidRequest, PayloadTooLarge, PeerIdTaken, RoomFull, UnknownPeer
-from ._hooks import F, Hooks, Message
+from ._hooks import F, Hooks
 from ._ice import (
     IceServerPool,
     IceServerSpec,
@@ -32,19 +32,15 @@ from ._protocol import (
     MAX_ENVELOPE_BYTES,
     PROTOCOL_VERSION,
     SERVER_ID,
-    Incoming,
-    decode,
     encode,
-    stamp,
-    stamp_suffix,
 )
+from ._relay import Relay
 from ._room import Member, RoomRegistry
 
 __all__ = ["AsyncSignalingManager"]
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
 Key = tuple[str, str]
 
 
@@ -75,7 +71,15 @@ class AsyncSignalingManager:
         self._pending: dict[Key, ServerPeer] = {}
         self._early: dict[tuple[str, str, str], tuple[float, list[dict[str, Any]]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
+        self._relay = Relay(
+            self._rooms,
+            self._active,
+            self._hooks,
+            self.limits,
+            lambda peer, reason: self._spawn(self._remove(peer, reason)),
+        )
 
     # ------------------------------------------------------------------ hooks
     def message_handler(self, func: F) -> F:
@@ -109,6 +113,17 @@ class AsyncSignalingManager:
         it, a changed copy (``dataclasses.replace``) to rewrite it, None to drop it.
         """
         self._hooks.moderators.append(func)
+        return func
+
+    def authorize(self, func: F) -> F:
+        """Register ``func(room, peer_id, metadata) -> bool | str`` to allow or refuse joins.
+
+        ``metadata`` holds what the adapter saw (``headers``, ``cookies``,
+        ``remote_addr``) and the client's ``info``. Only ``True`` allows; a
+        string refuses with that reason, anything else (or raising
+        :class:`Forbidden`) refuses. Refusals are 403s.
+        """
+        self._hooks.authorizers.append(func)
         return func
 
     # -------------------------------------------------------------- signalling
@@ -149,6 +164,8 @@ class AsyncSignalingManager:
             raise InvalidRequest("the offer has no data channel (m=application section)")
         session = validate_session(offer.get("session")) or new_session()
         info = validate_info(offer.get("info"), limits)
+        if self._hooks.authorizers:
+            await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": info})
 
         key = (room, peer_id)
         configuration = await self._ice.configuration()
@@ -256,7 +273,8 @@ class AsyncSignalingManager:
         """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
         if not isinstance(message, str):
             raise InvalidRequest("message must be a string")
-        return self._speak(room, {"t": "msg", "d": message, "from": SERVER_ID}, None)
+        self._check_open()
+        return self._relay.speak(room, {"t": "msg", "d": message, "from": SERVER_ID}, None)
 
     async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
         """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
@@ -265,25 +283,8 @@ class AsyncSignalingManager:
         envelope = {"t": "emit", "e": event, "d": data, "from": SERVER_ID}
         if to is not None:
             envelope["to"] = to
-        return self._speak(room, envelope, to)
-
-    def _speak(self, room: str, envelope: dict[str, Any], to: str | None) -> int:
         self._check_open()
-        raw = encode(envelope)
-        if len(raw.encode()) > MAX_ENVELOPE_BYTES:
-            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
-        r = self._rooms.get(room)
-        if to is not None:
-            peer = self._active.get((room, to))
-            if peer is None:
-                raise UnknownPeer(f"no peer {to!r} in room {room!r}")
-            peer.send(raw)
-            return 1
-        if r is None:
-            return 0
-        for member_id in r.members:
-            self._active[(room, member_id)].send(raw)
-        return len(r)
+        return self._relay.speak(room, envelope, to)
 
     # ------------------------------------------------------------ lifecycle
     async def close(self) -> None:
@@ -291,7 +292,10 @@ class AsyncSignalingManager:
         if self._closed:
             return
         self._closed = True
-        bye = encode({"t": "close", "reason": "server shutting down"})
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        bye = encode({"t": "close", "reason": "server shutting down", "reconnect": True})
         peers = list(self._pending.values()) + list(self._active.values())
         for peer in peers:
             if peer.state == "open":
@@ -371,7 +375,7 @@ class AsyncSignalingManager:
                 logger.debug("%r: ignoring extra channel %r", peer, channel.label)
                 return
             peer.attach(channel)
-            channel.on("message", lambda frame: self._on_frame(peer, frame))
+            channel.on("message", lambda frame: self._relay.on_frame(peer, frame))
             channel.on("close", lambda: self._spawn(self._remove(peer, "closed")))
             if channel.readyState == "open":
                 self._opened(peer)
@@ -398,9 +402,14 @@ class AsyncSignalingManager:
         peer.state = "open"
         if peer.timer is not None:
             peer.timer.cancel()
+        peer.last_seen = peer.tokens_at = self._loop_time()
+        peer.tokens = float(self.limits.message_burst)
+        self._start_heartbeat()
         old = self._active.get(key)
         self._active[key] = peer
         if old is not None:  # the same session reconnected: swap connections, keep membership
+            old.send(encode({"t": "close", "reason": "replaced by a newer connection"}))
+            old.queue.flush()
             old.state = "closed"
             self._spawn(old.close())
             r = self._rooms.get(peer.room)
@@ -446,7 +455,7 @@ class AsyncSignalingManager:
         was_open = peer.state == "open"
         key = (peer.room, peer.id)
         if reason not in ("left", "closed", "failed") and was_open:
-            peer.send(encode({"t": "close", "reason": reason}))
+            peer.send(encode({"t": "close", "reason": reason, "reconnect": False}))
             peer.queue.flush()
         peer.state = "closed"
         if self._pending.get(key) is peer:
@@ -467,92 +476,34 @@ class AsyncSignalingManager:
                 self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
         await peer.close()
 
-    # ----------------------------------------------------------------- relay
-    def _on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
-        if peer.state != "open":
-            return
-        if not isinstance(frame, str):
-            self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
-            return
-        try:
-            envelopes = decode(frame)
-        except Exception as exc:
-            self._error(peer, "ERR_PROTOCOL", str(exc))
-            return
-        if self._hooks.moderators:
-            peer.inbox.extend(envelopes)
-            if peer.worker is None or peer.worker.done():
-                peer.worker = asyncio.ensure_future(self._moderate(peer))
-            return
-        for env in envelopes:
-            self._route(peer, env, None)
+    # ------------------------------------------------------------- liveness
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
-    async def _moderate(self, peer: ServerPeer) -> None:
-        while peer.inbox and peer.state == "open":
-            env: Incoming = peer.inbox.popleft()
-            kind = _KINDS.get(env.type)
-            if kind is None:
-                self._route(peer, env, None)
-                continue
-            original = Message(peer.room, peer.id, kind, env.event, env.data, env.to)  # type: ignore[arg-type]
-            result = await self._hooks.moderate(original)
-            if result is None or peer.state != "open":
-                continue
-            self._route(peer, env, None if result == original else result)
-
-    def _route(self, peer: ServerPeer, env: Incoming, rewritten: Message | None) -> None:
-        kind = env.type
-        if kind == "ping":
-            peer.send(encode({"t": "pong", "d": env.data}))
-            return
-        if kind == "bye":
-            self._spawn(self._remove(peer, "left"))
-            return
-        room = self._rooms.get(peer.room)
-        if room is None:
-            return
-        data = env.data if rewritten is None else rewritten.data
-        if kind == "bcast":
-            seq = room.next_seq()
-            suffix = stamp_suffix(peer.id, seq)
-            raw = (
-                stamp(env.raw, suffix)
-                if rewritten is None
-                else encode({"t": "bcast", "e": env.event, "d": data, "from": peer.id, "n": seq})
-            )
-            for member_id in room.members:
-                self._active[(peer.room, member_id)].send(raw)
-            self._hooks.dispatch(
-                self._hooks.events.get(env.event or "", []), peer.room, peer.id, data
-            )
-            return
-        if rewritten is None:
-            raw = stamp(env.raw, peer.stamp)
-        elif kind == "msg":
-            raw = encode({"t": "msg", "d": data, "from": peer.id})
-        else:
-            raw = encode({"t": "emit", "e": env.event, "d": data, "to": env.to, "from": peer.id})
-        if env.to is not None:
-            if env.to != SERVER_ID:
-                target = self._active.get((peer.room, env.to))
-                if target is None:
-                    self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
-                    return
-                target.send(raw)
-        else:
-            for member_id in room.members:
-                if member_id != peer.id:
-                    self._active[(peer.room, member_id)].send(raw)
-        if kind == "msg":
-            self._hooks.dispatch(self._hooks.message, peer.room, peer.id, data)
-        else:
-            self._hooks.dispatch(
-                self._hooks.events.get(env.event or "", []), peer.room, peer.id, data
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None and self.limits.heartbeat_interval > 0:
+            self._heartbeat = asyncio.get_running_loop().call_later(
+                self._sweep_every(), self._sweep
             )
 
-    def _error(self, peer: ServerPeer, code: str, message: str) -> None:
-        logger.debug("%r: %s %s", peer, code, message)
-        peer.send(encode({"t": "error", "code": code, "message": message}))
+    def _sweep_every(self) -> float:
+        return min(1.0, self.limits.heartbeat_interval / 2)
+
+    def _sweep(self) -> None:
+        """Ping peers that went quiet; drop the ones silent past the timeout."""
+        self._heartbeat = None
+        if self._closed or not self._active:
+            return
+        now = self._loop_time()
+        ping = encode({"t": "ping"})
+        for peer in list(self._active.values()):
+            silent = now - peer.last_seen
+            if silent > self.limits.heartbeat_timeout:
+                self._spawn(self._remove(peer, "timeout: no answer to heartbeats"))
+            elif silent > self.limits.heartbeat_interval:
+                peer.send(ping)
+        self._start_heartbeat()
 
 
 def _media_kinds(sdp: str) -> list[str]:

@@ -44,6 +44,11 @@ class ServerPeer:
         #: Envelopes waiting for the moderation worker (only used with a hook).
         self.inbox: deque[Any] = deque()
         self.worker: asyncio.Task[None] | None = None
+        #: Loop time of the last frame from this peer (heartbeat).
+        self.last_seen = 0.0
+        #: Token bucket for the message rate limit.
+        self.tokens = 0.0
+        self.tokens_at = 0.0
         #: Set once the connection is closed.
         self.closed = asyncio.Event()
 

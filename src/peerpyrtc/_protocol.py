@@ -47,7 +47,7 @@ MAX_EVENT_LENGTH = 128
 MAX_BATCH_ITEMS = 4096
 
 #: Types a client may send.
-CLIENT_TYPES = frozenset({"msg", "emit", "bcast", "bye", "ping"})
+CLIENT_TYPES = frozenset({"msg", "emit", "bcast", "bye", "ping", "pong"})
 #: Fields only the server writes; a client envelope carrying one is refused.
 SERVER_FIELDS = ("from", "n")
 

@@ -159,7 +159,7 @@ function signalingUrl(base, path) {
   if (!base) return `/${path}`;
   return `${base.replace(/\/+$/, "")}/${path}`;
 }
-async function postJSON(url, payload, { timeout = 1e4, fetch: fetchImpl = globalThis.fetch } = {}) {
+async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetchImpl = globalThis.fetch } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeout);
   let response;
@@ -167,7 +167,7 @@ async function postJSON(url, payload, { timeout = 1e4, fetch: fetchImpl = global
   try {
     response = await fetchImpl(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...headers, "Content-Type": "application/json" },
       body: JSON.stringify(payload),
       signal: controller.signal
     });
@@ -223,7 +223,8 @@ var DEFAULTS = Object.freeze({
   peerInfo: {},
   requestTimeout: 1e4,
   connectTimeout: 15e3,
-  maxQueuedMessages: 1e3
+  maxQueuedMessages: 1e3,
+  headers: {}
 });
 var WebRTCConnection = class {
   /**
@@ -259,6 +260,8 @@ var WebRTCConnection = class {
     this._closedByUser = false;
     this._connectPromise = null;
     this._generation = 0;
+    this._mayReconnect = true;
+    this.closeReason = null;
     this._onPageHide = () => this._goodbye();
     globalThis.addEventListener?.("pagehide", this._onPageHide);
   }
@@ -343,13 +346,16 @@ var WebRTCConnection = class {
     postJSON(
       signalingUrl(this.options.signalingUrl, "leave"),
       this._leaveBody(),
-      { timeout: this.options.requestTimeout }
+      this._requestOptions()
     ).catch((e) => this._log("leave failed", e));
     await this._waitDrained();
     this._teardown();
     this._peers.clear();
     this._setStatus("closed");
     if (wasConnected) this._fire("onClose", "close", "closed");
+  }
+  _requestOptions() {
+    return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
   }
   _leaveBody() {
     return { room: this.roomName, peer_id: this.peerId, session: this.session };
@@ -450,7 +456,7 @@ var WebRTCConnection = class {
         room: this.roomName,
         peer_id: this.peerId,
         candidate: { ...e.candidate.toJSON(), session: this.session }
-      }, { timeout: this.options.requestTimeout }).catch((err) => this._log("candidate not delivered", err));
+      }, this._requestOptions()).catch((err) => this._log("candidate not delivered", err));
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -459,7 +465,7 @@ var WebRTCConnection = class {
       room: this.roomName,
       peer_id: this.peerId,
       offer: { sdp: pc.localDescription.sdp, type: "offer", session: this.session, protocol: PROTOCOL_VERSION, info }
-    }, { timeout: this.options.requestTimeout });
+    }, this._requestOptions());
     const answer = reply && reply.answer;
     if (!answer || typeof answer.sdp !== "string") {
       throw new PeerPyRTCError(ErrorCodes.ERR_SIGNALING, "the /offer reply carries no answer");
@@ -501,7 +507,13 @@ var WebRTCConnection = class {
     this._log("connection lost:", reason);
     this._generation += 1;
     this._teardown();
-    this._reconnect(1, reason);
+    if (!this._mayReconnect) {
+      this._peers.clear();
+      this._setStatus("closed");
+      this._fire("onClose", "close", this.closeReason || reason);
+      return;
+    }
+    this._reconnect(1, this.closeReason || reason);
   }
   _reconnect(attempt, reason) {
     const max = this.options.maxReconnectAttempts;
@@ -572,6 +584,7 @@ var WebRTCConnection = class {
         this._events.emit(env.e, env.from, env.d);
         break;
       case "welcome": {
+        this._mayReconnect = true;
         this._peers = new Map((env.peers || []).map((p) => [p.id, p]));
         this.hostId = env.host ?? null;
         if (this._welcome) {
@@ -607,6 +620,13 @@ var WebRTCConnection = class {
       case "close":
         this._log("server is closing the connection:", env.reason);
         this.closeReason = env.reason;
+        this._mayReconnect = !!env.reconnect;
+        break;
+      case "ping":
+        try {
+          this._channel.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
+        } catch {
+        }
         break;
       default:
         break;

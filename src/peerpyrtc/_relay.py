@@ -1,0 +1,165 @@
+"""The relay: one client frame's way to the peers that get it.
+
+channel -> ``Relay.on_frame`` -> ``_protocol.decode`` -> rate limit ->
+moderation hooks (only when set) -> ``_room`` (who gets it) -> each peer's
+send queue -> channel, then the handler hooks. No signalling here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import PayloadTooLarge, UnknownPeer
+from ._hooks import Hooks, Message
+from ._limits import Limits
+from ._peer import ServerPeer
+from ._protocol import MAX_ENVELOPE_BYTES, SERVER_ID, Incoming, decode, encode, stamp, stamp_suffix
+from ._room import RoomRegistry
+
+__all__ = ["Relay"]
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
+
+
+class Relay:
+    """Routes envelopes inside rooms; shares the manager's tables, owns none."""
+
+    def __init__(
+        self,
+        rooms: RoomRegistry,
+        active: dict[tuple[str, str], ServerPeer],
+        hooks: Hooks,
+        limits: Limits,
+        remove: Callable[[ServerPeer, str], None],
+    ) -> None:
+        self.rooms = rooms
+        self.active = active
+        self.hooks = hooks
+        self.limits = limits
+        #: Takes a peer out of its room with a reason (the manager's job).
+        self.remove = remove
+
+    def speak(self, room: str, envelope: dict[str, Any], to: str | None) -> int:
+        """Send a server envelope to a room, or to one peer; returns how many got it."""
+        raw = encode(envelope)
+        if len(raw.encode()) > MAX_ENVELOPE_BYTES:
+            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
+        r = self.rooms.get(room)
+        if to is not None:
+            peer = self.active.get((room, to))
+            if peer is None:
+                raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+            peer.send(raw)
+            return 1
+        if r is None:
+            return 0
+        for member_id in r.members:
+            self.active[(room, member_id)].send(raw)
+        return len(r)
+
+    def on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
+        """Handle one frame from ``peer``: decode, limit, moderate, route."""
+        if peer.state != "open":
+            return
+        now = asyncio.get_running_loop().time()
+        peer.last_seen = now
+        if not isinstance(frame, str):
+            self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
+            return
+        try:
+            envelopes = decode(frame)
+        except Exception as exc:
+            self._error(peer, "ERR_PROTOCOL", str(exc))
+            return
+        limits = self.limits
+        peer.tokens = min(
+            limits.message_burst,
+            peer.tokens + (now - peer.tokens_at) * limits.max_messages_per_second,
+        )
+        peer.tokens_at = now
+        peer.tokens -= len(envelopes)
+        if peer.tokens < 0:
+            rate = limits.max_messages_per_second
+            self.remove(peer, f"flooding: over {rate:g} messages per second")
+            return
+        if self.hooks.moderators:
+            peer.inbox.extend(envelopes)
+            if peer.worker is None or peer.worker.done():
+                peer.worker = asyncio.ensure_future(self._moderate(peer))
+            return
+        for env in envelopes:
+            self._route(peer, env, None)
+
+    async def _moderate(self, peer: ServerPeer) -> None:
+        while peer.inbox and peer.state == "open":
+            env: Incoming = peer.inbox.popleft()
+            kind = _KINDS.get(env.type)
+            if kind is None:
+                self._route(peer, env, None)
+                continue
+            original = Message(peer.room, peer.id, kind, env.event, env.data, env.to)  # type: ignore[arg-type]
+            result = await self.hooks.moderate(original)
+            if result is None or peer.state != "open":
+                continue
+            self._route(peer, env, None if result == original else result)
+
+    def _route(self, peer: ServerPeer, env: Incoming, rewritten: Message | None) -> None:
+        kind = env.type
+        if kind == "ping":
+            peer.send(encode({"t": "pong", "d": env.data}))
+            return
+        if kind == "pong":
+            return
+        if kind == "bye":
+            self.remove(peer, "left")
+            return
+        room = self.rooms.get(peer.room)
+        if room is None:
+            return
+        data = env.data if rewritten is None else rewritten.data
+        if kind == "bcast":
+            seq = room.next_seq()
+            suffix = stamp_suffix(peer.id, seq)
+            raw = (
+                stamp(env.raw, suffix)
+                if rewritten is None
+                else encode({"t": "bcast", "e": env.event, "d": data, "from": peer.id, "n": seq})
+            )
+            for member_id in room.members:
+                self.active[(peer.room, member_id)].send(raw)
+            self.hooks.dispatch(
+                self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+            return
+        if rewritten is None:
+            raw = stamp(env.raw, peer.stamp)
+        elif kind == "msg":
+            raw = encode({"t": "msg", "d": data, "from": peer.id})
+        else:
+            raw = encode({"t": "emit", "e": env.event, "d": data, "to": env.to, "from": peer.id})
+        if env.to is not None:
+            if env.to != SERVER_ID:
+                target = self.active.get((peer.room, env.to))
+                if target is None:
+                    self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
+                    return
+                target.send(raw)
+        else:
+            for member_id in room.members:
+                if member_id != peer.id:
+                    self.active[(peer.room, member_id)].send(raw)
+        if kind == "msg":
+            self.hooks.dispatch(self.hooks.message, peer.room, peer.id, data)
+        else:
+            self.hooks.dispatch(
+                self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+
+    def _error(self, peer: ServerPeer, code: str, message: str) -> None:
+        logger.debug("%r: %s %s", peer, code, message)
+        peer.send(encode({"t": "error", "code": code, "message": message}))
