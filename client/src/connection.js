@@ -10,6 +10,9 @@ import {
 import { postJSON, signalingUrl } from './signaling.js';
 
 const HIGH_WATER = 1 << 20;
+const HEARTBEAT_INTERVAL = 3000;
+const HEARTBEAT_TIMEOUT = 8000;
+const PING = JSON.stringify({ t: 'ping' });
 const LOW_WATER = 256 << 10;
 
 function randomToken(bytes) {
@@ -288,8 +291,23 @@ export class WebRTCConnection {
 
   _opened() {
     this._setStatus('connected');
+    this._startWatchdog(this._generation);
     this._flush();
     this._fire('onOpen', 'open');
+  }
+
+  // Heartbeat: ping a quiet server; call the connection lost if it stays silent.
+  _startWatchdog(generation) {
+    clearInterval(this._watchdog);
+    this._lastHeard = Date.now();
+    this._watchdog = setInterval(() => {
+      if (generation !== this._generation) { clearInterval(this._watchdog); return; }
+      const silent = Date.now() - this._lastHeard;
+      if (silent > HEARTBEAT_TIMEOUT) this._lost(generation, `no word from the server for ${silent} ms`);
+      else if (silent > HEARTBEAT_INTERVAL && this._channel?.readyState === 'open') {
+        try { this._channel.send(PING); } catch { /* closing */ }
+      }
+    }, 1000);
   }
 
   _lost(generation, reason) {
@@ -338,6 +356,7 @@ export class WebRTCConnection {
   }
 
   _teardown() {
+    clearInterval(this._watchdog);
     const pc = this._pc;
     const channel = this._channel;
     this._pc = null;
@@ -354,6 +373,7 @@ export class WebRTCConnection {
 
   // --------------------------------------------------------- receiving
   _onFrame(frame) {
+    this._lastHeard = Date.now();
     if (typeof frame !== 'string') return; // binary frames are not part of protocol v1
     let envelopes;
     try {
@@ -411,6 +431,7 @@ export class WebRTCConnection {
         this._log('server is closing the connection:', env.reason);
         this.closeReason = env.reason;
         this._mayReconnect = !!env.reconnect;
+        this._lost(this._generation, env.reason || 'closed by the server');
         break;
       case 'ping':
         try { this._channel.send(JSON.stringify({ t: 'pong', d: env.d ?? null })); } catch { /* closing */ }

@@ -74,6 +74,8 @@ class AsyncClient:
         headers: dict[str, str] | None = None,
         max_reconnect_attempts: int = 3,
         reconnect_delay: float = 1.0,
+        heartbeat_interval: float = 3.0,
+        heartbeat_timeout: float = 8.0,
     ) -> None:
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
@@ -86,6 +88,9 @@ class AsyncClient:
         self.max_reconnect_attempts = max_reconnect_attempts
         #: Seconds before the first attempt; later ones double, with jitter.
         self.reconnect_delay = reconnect_delay
+        #: Ping the server after this many quiet seconds; give up on it after ``heartbeat_timeout``.
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
         self.session = secrets.token_urlsafe(24)
         self.host_id: str | None = None
         self.close_reason: str | None = None
@@ -105,6 +110,8 @@ class AsyncClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pings: dict[str, asyncio.Future[None]] = {}
         self._generation = 0
+        self._last_heard = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
         self._may_reconnect = True
         self._state = "new"  # new -> connecting -> open (<-> reconnecting) -> closed
 
@@ -208,6 +215,24 @@ class AsyncClient:
             raise ConnectionFailed(
                 f"the channel to {self.room!r} did not open within {self.timeout}s"
             ) from None
+        self._watch(generation)
+
+    def _watch(self, generation: int) -> None:
+        """Heartbeat: ping a quiet server, and call the connection lost if it stays silent."""
+        if self.heartbeat_interval <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        if generation != self._generation or self._state == "closed":
+            return
+        silent = loop.time() - self._last_heard
+        if silent > self.heartbeat_timeout:
+            self._lost(generation, f"no word from the server for {silent:.1f}s")
+            return
+        if silent > self.heartbeat_interval and self._queue is not None:
+            self._queue.put(encode({"t": "ping"}))
+        self._watchdog = loop.call_later(
+            min(1.0, self.heartbeat_interval / 2), self._watch, generation
+        )
 
     def _lost(self, generation: int, reason: str) -> None:
         """The connection went away (not by close()): reconnect, or give up."""
@@ -327,6 +352,7 @@ class AsyncClient:
 
     # ------------------------------------------------------------ receiving
     def _on_frame(self, frame: str | bytes) -> None:
+        self._last_heard = asyncio.get_running_loop().time()
         if not isinstance(frame, str):
             logger.warning("%s: ignoring a binary frame", self.peer_id)
             return
@@ -371,9 +397,10 @@ class AsyncClient:
             waiter = self._pings.get(env.get("d"))  # type: ignore[arg-type]
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-        elif kind == "close":
+        elif kind == "close":  # the server asks us to hang up (and says whether to come back)
             self.close_reason = env.get("reason")
             self._may_reconnect = bool(env.get("reconnect"))
+            self._lost(self._generation, self.close_reason or "closed by the server")
         elif kind == "ping":
             if self._queue is not None:
                 self._queue.put(encode({"t": "pong", "d": env.get("d")}))
@@ -398,6 +425,9 @@ class AsyncClient:
             task.add_done_callback(self._tasks.discard)
 
     async def _drop_connection(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._queue is not None:
             self._queue.close()
         if self._pc is not None:

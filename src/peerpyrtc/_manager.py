@@ -42,6 +42,8 @@ __all__ = ["AsyncSignalingManager"]
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+#: Seconds a client gets to read a close notice and hang up before the server aborts.
+CLOSE_GRACE = 1.0
 
 
 class AsyncSignalingManager:
@@ -305,6 +307,7 @@ class AsyncSignalingManager:
         self._active.clear()
         self._rooms.rooms.clear()
         self._early.clear()
+        await asyncio.gather(*(p.wait_remote_close(CLOSE_GRACE) for p in peers))
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
         await self._hooks.close()
         while self._tasks:
@@ -454,7 +457,8 @@ class AsyncSignalingManager:
             return
         was_open = peer.state == "open"
         key = (peer.room, peer.id)
-        if reason not in ("left", "closed", "failed") and was_open:
+        notify = was_open and reason not in ("left", "closed", "failed")
+        if notify:
             peer.send(encode({"t": "close", "reason": reason, "reconnect": False}))
             peer.queue.flush()
         peer.state = "closed"
@@ -474,6 +478,8 @@ class AsyncSignalingManager:
                         other.send(host)
                 logger.debug("%s left %s (%s)", peer.id, peer.room, reason)
                 self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
+        if notify:  # let the client read why, and close its side, before we abort ours
+            await peer.wait_remote_close(CLOSE_GRACE)
         await peer.close()
 
     # ------------------------------------------------------------- liveness

@@ -51,6 +51,7 @@ class ServerPeer:
         self.tokens_at = 0.0
         #: Set once the connection is closed.
         self.closed = asyncio.Event()
+        self._remote_closed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<ServerPeer {self.room}/{self.id} {self.state}>"
@@ -59,6 +60,16 @@ class ServerPeer:
         """Adopt the client's channel."""
         self.channel = channel
         self.queue.attach(channel)
+        channel.on("close", self._remote_closed.set)
+
+    async def wait_remote_close(self, timeout: float) -> None:
+        """Wait (bounded) for the client to close the channel after a close notice."""
+        if self.channel is None or self.channel.readyState == "closed":
+            return
+        try:
+            await asyncio.wait_for(self._remote_closed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     def send(self, raw: str) -> None:
         """Queue one encoded envelope for this peer."""

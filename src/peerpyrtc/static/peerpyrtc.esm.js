@@ -203,6 +203,9 @@ async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetc
 
 // src/connection.js
 var HIGH_WATER = 1 << 20;
+var HEARTBEAT_INTERVAL = 3e3;
+var HEARTBEAT_TIMEOUT = 8e3;
+var PING = JSON.stringify({ t: "ping" });
 var LOW_WATER = 256 << 10;
 function randomToken(bytes) {
   const data = new Uint8Array(bytes);
@@ -493,8 +496,28 @@ var WebRTCConnection = class {
   }
   _opened() {
     this._setStatus("connected");
+    this._startWatchdog(this._generation);
     this._flush();
     this._fire("onOpen", "open");
+  }
+  // Heartbeat: ping a quiet server; call the connection lost if it stays silent.
+  _startWatchdog(generation) {
+    clearInterval(this._watchdog);
+    this._lastHeard = Date.now();
+    this._watchdog = setInterval(() => {
+      if (generation !== this._generation) {
+        clearInterval(this._watchdog);
+        return;
+      }
+      const silent = Date.now() - this._lastHeard;
+      if (silent > HEARTBEAT_TIMEOUT) this._lost(generation, `no word from the server for ${silent} ms`);
+      else if (silent > HEARTBEAT_INTERVAL && this._channel?.readyState === "open") {
+        try {
+          this._channel.send(PING);
+        } catch {
+        }
+      }
+    }, 1e3);
   }
   _lost(generation, reason) {
     if (generation !== this._generation || this._closedByUser) return;
@@ -541,6 +564,7 @@ var WebRTCConnection = class {
     }, delay);
   }
   _teardown() {
+    clearInterval(this._watchdog);
     const pc = this._pc;
     const channel = this._channel;
     this._pc = null;
@@ -562,6 +586,7 @@ var WebRTCConnection = class {
   }
   // --------------------------------------------------------- receiving
   _onFrame(frame) {
+    this._lastHeard = Date.now();
     if (typeof frame !== "string") return;
     let envelopes;
     try {
@@ -621,6 +646,7 @@ var WebRTCConnection = class {
         this._log("server is closing the connection:", env.reason);
         this.closeReason = env.reason;
         this._mayReconnect = !!env.reconnect;
+        this._lost(this._generation, env.reason || "closed by the server");
         break;
       case "ping":
         try {
