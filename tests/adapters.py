@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from peerpyrtc import AsyncSignalingManager, SignalingManager
+from peerpyrtc import AsyncSignalingManager, Limits, SignalingManager
 
 PREFIX = "/rtc"
 ADAPTERS = ["flask", "fastapi", "asgi", "django", "aiohttp"]
@@ -64,7 +64,9 @@ def django_app(manager: AsyncSignalingManager) -> Any:
 
 
 @asynccontextmanager
-async def serve_adapter(name: str) -> AsyncIterator[tuple[str, AsyncSignalingManager]]:
+async def serve_adapter(
+    name: str, limits: Limits | None = None
+) -> AsyncIterator[tuple[str, AsyncSignalingManager]]:
     """Yield (base URL of the routes, the async core) for one adapter."""
     if name == "flask":
         from flask import Flask
@@ -72,7 +74,7 @@ async def serve_adapter(name: str) -> AsyncIterator[tuple[str, AsyncSignalingMan
 
         from peerpyrtc.contrib.flask import signaling_blueprint
 
-        sync = SignalingManager()
+        sync = SignalingManager(limits=limits)
         app = Flask("adapter-test")
         app.register_blueprint(signaling_blueprint(sync), url_prefix=PREFIX)
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -86,7 +88,7 @@ async def serve_adapter(name: str) -> AsyncIterator[tuple[str, AsyncSignalingMan
             thread.join(10)
             await asyncio.to_thread(sync.close)
         return
-    manager = AsyncSignalingManager()
+    manager = AsyncSignalingManager(limits=limits)
     try:
         if name == "fastapi":
             from fastapi import FastAPI

@@ -382,7 +382,13 @@ export class WebRTCConnection {
       this._log('bad frame from server', error);
       return;
     }
-    for (const env of envelopes) this._onEnvelope(env);
+    for (const env of envelopes) {
+      try {
+        this._onEnvelope(env);
+      } catch (error) {
+        this._log('malformed envelope from server', env, error);
+      }
+    }
   }
 
   _onEnvelope(env) {

@@ -82,3 +82,11 @@ test('joinRooms reports one result per room and a failure does not sink the rest
   assert.deepEqual(results.map((r) => [r.roomId, r.success, r.error?.message ?? null]),
     [['a', true, null], ['bad', false, 'refused'], ['c', true, null]]);
 });
+
+test('malformed server envelopes are skipped, the next ones still land', () => {
+  const connection = new WebRTCConnection('r', { peerId: 'me' });
+  const seen = [];
+  connection.on('x', (from, data) => seen.push([from, data]));
+  connection._onFrame(JSON.stringify([{ t: 'joined' }, { t: 'left', peer: null }, { t: 'emit', e: 'x', d: 1, from: 'a' }]));
+  assert.deepEqual(seen, [['a', 1]]);
+});

@@ -363,7 +363,12 @@ class AsyncClient:
             return
         for value, _ in items:
             if isinstance(value, dict):
-                self._on_envelope(value)
+                try:
+                    self._on_envelope(value)
+                except (KeyError, TypeError, AttributeError) as exc:
+                    logger.warning(
+                        "%s: malformed %r from server: %s", self.peer_id, value.get("t"), exc
+                    )
 
     def _on_envelope(self, env: dict[str, Any]) -> None:
         kind = env.get("t")
@@ -394,7 +399,8 @@ class AsyncClient:
             self.host_id = env.get("host")
             self._call(self.on_room_update, self.peers)
         elif kind == "pong":
-            waiter = self._pings.get(env.get("d"))  # type: ignore[arg-type]
+            token = env.get("d")
+            waiter = self._pings.get(token) if isinstance(token, str) else None
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
         elif kind == "close":  # the server asks us to hang up (and says whether to come back)

@@ -1,0 +1,266 @@
+"""Property-based fuzzing: every HTTP endpoint on every adapter, and the envelope parser.
+
+Never a 5xx, never an exception escaping, and the peers already connected keep
+being served with their state intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from adapters import ADAPTERS, serve_adapter
+from conftest import Recorder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from peerpyrtc import AsyncClient, Limits, ProtocolError
+from peerpyrtc._protocol import decode
+
+HTTP_EXAMPLES = 1000
+PARSER_EXAMPLES = 2000
+CHANNEL_EXAMPLES = 300
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+ids = st.sampled_from(["room", "fuzz", "alice", "bob", "server", "", "a" * 65, "x/y", "é"]) | st.text(max_size=20)
+sessions = st.none() | st.sampled_from(["x" * 32, "short", "a" * 200]) | st.text(max_size=40)
+
+
+BASE_SDP = "\r\n".join(
+    [
+        'v=0',
+        'o=- 4004653332 4004653332 IN IP4 127.0.0.1',
+        's=-',
+        't=0 0',
+        'a=group:BUNDLE 0',
+        'a=msid-semantic:WMS *',
+        'm=application 51951 UDP/DTLS/SCTP webrtc-datachannel',
+        'c=IN IP4 127.0.0.1',
+        'a=mid:0',
+        'a=sctp-port:5000',
+        'a=max-message-size:262144',
+        'a=candidate:f957a2332b1715da3b0ef8ba684454eb 1 udp 2130706431 127.0.0.1 51951 typ host',
+        'a=candidate:d0bcf3d9c29a2bc887618212a1623bfa 1 udp 2130706431 fd00::2 52904 typ host',
+        'a=end-of-candidates',
+        'a=ice-ufrag:qCVI',
+        'a=ice-pwd:x9E3k6bLVJ0vWBB2zhVIJU',
+        'a=fingerprint:sha-256 A3:94:86:FD:B5:40:60:84:A8:12:A4:94:9F:34:67:E0:45:14:16:01:49:CA:F4:0D:C8:E8:BC:99:D3:5E:DF:37',
+        'a=fingerprint:sha-384 9D:A8:EB:69:1D:DD:9D:60:88:3D:EA:10:E8:E6:97:C0:59:28:32:5A:31:D7:5C:9F:09:99:C6:92:5F:3C:01:A0:DA:9F:90:C2:54:7F:37:3D:67:57:01:7A:1B:93:EC:36',
+        'a=fingerprint:sha-512 58:79:21:A0:54:9E:D1:DF:70:14:8C:C0:FF:04:6D:8A:10:09:4E:36:86:1B:5B:1F:6F:16:91:D8:CF:3A:54:05:84:47:AE:22:6E:F3:D8:2B:92:6C:35:27:5E:6F:54:62:BC:AA:E8:E5:E6:7F:51:92:A5:16:30:57:0B:97:31:8A',
+        'a=setup:actpass',
+    ]
+) + "\r\n"
+
+
+def mutated_sdp(draw: Any) -> str:
+    lines = BASE_SDP.split("\r\n")
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["drop", "dup", "garble", "truncate"]))
+        if action == "drop":
+            lines.pop(i)
+        elif action == "dup":
+            lines.insert(i, lines[i])
+        elif action == "garble":
+            lines[i] = draw(st.text(max_size=60))
+        else:
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+        if not lines:
+            lines = [""]
+    return "\r\n".join(lines)
+
+
+@st.composite
+def offers(draw: Any) -> Any:
+    if draw(st.booleans()):
+        return draw(json_value)
+    sdp = mutated_sdp(draw) if draw(st.booleans()) else draw(st.text(max_size=200))
+    offer: dict[str, Any] = {"sdp": sdp, "type": draw(st.sampled_from(["offer", "answer", 1, None]))}
+    for key, strategy in (("session", sessions), ("info", json_value), ("protocol", json_leaf)):
+        if draw(st.booleans()):
+            offer[key] = draw(strategy)
+    return offer
+
+
+candidate_text = st.sampled_from(
+    [
+        "",
+        "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
+        "candidate:1 1 udp 1 abc.local 5000 typ host",
+        "candidate:x",
+        "a=candidate:1 1 tcp 1 ::1 9 typ host tcptype active",
+    ]
+) | st.text(max_size=120)
+
+
+@st.composite
+def candidates(draw: Any) -> Any:
+    if draw(st.booleans()):
+        return draw(json_value)
+    cand: dict[str, Any] = {"candidate": draw(candidate_text | json_leaf)}
+    for key, strategy in (
+        ("sdpMid", st.none() | st.text(max_size=4) | st.integers()),
+        ("sdpMLineIndex", st.none() | st.integers(-2, 3) | st.text(max_size=2)),
+        ("session", sessions),
+        ("usernameFragment", st.text(max_size=8)),
+    ):
+        if draw(st.booleans()):
+            cand[key] = draw(strategy)
+    return cand
+
+
+@st.composite
+def bodies(draw: Any, endpoint: str) -> bytes:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=300))
+    if draw(st.integers(0, 9)) == 0:
+        return json.dumps(draw(json_value)).encode()
+    body: dict[str, Any] = {}
+    for key, strategy in (("room", ids), ("peer_id", ids), ("session", sessions)):
+        if draw(st.integers(0, 5)):
+            body[key] = draw(strategy)
+    if endpoint == "offer" and draw(st.integers(0, 5)):
+        body["offer"] = draw(offers())
+    if endpoint == "candidate" and draw(st.integers(0, 5)):
+        body["candidate"] = draw(candidates())
+    return json.dumps(body).encode()
+
+
+class Background:
+    """An event loop in a thread hosting a server and two connected peers."""
+
+    def __init__(self, adapter: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.context = serve_adapter(adapter, Limits(pending_timeout=2.0, max_peers_per_room=40))
+        self.url, self.manager = self.run(self.context.__aenter__())
+        self.alice = AsyncClient(self.url, "room", "alice")
+        self.bob = AsyncClient(self.url, "room", "bob")
+        self.rec = Recorder(self.bob)
+        self.run(self.alice.connect())
+        self.run(self.bob.connect())
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def assert_intact(self) -> None:
+        async def check() -> None:
+            assert self.alice.connected and self.bob.connected
+            peers = [(p["id"], p["isHost"]) for p in self.manager.get_room_peers("room")]
+            assert peers == [("alice", True), ("bob", False)]
+            await self.alice.send_message("still served")
+            await self.rec.expect("message", lambda m: m[1] == "still served")
+
+        self.run(check())
+
+    def close(self) -> None:
+        self.run(self.alice.close())
+        self.run(self.bob.close())
+        self.run(self.context.__aexit__(None, None, None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module", params=ADAPTERS)
+def background(request: pytest.FixtureRequest) -> Iterator[Background]:
+    bg = Background(request.param)
+    yield bg
+    bg.close()
+
+
+def post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", parts.path + path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("endpoint", ["offer", "candidate", "leave"])
+def test_fuzz_http_endpoints(background: Background, endpoint: str) -> None:
+    statuses: dict[int, int] = {}
+
+    @settings(max_examples=HTTP_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(body=bodies(endpoint))
+    def one(body: bytes) -> None:
+        status, payload = post(background.url, f"/{endpoint}", body)
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status < 500, (status, payload, body)
+        answer = json.loads(payload)
+        if status >= 400:
+            assert isinstance(answer.get("error"), str) and answer["error"]
+
+    one()
+    assert sum(statuses.values()) >= HTTP_EXAMPLES
+    assert any(s >= 400 for s in statuses)  # the fuzzer did reach the error paths
+    background.assert_intact()
+
+
+envelope = st.fixed_dictionaries(
+    {"t": st.sampled_from(["msg", "emit", "bcast", "ping", "pong", "bye", "x", 1])},
+    optional={"e": json_leaf, "d": json_value, "to": json_leaf, "from": json_leaf, "n": json_leaf, "id": json_leaf},
+)
+frames = (
+    st.text(max_size=300)
+    | envelope.map(json.dumps)
+    | st.lists(envelope | json_value, max_size=5).map(json.dumps)
+    | json_value.map(json.dumps)
+)
+
+
+@settings(max_examples=PARSER_EXAMPLES, deadline=None)
+@given(frame=frames)
+def test_fuzz_envelope_parser(frame: str) -> None:
+    try:
+        envelopes = decode(frame)
+    except ProtocolError:
+        return
+    for env in envelopes:
+        assert env.type in ("msg", "emit", "bcast", "ping", "pong", "bye")
+        assert env.raw.strip().startswith("{") and env.raw.strip().endswith("}")
+        parsed = json.loads(env.raw)
+        assert "from" not in parsed and "n" not in parsed
+        if env.type == "msg":
+            assert isinstance(env.data, str)
+        if env.type in ("emit", "bcast"):
+            assert isinstance(env.event, str) and env.event
+
+
+def test_fuzz_frames_over_a_real_channel(background: Background) -> None:
+    if background.manager is None:  # pragma: no cover
+        pytest.skip("no manager")
+    sent = 0
+
+    @settings(max_examples=CHANNEL_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(frame=frames.filter(lambda f: '"bye"' not in f))
+    def one(frame: str) -> None:
+        nonlocal sent
+        queue = background.alice._queue
+        assert queue is not None
+
+        def put() -> None:
+            queue.put(frame)
+            queue.flush()
+
+        background.loop.call_soon_threadsafe(put)
+        sent += 1
+
+    one()
+    assert sent >= CHANNEL_EXAMPLES
+    background.assert_intact()
