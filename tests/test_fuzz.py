@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from adapters import ADAPTERS, serve_adapter
-from conftest import Recorder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters import ADAPTERS, serve_adapter
+from conftest import Recorder
 from peerpyrtc import AsyncClient, Limits, ProtocolError
 from peerpyrtc._protocol import decode
 
@@ -27,40 +27,49 @@ HTTP_EXAMPLES = 1000
 PARSER_EXAMPLES = 2000
 CHANNEL_EXAMPLES = 300
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+json_leaf = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+)
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-ids = st.sampled_from(["room", "fuzz", "alice", "bob", "server", "", "a" * 65, "x/y", "é"]) | st.text(max_size=20)
+ids = st.sampled_from(
+    ["room", "fuzz", "alice", "bob", "server", "", "a" * 65, "x/y", "é"]
+) | st.text(max_size=20)
 sessions = st.none() | st.sampled_from(["x" * 32, "short", "a" * 200]) | st.text(max_size=40)
 
 
-BASE_SDP = "\r\n".join(
-    [
-        'v=0',
-        'o=- 4004653332 4004653332 IN IP4 127.0.0.1',
-        's=-',
-        't=0 0',
-        'a=group:BUNDLE 0',
-        'a=msid-semantic:WMS *',
-        'm=application 51951 UDP/DTLS/SCTP webrtc-datachannel',
-        'c=IN IP4 127.0.0.1',
-        'a=mid:0',
-        'a=sctp-port:5000',
-        'a=max-message-size:262144',
-        'a=candidate:f957a2332b1715da3b0ef8ba684454eb 1 udp 2130706431 127.0.0.1 51951 typ host',
-        'a=candidate:d0bcf3d9c29a2bc887618212a1623bfa 1 udp 2130706431 fd00::2 52904 typ host',
-        'a=end-of-candidates',
-        'a=ice-ufrag:qCVI',
-        'a=ice-pwd:x9E3k6bLVJ0vWBB2zhVIJU',
-        'a=fingerprint:sha-256 A3:94:86:FD:B5:40:60:84:A8:12:A4:94:9F:34:67:E0:45:14:16:01:49:CA:F4:0D:C8:E8:BC:99:D3:5E:DF:37',
-        'a=fingerprint:sha-384 9D:A8:EB:69:1D:DD:9D:60:88:3D:EA:10:E8:E6:97:C0:59:28:32:5A:31:D7:5C:9F:09:99:C6:92:5F:3C:01:A0:DA:9F:90:C2:54:7F:37:3D:67:57:01:7A:1B:93:EC:36',
-        'a=fingerprint:sha-512 58:79:21:A0:54:9E:D1:DF:70:14:8C:C0:FF:04:6D:8A:10:09:4E:36:86:1B:5B:1F:6F:16:91:D8:CF:3A:54:05:84:47:AE:22:6E:F3:D8:2B:92:6C:35:27:5E:6F:54:62:BC:AA:E8:E5:E6:7F:51:92:A5:16:30:57:0B:97:31:8A',
-        'a=setup:actpass',
-    ]
-) + "\r\n"
+BASE_SDP = (
+    "\r\n".join(
+        [
+            "v=0",
+            "o=- 4004653332 4004653332 IN IP4 127.0.0.1",
+            "s=-",
+            "t=0 0",
+            "a=group:BUNDLE 0",
+            "a=msid-semantic:WMS *",
+            "m=application 51951 UDP/DTLS/SCTP webrtc-datachannel",
+            "c=IN IP4 127.0.0.1",
+            "a=mid:0",
+            "a=sctp-port:5000",
+            "a=max-message-size:262144",
+            "a=candidate:f957a2332b1715da3b0ef8ba684454eb 1 udp 2130706431 127.0.0.1 51951 typ host",
+            "a=candidate:d0bcf3d9c29a2bc887618212a1623bfa 1 udp 2130706431 fd00::2 52904 typ host",
+            "a=end-of-candidates",
+            "a=ice-ufrag:qCVI",
+            "a=ice-pwd:x9E3k6bLVJ0vWBB2zhVIJU",
+            "a=fingerprint:sha-256 A3:94:86:FD:B5:40:60:84:A8:12:A4:94:9F:34:67:E0:45:14:16:01:49:CA:F4:0D:C8:E8:BC:99:D3:5E:DF:37",
+            "a=fingerprint:sha-384 9D:A8:EB:69:1D:DD:9D:60:88:3D:EA:10:E8:E6:97:C0:59:28:32:5A:31:D7:5C:9F:09:99:C6:92:5F:3C:01:A0:DA:9F:90:C2:54:7F:37:3D:67:57:01:7A:1B:93:EC:36",
+            "a=fingerprint:sha-512 58:79:21:A0:54:9E:D1:DF:70:14:8C:C0:FF:04:6D:8A:10:09:4E:36:86:1B:5B:1F:6F:16:91:D8:CF:3A:54:05:84:47:AE:22:6E:F3:D8:2B:92:6C:35:27:5E:6F:54:62:BC:AA:E8:E5:E6:7F:51:92:A5:16:30:57:0B:97:31:8A",
+            "a=setup:actpass",
+        ]
+    )
+    + "\r\n"
+)
 
 
 def mutated_sdp(draw: Any) -> str:
@@ -86,7 +95,10 @@ def offers(draw: Any) -> Any:
     if draw(st.booleans()):
         return draw(json_value)
     sdp = mutated_sdp(draw) if draw(st.booleans()) else draw(st.text(max_size=200))
-    offer: dict[str, Any] = {"sdp": sdp, "type": draw(st.sampled_from(["offer", "answer", 1, None]))}
+    offer: dict[str, Any] = {
+        "sdp": sdp,
+        "type": draw(st.sampled_from(["offer", "answer", 1, None])),
+    }
     for key, strategy in (("session", sessions), ("info", json_value), ("protocol", json_leaf)):
         if draw(st.booleans()):
             offer[key] = draw(strategy)
@@ -196,7 +208,12 @@ def post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
 def test_fuzz_http_endpoints(background: Background, endpoint: str) -> None:
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=HTTP_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=HTTP_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
     @given(body=bodies(endpoint))
     def one(body: bytes) -> None:
         status, payload = post(background.url, f"/{endpoint}", body)
@@ -214,7 +231,14 @@ def test_fuzz_http_endpoints(background: Background, endpoint: str) -> None:
 
 envelope = st.fixed_dictionaries(
     {"t": st.sampled_from(["msg", "emit", "bcast", "ping", "pong", "bye", "x", 1])},
-    optional={"e": json_leaf, "d": json_value, "to": json_leaf, "from": json_leaf, "n": json_leaf, "id": json_leaf},
+    optional={
+        "e": json_leaf,
+        "d": json_value,
+        "to": json_leaf,
+        "from": json_leaf,
+        "n": json_leaf,
+        "id": json_leaf,
+    },
 )
 frames = (
     st.text(max_size=300)
@@ -247,7 +271,12 @@ def test_fuzz_frames_over_a_real_channel(background: Background) -> None:
         pytest.skip("no manager")
     sent = 0
 
-    @settings(max_examples=CHANNEL_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=CHANNEL_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
     @given(frame=frames.filter(lambda f: '"bye"' not in f))
     def one(frame: str) -> None:
         nonlocal sent
