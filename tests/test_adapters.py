@@ -133,3 +133,25 @@ def test_missing_extra_gives_an_install_hint() -> None:
 
     with pytest.raises(ImportError, match=r"pip install 'peerpyrtc\[nothing\]'"):
         require("surely_not_installed_module", "nothing")
+
+
+async def test_authorize_sees_the_same_metadata_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, manager = served
+    seen: list[dict[str, Any]] = []
+
+    @manager.authorize
+    def check(room: str, peer_id: str, metadata: dict[str, Any]) -> bool | str:
+        seen.append(metadata)
+        return metadata["headers"].get("authorization") == "Bearer good" or "bad token"
+
+    with pytest.raises(Exception) as refused:
+        await AsyncClient(url, "room", "eve", headers={"Authorization": "Bearer bad"}).connect()
+    assert getattr(refused.value, "status", None) == 403 and "bad token" in str(refused.value)
+    client = AsyncClient(url, "room", "ann", headers={"Authorization": "Bearer good"}, info={"name": "Ann"})
+    try:
+        await client.connect()
+        assert client.connected
+        assert seen[-1]["remote_addr"] == "127.0.0.1"
+        assert seen[-1]["info"] == {"name": "Ann"}
+    finally:
+        await client.close()

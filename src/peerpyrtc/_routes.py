@@ -82,8 +82,11 @@ async def dispatch(
         return 404, {"error": f"no route {path}"}
     if method != "POST":
         return 405, {"error": f"use POST for {path}"}
+    meta = dict(metadata or {})
+    if "headers" in meta:  # one spelling for every adapter: lower-case names
+        meta["headers"] = {str(k).lower(): v for k, v in meta["headers"].items()}
     try:
-        return await handler(manager, body, metadata or {})
+        return await handler(manager, body, meta)
     except PeerPyRTCError as exc:
         return exc.status, {"error": str(exc), "code": exc.code}
     except Exception:
