@@ -46,7 +46,9 @@ async def run_peer(url: str, room: str, base: str, stats: Stats, stop: asyncio.E
         incarnation += 1
         last: dict[str, int] = {}
 
-        def on_message(sender: str, text: Any, event: str | None, last: dict[str, int] = last) -> None:
+        def on_message(
+            sender: str, text: Any, event: str | None, last: dict[str, int] = last
+        ) -> None:
             if event is not None or sender == "server" or not isinstance(text, str):
                 return
             _, _, number = text.rpartition(":")

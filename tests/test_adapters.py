@@ -135,7 +135,9 @@ def test_missing_extra_gives_an_install_hint() -> None:
         require("surely_not_installed_module", "nothing")
 
 
-async def test_authorize_sees_the_same_metadata_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+async def test_authorize_sees_the_same_metadata_everywhere(
+    served: tuple[str, AsyncSignalingManager],
+) -> None:
     url, manager = served
     seen: list[dict[str, Any]] = []
 
@@ -147,7 +149,9 @@ async def test_authorize_sees_the_same_metadata_everywhere(served: tuple[str, As
     with pytest.raises(Exception) as refused:
         await AsyncClient(url, "room", "eve", headers={"Authorization": "Bearer bad"}).connect()
     assert getattr(refused.value, "status", None) == 403 and "bad token" in str(refused.value)
-    client = AsyncClient(url, "room", "ann", headers={"Authorization": "Bearer good"}, info={"name": "Ann"})
+    client = AsyncClient(
+        url, "room", "ann", headers={"Authorization": "Bearer good"}, info={"name": "Ann"}
+    )
     try:
         await client.connect()
         assert client.connected

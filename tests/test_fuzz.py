@@ -23,6 +23,10 @@ from conftest import Recorder
 from peerpyrtc import AsyncClient, Limits, ProtocolError
 from peerpyrtc._protocol import decode
 
+# The background loop's libraries (aioice) use the global `random` from another thread while
+# Hypothesis draws; Hypothesis takes that for the strategy's own use. It is not.
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
 HTTP_EXAMPLES = 1000
 PARSER_EXAMPLES = 2000
 CHANNEL_EXAMPLES = 300

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from . import _aioice_patch
 from ._client import AsyncClient
 from ._errors import (
     ConnectionFailed,
@@ -58,3 +59,4 @@ __all__ = [
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+_aioice_patch.apply()

@@ -8,7 +8,8 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from ._ice import normalize_ice_servers
 from ._manager import AsyncSignalingManager
@@ -69,6 +70,16 @@ async def serve(host: str, port: int, ice_servers: list[str], debug: bool) -> No
         await manager.close()
 
 
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (``peerpyrtc[uvloop]``), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -79,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         logging.getLogger("peerpyrtc").setLevel(logging.INFO)
     try:
-        asyncio.run(serve(args.host, args.port, args.ice_server, args.debug))
+        run(serve(args.host, args.port, args.ice_server, args.debug))
     except OSError as exc:
         print(f"peerpyrtc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

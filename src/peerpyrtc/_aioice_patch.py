@@ -1,0 +1,91 @@
+"""A small, guarded workaround for aioice's ICE connect pacing.
+
+aioice's ``Connection.connect`` paces connectivity checks with a 20 ms timer
+(RFC 8445's Ta) and only starts waiting for the check list's result once the
+pacing loop has nothing left to start. So a connection that succeeds on its
+first check still waits for the next tick, or for every remaining pair to be
+started: about 20 ms on each side of every connection, most of a Python
+client's connect time.
+
+This runs the same pacing loop as a background task and returns as soon as
+the check list completes (or fails). Checks are started exactly as before.
+The fix belongs upstream; until then it is applied only to the aioice versions
+it was checked against, and ``PEERPYRTC_AIOICE_PATCH=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import aioice
+from aioice import ice
+
+__all__ = ["CHECKED_VERSIONS", "applied", "apply"]
+
+logger = logging.getLogger(__name__)
+
+#: aioice versions whose ``Connection.connect`` this was written against.
+CHECKED_VERSIONS = frozenset({"0.10.1", "0.10.2", "0.11.0", "0.12.0", "0.13.0"})
+_original = ice.Connection.connect
+
+
+async def _connect(self: Any) -> None:
+    """``aioice.Connection.connect`` with the pacing loop running beside the wait."""
+    if not self._local_candidates_end:
+        raise ConnectionError("Local candidates gathering was not performed")
+    if self.remote_username is None or self.remote_password is None:
+        raise ConnectionError("Remote username or password is missing")
+
+    for remote_candidate in self._remote_candidates:
+        self._pair_remote_candidate(remote_candidate)
+    self.sort_check_list()
+    self._unfreeze_initial()
+    for early_check in self._early_checks:
+        self.check_incoming(*early_check)
+    self._early_checks.clear()
+    self._early_checks_done = True
+
+    async def pace() -> None:
+        while self._check_periodic():  # noqa: ASYNC110 - the RFC's Ta timer, as in aioice
+            await asyncio.sleep(0.02)
+
+    pacer = asyncio.ensure_future(pace())
+    result = asyncio.ensure_future(self._check_list_state.get())
+    try:
+        await asyncio.wait({pacer, result}, return_when=asyncio.FIRST_COMPLETED)
+        if not result.done():  # pacing ended: nothing more to start
+            if self._check_list:
+                await result
+            else:
+                result.cancel()
+        res = result.result() if result.done() and not result.cancelled() else ice.ICE_FAILED
+    finally:
+        pacer.cancel()
+        result.cancel()
+        await asyncio.gather(pacer, result, return_exceptions=True)
+
+    for check in self._check_list:
+        if check.task:
+            check.task.cancel()
+    if res != ice.ICE_COMPLETED:
+        raise ConnectionError("ICE negotiation failed")
+    self._query_consent_task = asyncio.create_task(self.query_consent())
+
+
+def applied() -> bool:
+    return ice.Connection.connect is _connect
+
+
+def apply() -> bool:
+    """Install the workaround if this aioice is a checked version; returns whether it is on."""
+    if os.environ.get("PEERPYRTC_AIOICE_PATCH", "1") == "0":
+        return False
+    version = getattr(aioice, "__version__", "")
+    if version not in CHECKED_VERSIONS:
+        logger.debug("aioice %s not checked: connect pacing workaround not applied", version)
+        return False
+    ice.Connection.connect = _connect  # type: ignore[method-assign]
+    return True
