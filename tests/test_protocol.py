@@ -45,6 +45,8 @@ def test_batch_splits_into_exact_raw_slices() -> None:
         ('{"t":"msg","d":"x"} trailing', "unexpected data"),
         ('{"d":"x"}', "unknown envelope type"),
         ('{"t":"hack"}', "unknown envelope type"),
+        ('{"t":[]}', "unknown envelope type"),  # found by the fuzzer: unhashable type
+        ('{"t":{"a":1}}', "unknown envelope type"),
         ('{"t":"msg","d":1}', "'d' as a string"),
         ('{"t":"emit","d":1}', "event name"),
         ('{"t":"emit","e":"","d":1}', "event name"),

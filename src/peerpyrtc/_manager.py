@@ -21,6 +21,7 @@ from ._ice import (
     IceServerPool,
     IceServerSpec,
     candidate_from_json,
+    enlarge_socket_buffers,
     normalize_ice_servers,
     strip_mdns_candidates,
 )
@@ -181,20 +182,22 @@ class AsyncSignalingManager:
             self._spawn(self._discard(old_pending))
         self._wire(peer)
         try:
-            await pc.setRemoteDescription(
-                RTCSessionDescription(sdp=strip_mdns_candidates(sdp), type="offer")
-            )
+            try:
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=strip_mdns_candidates(sdp), type="offer")
+                )
+            except Exception as exc:  # aiortc's parser raises ValueError, KeyError, ...
+                raise InvalidRequest(f"the offer's SDP was refused: {exc}") from exc
             peer.remote_set = True
             for candidate in self._take_early(room, peer_id, session):
                 await self._add_candidate(peer, candidate)
             await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
+            enlarge_socket_buffers(pc)
+        except BaseException:
             if self._pending.get(key) is peer:
                 del self._pending[key]
             await peer.close()
-            if isinstance(exc, InvalidRequest):
-                raise
-            raise InvalidRequest(f"the offer's SDP was refused: {exc}") from exc
+            raise
         if self._pending.get(key) is not peer:  # replaced while we awaited
             await peer.close()
             raise PeerIdTaken(f"peer id {peer_id!r} was claimed again while answering")

@@ -129,7 +129,7 @@ def _validate(value: Any, raw: str) -> Incoming:
     if not isinstance(value, dict):
         raise ProtocolError("an envelope must be a JSON object")
     kind = value.get("t")
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         raise ProtocolError(
             f"unknown envelope type {kind!r}: expected one of {sorted(CLIENT_TYPES)}"
         )
