@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from . import _aioice_patch
+from . import _aioice_patch, _aiortc_tuning
 from ._client import AsyncClient
 from ._errors import (
     ConnectionFailed,
@@ -60,3 +60,4 @@ __all__ = [
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 _aioice_patch.apply()
+_aiortc_tuning.apply()

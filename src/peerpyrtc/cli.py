@@ -70,6 +70,17 @@ async def serve(host: str, port: int, ice_servers: list[str], debug: bool) -> No
         await manager.close()
 
 
+def raise_open_file_limit() -> None:
+    """Each peer holds two UDP sockets: lift the soft descriptor limit to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(coro: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop when it is installed (``peerpyrtc[uvloop]``), else on asyncio's loop."""
     try:
@@ -89,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--ice-server: {exc}")
     if not args.debug:
         logging.getLogger("peerpyrtc").setLevel(logging.INFO)
+    raise_open_file_limit()
     try:
         run(serve(args.host, args.port, args.ice_server, args.debug))
     except OSError as exc:
