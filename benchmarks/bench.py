@@ -137,11 +137,17 @@ def table(results: dict[str, dict[str, float]]) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     samples: dict[str, dict[str, list[float]]] = {s: {} for s in SYSTEMS}
+    failures: list[str] = []
     started = time.monotonic()
     for workload, params, systems in plan(args.quick):
         for repeat in range(args.repeats):
             for system in systems if repeat % 2 == 0 else systems[::-1]:  # A B, then B A
-                result = await run_one(system, workload, params)
+                try:
+                    result = await run_one(system, workload, params)
+                except Exception as exc:  # one failed run must not lose the others
+                    print(f"{system} {workload} {params} FAILED: {exc}", flush=True)
+                    failures.append(f"{system} {workload} {params}: {exc}")
+                    continue
                 print(
                     f"[{time.monotonic() - started:6.1f}s] {system:17} {workload} {params} {result}",
                     flush=True,
@@ -152,10 +158,11 @@ async def main(args: argparse.Namespace) -> None:
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"bench-{stamp}.json").write_text(
-        json.dumps({"medians": results, "samples": samples}, indent=1)
-    )
+    report = {"medians": results, "samples": samples, "failures": failures}
+    (out / f"bench-{stamp}.json").write_text(json.dumps(report, indent=1))
     markdown = table(results)
+    if failures:
+        markdown += "\n\nFailed runs: " + "; ".join(failures)
     (out / f"bench-{stamp}.md").write_text(markdown + "\n")
     print(markdown)
 

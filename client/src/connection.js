@@ -10,8 +10,9 @@ import {
 import { postJSON, signalingUrl } from './signaling.js';
 
 const HIGH_WATER = 1 << 20;
-const HEARTBEAT_INTERVAL = 3000;
-const HEARTBEAT_TIMEOUT = 8000;
+// the server pings a quiet peer every 4 s, so a live server is never silent this long
+const HEARTBEAT_INTERVAL = 6000;
+const HEARTBEAT_TIMEOUT = 12000;
 const PING = JSON.stringify({ t: 'ping' });
 const LOW_WATER = 256 << 10;
 

@@ -74,8 +74,8 @@ class AsyncClient:
         headers: dict[str, str] | None = None,
         max_reconnect_attempts: int = 3,
         reconnect_delay: float = 1.0,
-        heartbeat_interval: float = 3.0,
-        heartbeat_timeout: float = 8.0,
+        heartbeat_interval: float = 6.0,
+        heartbeat_timeout: float = 12.0,
     ) -> None:
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
@@ -88,7 +88,8 @@ class AsyncClient:
         self.max_reconnect_attempts = max_reconnect_attempts
         #: Seconds before the first attempt; later ones double, with jitter.
         self.reconnect_delay = reconnect_delay
-        #: Ping the server after this many quiet seconds; give up on it after ``heartbeat_timeout``.
+        #: Ping the server after this many quiet seconds; give up after ``heartbeat_timeout``.
+        #: (The server pings a quiet peer every 4 s, so a live server is never this silent.)
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.session = secrets.token_urlsafe(24)

@@ -44,7 +44,7 @@ class Limits:
     #: ...and the burst it may send above that rate. A flood is disconnected.
     message_burst: int = 40_000
     #: Seconds of silence after which the server pings a peer...
-    heartbeat_interval: float = 3.0
+    heartbeat_interval: float = 4.0
     #: ...and after which a silent peer is taken to be gone (``peer_left`` fires).
     heartbeat_timeout: float = 8.0
     #: Sessions with early candidates kept at once, server-wide.

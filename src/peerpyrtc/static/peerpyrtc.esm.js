@@ -203,8 +203,8 @@ async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetc
 
 // src/connection.js
 var HIGH_WATER = 1 << 20;
-var HEARTBEAT_INTERVAL = 3e3;
-var HEARTBEAT_TIMEOUT = 8e3;
+var HEARTBEAT_INTERVAL = 6e3;
+var HEARTBEAT_TIMEOUT = 12e3;
 var PING = JSON.stringify({ t: "ping" });
 var LOW_WATER = 256 << 10;
 function randomToken(bytes) {
