@@ -140,6 +140,8 @@ async def main(args: argparse.Namespace) -> None:
     failures: list[str] = []
     started = time.monotonic()
     for workload, params, systems in plan(args.quick):
+        if args.only and workload not in args.only:
+            continue
         for repeat in range(args.repeats):
             for system in systems if repeat % 2 == 0 else systems[::-1]:  # A B, then B A
                 try:
@@ -170,6 +172,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run under a minute")
+    parser.add_argument("--only", nargs="*", help="run only these workloads, e.g. idle fanout")
     parser.add_argument(
         "--repeats", type=int, default=None, help="repeats per workload (default 3, quick 1)"
     )

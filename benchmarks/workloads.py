@@ -56,7 +56,9 @@ class RTCPeer(Peer):
     def __init__(self, url: str, room: str) -> None:
         from peerpyrtc import AsyncClient
 
-        self.client = AsyncClient(url, room, f"b{next(_ids)}", max_reconnect_attempts=0, timeout=60)
+        self.client = AsyncClient(
+            url, room, f"b{os.getpid()}-{next(_ids)}", max_reconnect_attempts=0, timeout=60
+        )
         self.client.on("message", lambda sender, data: self.on_data(data))
 
     async def connect(self) -> None:
@@ -100,10 +102,20 @@ class SIOPeer(Peer):
         await self.sio.disconnect()
 
 
+class Factory:
+    """Makes a system's peers for a room (and remembers which system and URL)."""
+
+    def __init__(self, system: str, url: str) -> None:
+        self.system, self.url = system, url
+
+    def __call__(self, room: str) -> Peer:
+        if self.system == "peerpyrtc":
+            return RTCPeer(self.url, room)
+        return SIOPeer(self.url, room, batched=self.system == "socketio-batched")
+
+
 def factory(system: str, url: str) -> Callable[[str], Peer]:
-    if system == "peerpyrtc":
-        return lambda room: RTCPeer(url, room)
-    return lambda room: SIOPeer(url, room, batched=system == "socketio-batched")
+    return Factory(system, url)
 
 
 async def connected(make: Callable[[str], Peer], room: str, n: int) -> list[Peer]:
@@ -245,21 +257,45 @@ async def bulk(
     return {"bulk_mb_per_s": count * size / elapsed / 1e6}
 
 
+async def hold(system: str, url: str, room: str, count: int) -> None:
+    """Connect ``count`` idle peers, say "ready", and keep them until stdin closes."""
+    make = factory(system, url)
+    peers: list[Peer] = []
+    for start in range(0, count, 50):  # in waves, as real clients arrive
+        peers += await connected(make, room, min(50, count - start))
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    await close_all(peers)
+
+
 async def idle(
     make: Callable[[str], Peer], pid: int, n: int = 200, seconds: float = 10
 ) -> dict[str, Any]:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Peers are spread over processes of at most 250: one Python process cannot keep
+    # thousands of WebRTC clients answering their heartbeats in time.
+    system, url = make.system, make.url  # type: ignore[attr-defined]
     rss0 = server_rss_kib(pid)
-    peers: list[Peer] = []
-    for start in range(0, n, 50):  # in waves, as real clients arrive
-        peers += await connected(make, f"idle{n}", min(50, n - start))
+    holders = []
+    per = 250
+    for start in range(0, n, per):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--hold", system, url, f"idle{n}", str(min(per, n - start)),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        if await asyncio.wait_for(proc.stdout.readline(), 600) != b"ready\n":
+            raise RuntimeError("a holder process failed to connect its peers")
+        holders.append(proc)
     await asyncio.sleep(3)  # settle
     rss1 = server_rss_kib(pid)
     cpu0 = server_cpu(pid)
     await asyncio.sleep(seconds)
     cpu = server_cpu(pid) - cpu0
-    await close_all(peers)
+    for proc in holders:
+        assert proc.stdin is not None
+        proc.stdin.close()
+    await asyncio.gather(*(proc.wait() for proc in holders))
     return {
         f"idle{n}_kib_per_peer": (rss1 - rss0) / n,
         f"idle{n}_server_cpu_percent": cpu / seconds * 100,
@@ -270,6 +306,11 @@ WORKLOADS = {f.__name__: f for f in (connect_one, connect_many, echo, fanout, pa
 
 
 async def main() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if sys.argv[1] == "--hold":
+        await hold(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        os._exit(0)
     system, workload, url, pid, params = sys.argv[1:6]
     result = await WORKLOADS[workload](factory(system, url), int(pid), **json.loads(params))
     print(json.dumps(result), flush=True)
