@@ -69,3 +69,19 @@ async def test_the_server_serves_the_bundles() -> None:
     finally:
         await server.close()
         await manager.close()
+
+
+def test_the_wheel_ships_the_client(tmp_path: Path) -> None:
+    """`pip install peerpyrtc` alone gives a working page: the wheel carries both bundles."""
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    [wheel] = tmp_path.glob("peerpyrtc-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("peerpyrtc.umd.js", "peerpyrtc.esm.js", "demo.html"):
+        assert f"peerpyrtc/static/{name}" in names
+    assert "peerpyrtc/py.typed" in names
