@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
+from ._assets import JS_TYPE, bundle
 from ._manager import AsyncSignalingManager
 from ._routes import dispatch
-from ._static import client_dir
 
 __all__ = ["SignalingServer", "start_server"]
 
@@ -29,7 +28,7 @@ _REASONS = {
     413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
     500: "Internal Server Error",
 }  # fmt: skip
-_TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8"}
+HTML_TYPE = "text/html; charset=utf-8"
 
 
 class SignalingServer:
@@ -141,12 +140,11 @@ class SignalingServer:
         if self.prefix and path.startswith(self.prefix + "/"):
             path = path[len(self.prefix) :]
         if method == "GET" and path.startswith("/peerpyrtc/"):
-            name = path[len("/peerpyrtc/") :]
-            file = client_dir() / name
-            if "/" not in name and name.endswith(".js") and file.is_file():
-                return self._send_file(writer, file, keep)
+            data = bundle(path[len("/peerpyrtc/") :])
+            if data is not None:
+                return self._send_raw(writer, 200, data, JS_TYPE, keep)
         if method == "GET" and path in ("/", "/index.html") and self.index_html is not None:
-            return self._send_raw(writer, 200, self.index_html.encode(), _TYPES[".html"], keep)
+            return self._send_raw(writer, 200, self.index_html.encode(), HTML_TYPE, keep)
         peer = writer.get_extra_info("peername")
         meta: dict[str, Any] = {"headers": headers, "remote_addr": peer[0] if peer else None}
         status, payload = await dispatch(self.manager, method, path, body, meta)
@@ -155,9 +153,6 @@ class SignalingServer:
     def _send(self, writer: asyncio.StreamWriter, status: int, payload: Any, keep: bool) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self._send_raw(writer, status, body, "application/json", keep)
-
-    def _send_file(self, writer: asyncio.StreamWriter, file: Path, keep: bool) -> None:
-        self._send_raw(writer, 200, file.read_bytes(), _TYPES[file.suffix], keep)
 
     @staticmethod
     def _send_raw(
