@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -80,6 +81,27 @@ async def join(server: SignalingServer) -> AsyncIterator[Join]:
 
     yield _join
     await asyncio.gather(*(c.close() for c in clients))
+
+
+async def http_request(
+    url: str, method: str = "GET", body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
+    """One raw HTTP/1.0 request (no client library between the test and the server)."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(
+        f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(), TIMEOUT)
+    writer.close()
+    await writer.wait_closed()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return int(lines[0].split()[1]), headers, payload
 
 
 async def wait_for_event(event: asyncio.Event, timeout: float = TIMEOUT) -> None:

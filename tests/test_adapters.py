@@ -6,39 +6,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from adapters import ADAPTERS, serve_adapter
-from conftest import TIMEOUT, Recorder
+from conftest import Recorder, http_request
 from peerpyrtc import AsyncClient, AsyncSignalingManager, client_dir
 
 CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 54321 typ host"
 
 
-async def request(
-    url: str, method: str = "GET", body: bytes = b""
-) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    writer.write(
-        f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(), TIMEOUT)
-    writer.close()
-    await writer.wait_closed()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    return int(lines[0].split()[1]), headers, payload
-
-
 async def post(url: str, payload: Any) -> tuple[int, Any]:
-    status, _, body = await request(url, "POST", json.dumps(payload).encode())
+    status, _, body = await http_request(url, "POST", json.dumps(payload).encode())
     return status, json.loads(body)
 
 
@@ -65,7 +44,7 @@ async def test_three_clients_relay_and_rooms_lists_them(
         await clients[2].broadcast("go", 1)
         for rec in recs:
             assert await rec.expect("message", lambda m: m[2] == "go") == ("carol", 1, "go")
-        status, headers, body = await request(url + "/rooms")
+        status, headers, body = await http_request(url + "/rooms")
         rooms = json.loads(body)
         assert status == 200 and headers["content-type"].startswith("application/json")
         assert rooms["room"]["host_id"] == "alice" and rooms["room"]["peer_count"] == 3
@@ -102,9 +81,9 @@ async def test_errors_are_the_same_everywhere(served: tuple[str, AsyncSignalingM
             got, body = await post(url + path, payload)
             assert (path, got) == (path, status)
             assert says in body["error"], body
-        status, _, body = await request(url + "/offer", "POST", b"{broken")
+        status, _, body = await http_request(url + "/offer", "POST", b"{broken")
         assert status == 400 and "not valid JSON" in json.loads(body)["error"]
-        status, _, body = await request(url + "/offer", "POST", b"[" + b"1," * 200_000 + b"1]")
+        status, _, body = await http_request(url + "/offer", "POST", b"[" + b"1," * 200_000 + b"1]")
         assert status == 413 and "larger than" in json.loads(body)["error"]
         with pytest.raises(Exception) as taken:
             await AsyncClient(url, "room", "alice").connect()
@@ -121,10 +100,10 @@ async def test_errors_are_the_same_everywhere(served: tuple[str, AsyncSignalingM
 async def test_bundles_are_served(served: tuple[str, AsyncSignalingManager]) -> None:
     url, _ = served
     for name in ("peerpyrtc.umd.js", "peerpyrtc.esm.js"):
-        status, headers, body = await request(f"{url}/peerpyrtc/{name}")
+        status, headers, body = await http_request(f"{url}/peerpyrtc/{name}")
         assert status == 200 and "javascript" in headers["content-type"]
         assert body == (client_dir() / name).read_bytes()
-    status, _, _ = await request(f"{url}/peerpyrtc/nope.js")
+    status, _, _ = await http_request(f"{url}/peerpyrtc/nope.js")
     assert status == 404
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from browser_support import chromium, needs_chromium
-from conftest import TIMEOUT, Recorder
+from conftest import TIMEOUT, Recorder, http_request
 from peerpyrtc import AsyncClient, client_dir
 
 
@@ -47,13 +47,8 @@ def test_a_bad_ice_server_is_a_clear_usage_error() -> None:
 
 
 async def http_get(host: str, port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-    data = await asyncio.wait_for(reader.read(), TIMEOUT)
-    writer.close()
-    await writer.wait_closed()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    status, _, body = await http_request(f"http://{host}:{port}{path}")
+    return status, body
 
 
 async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint() -> None:

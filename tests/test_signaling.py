@@ -8,25 +8,15 @@ from typing import Any
 
 import pytest
 
-from conftest import TIMEOUT, Join, Recorder
+from conftest import TIMEOUT, Join, Recorder, http_request
 from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingError, SignalingServer
 
 CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 54321 typ host"
 
 
 async def raw_post(server: SignalingServer, path: str, body: bytes) -> tuple[int, Any]:
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    writer.write(
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(), TIMEOUT)
-    writer.close()
-    await writer.wait_closed()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(payload)
+    status, _, payload = await http_request(server.url + path, "POST", body)
+    return status, json.loads(payload)
 
 
 async def post(server: SignalingServer, path: str, payload: Any) -> tuple[int, Any]:
