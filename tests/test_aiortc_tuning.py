@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import aiortc
 import pytest
@@ -47,3 +48,29 @@ def test_switched_off_by_environment() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+async def test_sacks_are_coalesced_per_loop_turn(join: Any) -> None:
+    """A burst arrives as many packets; the receiver acknowledges them in far fewer SACKs."""
+    sender, _ = await join("room", "sender")
+    receiver, rec = await join("room", "receiver")
+    assert receiver._pc is not None
+    sctp = receiver._pc.sctp
+    counts = {"packets": 0, "sacks": 0}
+    handle, send_sack = sctp._handle_data, sctp._send_sack
+
+    async def counting_handle(data: bytes) -> None:
+        counts["packets"] += 1
+        await handle(data)
+
+    async def counting_sack() -> None:
+        counts["sacks"] += 1
+        await send_sack()
+
+    sctp._handle_data, sctp._send_sack = counting_handle, counting_sack
+    for i in range(3000):
+        await sender.send_message(f"{i}:" + "x" * 200)
+    got = await rec.messages(3000)
+    assert [int(m[1].split(":")[0]) for m in got] == list(range(3000))  # nothing lost or reordered
+    assert counts["packets"] > 100
+    assert counts["sacks"] < counts["packets"] * 0.8, counts
