@@ -285,18 +285,16 @@ class AsyncClient:
         """Leave the room gracefully: say goodbye, let what was sent arrive, close."""
         if self._state == "closed":
             return
-        if self._state == "open" and self._queue is not None and self._pc is not None:
-            pc = self._pc
+        if self._state == "open" and self._queue is not None and self._queue.channel is not None:
             closed = asyncio.Event()
             self._generation += 1  # what follows is our own doing, not a loss
-            self._queue.channel.on("close", closed.set)  # type: ignore[union-attr]
+            self._queue.channel.on("close", closed.set)
             self._queue.put(encode({"t": "bye"}))
             self._queue.flush()
             try:  # the server closes the channel once it has read everything before "bye"
                 await asyncio.wait_for(closed.wait(), 2.0)
             except asyncio.TimeoutError:
                 logger.debug("%s: no close from the server after bye", self.peer_id)
-            del pc
         await self._teardown()
 
     async def __aenter__(self) -> AsyncClient:

@@ -16,7 +16,16 @@ from ._errors import PayloadTooLarge, UnknownPeer
 from ._hooks import Hooks, Message
 from ._limits import Limits
 from ._peer import ServerPeer
-from ._protocol import MAX_ENVELOPE_BYTES, SERVER_ID, Incoming, decode, encode, stamp, stamp_suffix
+from ._protocol import (
+    MAX_ENVELOPE_BYTES,
+    SERVER_ID,
+    Incoming,
+    decode,
+    encode,
+    stamp,
+    stamp_suffix,
+    utf8_len,
+)
 from ._room import RoomRegistry
 
 __all__ = ["Relay"]
@@ -47,7 +56,7 @@ class Relay:
     def speak(self, room: str, envelope: dict[str, Any], to: str | None) -> int:
         """Send a server envelope to a room, or to one peer; returns how many got it."""
         raw = encode(envelope)
-        if len(raw.encode()) > MAX_ENVELOPE_BYTES:
+        if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
         r = self.rooms.get(room)
         if to is not None:
