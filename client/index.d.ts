@@ -47,10 +47,14 @@ export interface ConnectionOptions {
   /** This peer's id; generated when absent. */
   peerId?: string;
   debug?: boolean;
-  /** Reconnection attempts after a lost connection (default 3). */
+  /** Reconnection attempts after a lost connection (default: unlimited within reconnectTimeout). */
   maxReconnectAttempts?: number;
-  /** Delay before the first reconnection attempt in ms (default 2000); later ones grow, with jitter. */
+  /** Delay before the first reconnection attempt in ms (default 2000); later ones double (capped at 30 s); every one has +-25 % jitter. */
   reconnectDelay?: number;
+  /** How long to keep trying to reconnect after a loss, in ms (default 120000). */
+  reconnectTimeout?: number;
+  /** Add navigator.userAgent to the info other peers see (default false). */
+  sendUserAgent?: boolean;
   /** STUN/TURN servers; none by default. */
   iceServers?: RTCIceServer[];
   /** Base URL of the signalling routes (default: same origin). */

@@ -14,6 +14,9 @@ from typing import Any
 from peerpyrtc import AsyncSignalingManager, Limits, SignalingManager
 
 PREFIX = "/rtc"
+#: The admin token every adapter's manager is configured with in the shared suite.
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ADAPTERS = ["flask", "fastapi", "asgi", "django", "aiohttp"]
 
 
@@ -74,7 +77,7 @@ async def serve_adapter(
 
         from peerpyrtc.contrib.flask import signaling_blueprint
 
-        sync = SignalingManager(limits=limits)
+        sync = SignalingManager(limits=limits, admin_token=ADMIN_TOKEN)
         app = Flask("adapter-test")
         app.register_blueprint(signaling_blueprint(sync), url_prefix=PREFIX)
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -88,7 +91,7 @@ async def serve_adapter(
             thread.join(10)
             await asyncio.to_thread(sync.close)
         return
-    manager = AsyncSignalingManager(limits=limits)
+    manager = AsyncSignalingManager(limits=limits, admin_token=ADMIN_TOKEN)
     try:
         if name == "fastapi":
             from fastapi import FastAPI

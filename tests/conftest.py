@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,24 +85,48 @@ async def join(server: SignalingServer) -> AsyncIterator[Join]:
 
 
 async def http_request(
-    url: str, method: str = "GET", body: bytes = b""
+    url: str, method: str = "GET", body: bytes = b"", headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One raw HTTP/1.0 request (no client library between the test and the server)."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     writer.write(
         f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
         + body
     )
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(), TIMEOUT)
-    writer.close()
-    await writer.wait_closed()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    try:
+        await writer.drain()
+        # read the answer as a browser does (by its length): a server may still be reading
+        # away a refused body, waiting for us to close
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        if "content-length" in headers:
+            payload = await asyncio.wait_for(
+                reader.readexactly(int(headers["content-length"])), TIMEOUT
+            )
+        else:
+            payload = await asyncio.wait_for(reader.read(), TIMEOUT)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
     return int(lines[0].split()[1]), headers, payload
+
+
+POLL = 0.02
+
+
+async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait (bounded) for a condition that has no event of its own."""
+
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(POLL)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 async def wait_for_event(event: asyncio.Event, timeout: float = TIMEOUT) -> None:

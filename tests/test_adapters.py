@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters import ADAPTERS, serve_adapter
+from adapters import ADAPTERS, ADMIN, serve_adapter
 from conftest import Recorder, http_request
 from peerpyrtc import AsyncClient, AsyncSignalingManager, client_dir
 
@@ -44,7 +44,7 @@ async def test_three_clients_relay_and_rooms_lists_them(
         await clients[2].broadcast("go", 1)
         for rec in recs:
             assert await rec.expect("message", lambda m: m[2] == "go") == ("carol", 1, "go")
-        status, headers, body = await http_request(url + "/rooms")
+        status, headers, body = await http_request(url + "/rooms", headers=ADMIN)
         rooms = json.loads(body)
         assert status == 200 and headers["content-type"].startswith("application/json")
         assert rooms["room"]["host_id"] == "alice" and rooms["room"]["peer_count"] == 3
@@ -103,8 +103,8 @@ async def test_bundles_are_served(served: tuple[str, AsyncSignalingManager]) -> 
         status, headers, body = await http_request(f"{url}/peerpyrtc/{name}")
         assert status == 200 and "javascript" in headers["content-type"]
         assert body == (client_dir() / name).read_bytes()
-    status, _, _ = await http_request(f"{url}/peerpyrtc/nope.js")
-    assert status == 404
+    status, _, body = await http_request(f"{url}/peerpyrtc/nope.js")
+    assert status == 404 and json.loads(body)["code"] == "ERR_NOT_FOUND"
 
 
 def test_missing_extra_gives_an_install_hint() -> None:
@@ -138,3 +138,116 @@ async def test_authorize_sees_the_same_metadata_everywhere(
         assert seen[-1]["info"] == {"name": "Ann"}
     finally:
         await client.close()
+
+
+async def test_every_error_is_json_with_a_code(served: tuple[str, AsyncSignalingManager]) -> None:
+    """404 and 405 too, on every route the package serves, whatever the framework."""
+    url, _ = served
+    cases = [
+        ("GET", "/offer", 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("PUT", "/candidate", 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("DELETE", "/leave", 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("POST", "/rooms", 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("POST", "/peerpyrtc/peerpyrtc.umd.js", 405, "ERR_METHOD_NOT_ALLOWED"),
+        ("GET", "/peerpyrtc/secrets.txt", 404, "ERR_NOT_FOUND"),
+        ("POST", "/offer", 400, "ERR_INVALID_REQUEST"),
+    ]
+    for method, path, status, code in cases:
+        got, headers, body = await http_request(url + path, method, b"{}" if method == "POST" else b"")
+        assert (method, path, got) == (method, path, status)
+        assert headers["content-type"].startswith("application/json"), (method, path)
+        answer = json.loads(body)
+        assert answer["code"] == code and answer["error"], (method, path, answer)
+
+
+async def test_rooms_needs_the_admin_token(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, _ = served
+    async with AsyncClient(url, "secret-room", "alice", info={"name": "Alice"}):
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic x"}):
+            status, _, body = await http_request(url + "/rooms", headers=headers)
+            assert status == 401 and json.loads(body)["code"] == "ERR_UNAUTHORIZED"
+            assert b"secret-room" not in body and b"alice" not in body
+        status, _, body = await http_request(url + "/rooms", headers=ADMIN)
+        assert status == 200 and json.loads(body)["secret-room"]["peers"][0]["name"] == "Alice"
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("lone surrogate in info", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"name":"\\ud800"}}}'),
+        ("NaN", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":NaN}}}'),
+        ("Infinity", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","protocol":Infinity}}'),
+        ("huge number", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":1e999}}}'),
+        ("deep nesting", b"[" * 100_000),
+        ("deep info", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":' + b"[" * 40 + b"]" * 40 + b"}}}"),
+        ("look-alike id", '{"room":"r","peer_id":"\u0430lice","offer":{}}'.encode()),
+        ("look-alike raw", '{"room":"r","peer_id":"ѕerver","offer":{}}'.encode()),
+        ("not UTF-8", b'{"room":"\xff"}'),
+    ],
+)
+async def test_hostile_contents_are_a_400_with_a_code(
+    served: tuple[str, AsyncSignalingManager], case: str, body: bytes
+) -> None:
+    url, manager = served
+    status, _, answer = await http_request(url + "/offer", "POST", body)
+    assert status == 400, (case, answer)
+    assert json.loads(answer)["code"] == "ERR_INVALID_REQUEST", case
+    assert manager._pending == {} and manager.rooms_info() == {}
+
+
+async def test_two_data_sections_are_a_400(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, _ = served
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.createDataChannel("peerpyrtc")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    media = sdp[sdp.index("m=application") :]
+    doubled = sdp + media.replace("a=mid:0", "a=mid:1")
+    payload = {"room": "r", "peer_id": "p", "offer": {"type": "offer", "sdp": doubled}}
+    status, body = await post(url + "/offer", payload)
+    assert status == 400 and body["code"] == "ERR_INVALID_REQUEST" and "one media" in body["error"]
+
+
+async def test_authorize_gets_cookies_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+    url, manager = served
+    seen: list[dict[str, Any]] = []
+
+    @manager.authorize
+    def check(room: str, peer_id: str, metadata: dict[str, Any]) -> bool:
+        seen.append(metadata["cookies"])
+        return True
+
+    async with AsyncClient(url, "room", "ann", headers={"Cookie": "sid=abc123; theme=dark"}):
+        pass
+    assert seen == [{"sid": "abc123", "theme": "dark"}]
+
+
+@pytest.mark.parametrize("adapter", [a for a in ADAPTERS if a != "django"])
+async def test_a_huge_body_is_refused_without_reading_it(adapter: str) -> None:
+    """A client announcing 50 MB gets its 413 after the limit, not after 50 MB.
+
+    Not Django: its ASGI handler spools every body to a file before any view
+    runs (docs/security.md says to cap bodies in the proxy there).
+    """
+    async with serve_adapter(adapter) as (url, manager):
+        await _refused_early(url, manager)
+
+
+async def _refused_early(url: str, manager: AsyncSignalingManager) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url + "/offer")
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 50000000\r\n\r\n".encode() + b" " * (manager.limits.max_body_bytes + 65536)
+    )
+    try:
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+        assert b" 413 " in head
+    finally:
+        writer.close()

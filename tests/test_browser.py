@@ -248,7 +248,8 @@ async def test_python_and_browser_peers_share_a_room(
     page = await open_page(browser, web.url)
     await page.evaluate(JOIN_JS, ["mixed", "page", {"peerInfo": {"name": "Page"}}])
     joined = await rec.expect("joined")
-    assert joined["id"] == "page" and joined["name"] == "Page" and "Chrome" in joined["userAgent"]
+    # the user agent is not shared unless the page asks (sendUserAgent: true)
+    assert joined["id"] == "page" and joined["name"] == "Page" and "userAgent" not in joined
     await bot.emit("to-page", [1, 2, 3], to="page")
     assert await messages(page, 1) == [["bot", [1, 2, 3], "to-page"]]
     await page.evaluate("rtc.sendMessage('to bot')")
@@ -256,3 +257,7 @@ async def test_python_and_browser_peers_share_a_room(
     await page.close()  # a closed tab: the server notices and tells the room
     # the page says goodbye on pagehide (bye + a beacon): no waiting for ICE consent (30 s)
     assert (await rec.expect("left", timeout=TIMEOUT))["id"] == "page"
+    page = await open_page(browser, web.url)
+    await page.evaluate(JOIN_JS, ["mixed", "page2", {"sendUserAgent": True}])
+    assert "Chrome" in (await rec.expect("joined"))["userAgent"]
+    await page.close()

@@ -46,14 +46,19 @@ def test_a_bad_ice_server_is_a_clear_usage_error() -> None:
     assert proc.returncode == 2 and "--ice-server" in proc.stderr and "Traceback" not in proc.stderr
 
 
-async def http_get(host: str, port: int, path: str) -> tuple[int, bytes]:
-    status, _, body = await http_request(f"http://{host}:{port}{path}")
+TOKEN = "cli-admin-token-0123456789"
+
+
+async def http_get(
+    host: str, port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    status, _, body = await http_request(f"http://{host}:{port}{path}", headers=headers)
     return status, body
 
 
 async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0",
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", "--admin-token", TOKEN,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -68,6 +73,9 @@ async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint() -> None:
                 await alice.send_message("through the CLI server")
                 assert await rec.expect("message") == ("alice", "through the CLI server", None)
                 status, body = await http_get(host, int(port), "/rooms")
+                assert status == 401 and b"cli-room" not in body
+                auth = {"Authorization": f"Bearer {TOKEN}"}
+                status, body = await http_get(host, int(port), "/rooms", auth)
                 assert status == 200 and json.loads(body)["cli-room"]["peer_count"] == 2
         status, body = await http_get(host, int(port), "/")
         assert status == 200 and b"PeerPyRTC chat" in body

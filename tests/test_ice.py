@@ -11,12 +11,8 @@ import pytest
 from aioice import stun
 
 from peerpyrtc import AsyncClient, AsyncSignalingManager, InvalidRequest, start_server
-from peerpyrtc._ice import (
-    IceServerPool,
-    candidate_from_json,
-    normalize_ice_servers,
-    strip_mdns_candidates,
-)
+from peerpyrtc._candidates import candidate_from_json, strip_mdns_candidates
+from peerpyrtc._ice import IceServerPool, normalize_ice_servers
 
 MDNS = "candidate:1 1 udp 2122260223 3f2a1c4e-1111-2222-3333-444455556666.local 5000 typ host"
 

@@ -13,6 +13,7 @@ from peerpyrtc._protocol import (
     batch,
     decode,
     encode,
+    loads,
     split_frame,
     stamp,
     stamp_suffix,
@@ -43,10 +44,21 @@ def test_batch_splits_into_exact_raw_slices() -> None:
         ('[{"t":"msg","d":"x"},]', "not valid JSON"),
         ('[{"t":"msg","d":"x"} {"t":"msg","d":"y"}]', "expected ','"),
         ('{"t":"msg","d":"x"} trailing', "unexpected data"),
-        ('{"d":"x"}', "unknown envelope type"),
-        ('{"t":"hack"}', "unknown envelope type"),
-        ('{"t":[]}', "unknown envelope type"),  # found by the fuzzer: unhashable type
-        ('{"t":{"a":1}}', "unknown envelope type"),
+        ('{"d":"x"}', "needs 't'"),
+        ('{"t":[]}', "needs 't'"),  # found by the fuzzer: unhashable type
+        ('{"t":{"a":1}}', "needs 't'"),
+        # contents JSON can hold but a browser or UTF-8 cannot (hardening round 2)
+        ('{"t":"msg","d":"\\ud800"}', "lone UTF-16 surrogate"),
+        ('{"t":"emit","e":"x","d":{"\\udfff":1}}', "lone UTF-16 surrogate"),
+        ('{"t":"emit","e":"x","d":["ok","\\ud83d"]}', "lone UTF-16 surrogate"),
+        ('{"t":"emit","e":"x","d":NaN}', "non-finite"),
+        ('{"t":"emit","e":"x","d":[Infinity]}', "non-finite"),
+        ('{"t":"emit","e":"x","d":-Infinity}', "non-finite"),
+        ('{"t":"emit","e":"x","d":1e999}', "out of range"),
+        ('{"t":"emit","e":"x","d":' + "9" * 5000 + "}", "not valid JSON"),
+        ("[" * 60_000, "nested deeper"),
+        ('{"t":"emit","e":"x","d":' + "[" * 40 + "]" * 40 + "}", "nested deeper"),
+        ('{"t":"emit","e":"x","d":' + '{"a":' * 40 + "1" + "}" * 40 + "}", "nested deeper"),
         ('{"t":"msg","d":1}', "'d' as a string"),
         ('{"t":"emit","d":1}', "event name"),
         ('{"t":"emit","e":"","d":1}', "event name"),
@@ -58,6 +70,27 @@ def test_batch_splits_into_exact_raw_slices() -> None:
 def test_bad_frames_say_what_is_wrong(frame: str, says: str) -> None:
     with pytest.raises(ProtocolError, match=says):
         decode(frame)
+
+
+def test_unknown_types_are_ignored_and_valid_contents_pass() -> None:
+    assert decode('{"t":"teleport","d":1}') == []  # a later version's type: ignored
+    envs = decode('[{"t":"later"},{"t":"msg","d":"\\ud83d\\ude00 ok"}]')
+    assert [e.data for e in envs] == ["\U0001f600 ok"]  # a surrogate *pair* is a character
+    [env] = decode('{"t":"emit","e":"x","d":' + "[" * 30 + "1.5e308" + "]" * 30 + "}")
+    assert env.type == "emit"
+
+
+def test_the_server_never_encodes_what_a_peer_cannot_read() -> None:
+    for bad in ({"d": "\ud800"}, {"d": float("nan")}, {"d": float("inf")}, {"d": object()}):
+        with pytest.raises(ProtocolError):
+            encode(bad)
+
+
+def test_loads_is_as_strict_for_http_bodies() -> None:
+    assert loads(b' {"a": [1, "\xc3\xa9"]} ') == {"a": [1, "\u00e9"]}
+    for bad in (b'{"a":NaN}', b'"\\udc00"', b"[" * 100_000, b"\xff", b'{"a":1} x'):
+        with pytest.raises(ProtocolError):
+            loads(bad)
 
 
 def test_a_bad_envelope_refuses_the_whole_batch() -> None:

@@ -219,7 +219,9 @@ async def test_a_killed_peer_is_gone_within_ten_seconds(
 async def test_a_slow_consumer_is_cut_off_and_the_room_keeps_its_rate(
     make_server: Any, clients: list[AsyncClient]
 ) -> None:
-    server, manager = await make_server(limits=Limits(max_queue_bytes=512 * 1024))
+    # the sender's byte meter off: this is about a receiver that stops reading
+    limits = Limits(max_queue_bytes=512 * 1024, max_bytes_per_second=0)
+    server, manager = await make_server(limits=limits)
     sender, _ = await connect(clients, server.url, "r", "sender")
     fast, rf = await connect(clients, server.url, "r", "fast")
     proc = await peer_process(server.url, "r", "frozen")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import concurrent.futures
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ def sync_manager() -> Iterator[SignalingManager]:
 
 async def serve(manager: SignalingManager) -> Any:
     """Serve the facade's async core on its own loop thread (as an adapter would)."""
-    future = asyncio.run_coroutine_threadsafe(start_server(manager.async_manager), manager._loop)
+    future = asyncio.run_coroutine_threadsafe(start_server(manager._core), manager._start())
     return await asyncio.wrap_future(future)
 
 
@@ -52,10 +53,20 @@ async def test_calls_from_many_threads_while_peers_join(sync_manager: SignalingM
 async def test_handlers_may_speak_through_the_facade(sync_manager: SignalingManager) -> None:
     server = await serve(sync_manager)
 
+    threads: list[str] = []
+
     @sync_manager.on("ping")
     def answer(room: str, sender: str, data: Any) -> None:
-        # on the loop thread: schedules instead of blocking
-        assert sync_manager.emit(room, "pong", data, to=sender) is None
+        # a plain handler runs on the hook thread: the blocking API works there
+        threads.append(threading.current_thread().name)
+        assert sync_manager.rooms_info()["r"]["peer_count"] == 1
+        assert sync_manager.emit(room, "pong", data, to=sender) == 1
+
+    @sync_manager.on("ping")
+    async def answer_async(room: str, sender: str, data: Any) -> None:
+        # an async handler runs on the loop thread: speaking schedules instead of blocking
+        threads.append(threading.current_thread().name)
+        assert sync_manager.emit(room, "pong-async", data, to=sender) is None
         with pytest.raises(RuntimeError, match="own loop thread"):
             sync_manager.rooms_info()
 
@@ -64,7 +75,9 @@ async def test_handlers_may_speak_through_the_facade(sync_manager: SignalingMana
     try:
         await client.connect()
         await client.emit("ping", 42)
-        assert await rec.expect("message") == ("server", 42, "pong")
+        got = {await rec.expect("message"), await rec.expect("message")}
+        assert got == {("server", 42, "pong"), ("server", 42, "pong-async")}
+        assert sorted(t.split("_")[0] for t in threads) == ["peerpyrtc-hooks", "peerpyrtc-loop"]
     finally:
         await client.close()
         await asyncio.wrap_future(

@@ -1,15 +1,16 @@
-// Reconnection delays: the first retry waits `base`; later ones grow with jitter.
+// Reconnection delays: every retry is jittered, later ones grow, all are capped.
 
 export const MAX_RECONNECT_DELAY = 30000;
 
 /**
- * Delay before reconnection attempt `attempt` (1-based).
+ * Delay before reconnection attempt `attempt` (1-based): `base`, doubling per attempt, capped at
+ * MAX_RECONNECT_DELAY, each with +-25 % jitter so that the tabs of a restarted server do not all
+ * come back at the same instant.
  * @param {number} attempt
  * @param {number} base the reconnectDelay option, in ms
  * @param {() => number} [random] a source in [0, 1)
  */
 export function reconnectDelay(attempt, base, random = Math.random) {
-  if (attempt <= 1) return base;
-  const grown = Math.min(base * 2 ** (attempt - 1), MAX_RECONNECT_DELAY);
+  const grown = Math.min(base * 2 ** (Math.max(1, attempt) - 1), MAX_RECONNECT_DELAY);
   return Math.round(grown * (0.75 + 0.5 * random()));
 }

@@ -30,8 +30,11 @@ export function generatePeerId() {
 
 export const DEFAULTS = Object.freeze({
   debug: false,
-  maxReconnectAttempts: 3,
+  // retried with capped, jittered backoff until reconnectTimeout has passed
+  maxReconnectAttempts: Infinity,
   reconnectDelay: 2000,
+  reconnectTimeout: 120000,
+  sendUserAgent: false,
   iceServers: [],
   signalingUrl: '',
   peerInfo: {},
@@ -73,7 +76,6 @@ export class WebRTCConnection {
     this._pc = null;
     this._channel = null;
     this._outbox = [];
-    this._outboxBytes = 0;
     this._flushScheduled = false;
     this._closedByUser = false;
     this._connectPromise = null;
@@ -125,7 +127,11 @@ export class WebRTCConnection {
     return this._connectPromise;
   }
 
-  /** Leave the room: say goodbye over the channel, then close. */
+  /**
+   * Leave the room: everything sent before this is delivered first. The goodbye travels over the
+   * channel, after the last messages; the server closes the channel once it has read them all.
+   * HTTP /leave is used only when the channel cannot carry the goodbye.
+   */
   async closeConnection() {
     if (this._closedByUser) return;
     this._closedByUser = true;
@@ -137,15 +143,17 @@ export class WebRTCConnection {
     }
     globalThis.removeEventListener?.('pagehide', this._onPageHide);
     const wasConnected = this._status === 'connected';
-    if (this._channel && this._channel.readyState === 'open') {
-      this._flush();
-      try { this._channel.send(BYE); } catch { /* already gone */ }
+    const channel = this._channel;
+    let saidBye = false;
+    if (channel && channel.readyState === 'open') {
+      this._flush(true);
+      try { channel.send(BYE); saidBye = true; } catch { /* already gone */ }
     }
     this._outbox = [];
-    this._outboxBytes = 0;
-    postJSON(signalingUrl(this.options.signalingUrl, 'leave'), this._leaveBody(),
-      this._requestOptions()).catch((e) => this._log('leave failed', e));
-    await this._waitDrained();
+    if (!saidBye || !(await this._serverClosed(channel, 3000))) {
+      await postJSON(signalingUrl(this.options.signalingUrl, 'leave'), this._leaveBody(),
+        this._requestOptions()).catch((e) => this._log('leave failed', e));
+    }
     this._teardown();
     this._peers.clear();
     this._setStatus('closed');
@@ -163,9 +171,12 @@ export class WebRTCConnection {
   _goodbye() {
     if (this._status !== 'connected') return;
     try { this._channel.send(BYE); } catch { /* already gone */ }
-    // the session secret proves it is us; a beacon survives the page going away
-    const body = new Blob([JSON.stringify(this._leaveBody())], { type: 'text/plain' });
-    globalThis.navigator?.sendBeacon?.(signalingUrl(this.options.signalingUrl, 'leave'), body);
+    // the session secret proves it is us; a beacon survives the page going away. JSON (which
+    // any /leave route parses) is only allowed same-origin; cross-origin it goes as text/plain,
+    // which the package's own routes accept too
+    const url = signalingUrl(this.options.signalingUrl, 'leave');
+    const body = new Blob([JSON.stringify(this._leaveBody())], { type: beaconType(url) });
+    globalThis.navigator?.sendBeacon?.(url, body);
   }
 
   // ----------------------------------------------------------- sending
@@ -202,7 +213,6 @@ export class WebRTCConnection {
         `not connected and ${this.options.maxQueuedMessages} messages already wait to be sent`);
     }
     this._outbox.push(raw);
-    this._outboxBytes += raw.length;
     this._scheduleFlush();
   }
 
@@ -212,30 +222,30 @@ export class WebRTCConnection {
     queueMicrotask(() => { this._flushScheduled = false; this._flush(); });
   }
 
-  _flush() {
+  _flush(force = false) {
     const channel = this._channel;
     if (!channel || channel.readyState !== 'open' || !this._outbox.length) return;
-    if (channel.bufferedAmount > HIGH_WATER) return; // resumes on bufferedamountlow
+    if (!force && channel.bufferedAmount > HIGH_WATER) return; // resumes on bufferedamountlow
     const raws = this._outbox;
     this._outbox = [];
-    this._outboxBytes = 0;
     for (const frame of frames(raws)) channel.send(frame);
   }
 
-  async _waitDrained() {
-    const channel = this._channel;
-    if (!channel || channel.readyState !== 'open') return;
-    const deadline = Date.now() + 2000;
-    // bufferedAmount 0 is not delivery, but it is the best a browser tells us
-    while (channel.readyState === 'open' && channel.bufferedAmount > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  // Resolves true once the server closes `channel` (it does after reading our goodbye).
+  _serverClosed(channel, timeout) {
+    return new Promise((resolve) => {
+      if (channel.readyState === 'closed') { resolve(true); return; }
+      const timer = setTimeout(() => resolve(false), timeout);
+      channel.addEventListener('close', () => { clearTimeout(timer); resolve(true); });
+    });
   }
 
   // ------------------------------------------------------- connecting
   async _open() {
     const generation = ++this._generation;
-    this._teardown();
+    // a reconnect keeps the old connection until the new one is welcomed: closing it first
+    // would tell the server we left (the others would see a leave, a new host, a join)
+    this._retire();
     const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this._pc = pc;
@@ -262,7 +272,9 @@ export class WebRTCConnection {
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    const info = { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo };
+    const info = this.options.sendUserAgent
+      ? { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo }
+      : { ...this.options.peerInfo };
     const reply = await postJSON(signalingUrl(this.options.signalingUrl, 'offer'), {
       room: this.roomName,
       peer_id: this.peerId,
@@ -283,7 +295,7 @@ export class WebRTCConnection {
     try {
       await Promise.race([welcomed, timeout]);
     } catch (error) {
-      if (generation === this._generation) this._teardown();
+      if (generation === this._generation) this._retire(true); // this attempt only
       throw error;
     } finally {
       clearTimeout(timer);
@@ -291,6 +303,7 @@ export class WebRTCConnection {
   }
 
   _opened() {
+    this._dropStale(); // the server has swapped connections: the old one is no longer ours
     this._setStatus('connected');
     this._startWatchdog(this._generation);
     this._flush();
@@ -321,31 +334,34 @@ export class WebRTCConnection {
     if (this._status !== 'connected') return;
     this._log('connection lost:', reason);
     this._generation += 1;
-    this._teardown();
     if (!this._mayReconnect) {
+      this._teardown();
       // the server ended this session on purpose (replaced, flooding, too slow): final
       this._peers.clear();
       this._setStatus('closed');
       this._fire('onClose', 'close', this.closeReason || reason);
       return;
     }
+    this._retire();
+    this._reconnectUntil = Date.now() + this.options.reconnectTimeout;
     this._reconnect(1, this.closeReason || reason);
   }
 
   _reconnect(attempt, reason) {
     const max = this.options.maxReconnectAttempts;
-    if (attempt > max) {
+    const delay = reconnectDelay(attempt, this.options.reconnectDelay);
+    if (attempt > max || Date.now() + delay > this._reconnectUntil) {
+      this._teardown();
       this._peers.clear();
       this._setStatus('failed');
       const error = new PeerPyRTCError(ErrorCodes.ERR_RECONNECT_FAILED,
-        `lost room "${this.roomName}" (${reason}) and ${max} reconnection attempts failed`);
+        `lost room "${this.roomName}" (${reason}) and ${attempt - 1} reconnection attempts failed`);
       this._fire('onError', 'error', error);
       this._fire('onClose', 'close', reason);
       return;
     }
     this._setStatus('reconnecting');
-    const delay = reconnectDelay(attempt, this.options.reconnectDelay);
-    this._log(`reconnecting in ${delay} ms (attempt ${attempt}/${max})`);
+    this._log(`reconnecting in ${delay} ms (attempt ${attempt})`);
     this._reconnectTimer = setTimeout(() => {
       if (this._closedByUser) return;
       this._open().then(() => this._opened(), (error) => {
@@ -356,20 +372,33 @@ export class WebRTCConnection {
     }, delay);
   }
 
-  _teardown() {
+  // Detach the current connection; keep it open (as stale) until a new one is welcomed.
+  _retire(close = false) {
     clearInterval(this._watchdog);
     const pc = this._pc;
     const channel = this._channel;
     this._pc = null;
     this._channel = null;
-    if (channel) {
-      channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
-      try { channel.close(); } catch { /* closed */ }
-    }
-    if (pc) {
-      pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    if (!pc) return;
+    pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (close) {
       try { pc.close(); } catch { /* closed */ }
+    } else {
+      this._dropStale();
+      this._stale = pc;
     }
+  }
+
+  _dropStale() {
+    const pc = this._stale;
+    this._stale = null;
+    if (pc) try { pc.close(); } catch { /* closed */ }
+  }
+
+  _teardown() {
+    this._retire();
+    this._dropStale();
   }
 
   // --------------------------------------------------------- receiving
@@ -421,7 +450,8 @@ export class WebRTCConnection {
         const peer = this._peers.get(env.peer.id) || env.peer;
         this._peers.delete(env.peer.id);
         if ('host' in env) this.hostId = env.host;
-        this._fire('onPeerLeft', 'peer-left', { ...peer, isHost: false });
+        // the role it had when it left; the new host is announced after this
+        this._fire('onPeerLeft', 'peer-left', { ...peer, isHost: !!env.peer.isHost });
         this._roomUpdate();
         break;
       }
@@ -472,5 +502,14 @@ export class WebRTCConnection {
 
   _log(...args) {
     if (this.options.debug) console.debug(`[peerpyrtc ${this.roomName}/${this.peerId}]`, ...args);
+  }
+}
+
+function beaconType(url) {
+  try {
+    const origin = globalThis.location?.origin;
+    return origin && new URL(url, origin).origin === origin ? 'application/json' : 'text/plain';
+  } catch {
+    return 'text/plain';
   }
 }

@@ -2,8 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_RECONNECT_DELAY, reconnectDelay } from '../src/backoff.js';
 
-test('the first retry waits exactly the configured delay', () => {
-  assert.equal(reconnectDelay(1, 2000, () => 0.99), 2000);
+test('the first retry is jittered too (tabs of a restarted server spread out)', () => {
+  assert.equal(reconnectDelay(1, 2000, () => 0.5), 2000);
+  assert.equal(reconnectDelay(1, 2000, () => 0), 1500);
+  assert.equal(reconnectDelay(1, 2000, () => 0.999999), 2500);
+  const samples = new Set(Array.from({ length: 50 }, () => reconnectDelay(1, 2000)));
+  assert.ok(samples.size > 1, 'jitter varies the first delay');
 });
 
 test('later retries grow, with jitter of plus or minus 25 percent', () => {
@@ -16,5 +20,6 @@ test('later retries grow, with jitter of plus or minus 25 percent', () => {
 });
 
 test('delays are capped', () => {
-  assert.ok(reconnectDelay(30, 2000, () => 0.5) <= MAX_RECONNECT_DELAY);
+  assert.ok(reconnectDelay(30, 2000, () => 0.999) <= MAX_RECONNECT_DELAY * 1.25);
+  assert.ok(reconnectDelay(30, 2000, () => 0) >= MAX_RECONNECT_DELAY * 0.75);
 });

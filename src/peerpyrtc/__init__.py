@@ -18,8 +18,10 @@ from ._errors import (
     PeerIdTaken,
     PeerPyRTCError,
     ProtocolError,
+    RateLimited,
     RoomFull,
     SignalingError,
+    Unauthorized,
     UnknownPeer,
 )
 from ._hooks import Message
@@ -47,10 +49,12 @@ __all__ = [
     "PeerIdTaken",
     "PeerPyRTCError",
     "ProtocolError",
+    "RateLimited",
     "RoomFull",
     "SignalingError",
     "SignalingManager",
     "SignalingServer",
+    "Unauthorized",
     "UnknownPeer",
     "__version__",
     "client_dir",

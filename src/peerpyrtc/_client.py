@@ -24,7 +24,7 @@ from ._errors import (
     InvalidRequest,
     NotConnected,
     PayloadTooLarge,
-    PeerPyRTCError,
+    SignalingError,
 )
 from ._httpclient import post_json
 from ._ice import IceServerSpec, normalize_ice_servers
@@ -71,8 +71,9 @@ class AsyncClient:
         info: dict[str, Any] | None = None,
         timeout: float = 10.0,
         headers: dict[str, str] | None = None,
-        max_reconnect_attempts: int = 3,
+        max_reconnect_attempts: int | None = None,
         reconnect_delay: float = 1.0,
+        reconnect_timeout: float = 120.0,
         heartbeat_interval: float = 6.0,
         heartbeat_timeout: float = 12.0,
     ) -> None:
@@ -83,10 +84,14 @@ class AsyncClient:
         self.timeout = timeout
         #: Extra HTTP headers for the signalling requests (an Authorization token, say).
         self.headers = dict(headers or {})
-        #: After a lost connection: attempts to reconnect with the same id and session.
+        #: After a lost connection: attempts to reconnect with the same id and session
+        #: (None: as many as ``reconnect_timeout`` allows; 0: never).
         self.max_reconnect_attempts = max_reconnect_attempts
-        #: Seconds before the first attempt; later ones double, with jitter.
+        #: Seconds before the first attempt; later ones double (capped at 30 s), each with
+        #: +-25 % jitter so that clients of a restarted server do not come back at once.
         self.reconnect_delay = reconnect_delay
+        #: Seconds after a loss during which reconnection is tried; then ``on_close`` fires.
+        self.reconnect_timeout = reconnect_timeout
         #: Ping the server after this many quiet seconds; give up after ``heartbeat_timeout``.
         #: (The server pings a quiet peer every 4 s, so a live server is never this silent.)
         self.heartbeat_interval = heartbeat_interval
@@ -245,7 +250,7 @@ class AsyncClient:
         if self._state != "open":
             return
         reason = self.close_reason or reason
-        if self._may_reconnect and self.max_reconnect_attempts > 0:
+        if self._may_reconnect and self.max_reconnect_attempts != 0:
             self._state = "reconnecting"
             task = asyncio.ensure_future(self._reconnect(reason))
             self._tasks.add(task)
@@ -256,18 +261,28 @@ class AsyncClient:
             task.add_done_callback(self._tasks.discard)
 
     async def _reconnect(self, reason: str) -> None:
-        for attempt in range(1, self.max_reconnect_attempts + 1):
-            delay = self.reconnect_delay * (2 ** (attempt - 1) if attempt > 1 else 1)
-            await asyncio.sleep(
-                min(delay, 30.0) * (1 if attempt == 1 else random.uniform(0.75, 1.25))
-            )
+        """Retry with capped, jittered backoff until it works, time runs out or it is refused."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reconnect_timeout
+        attempt = 0
+        while self.max_reconnect_attempts is None or attempt < self.max_reconnect_attempts:
+            attempt += 1
+            delay = min(self.reconnect_delay * 2 ** (attempt - 1), 30.0)
+            delay *= random.uniform(0.75, 1.25)
+            if loop.time() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
             if self._state != "reconnecting":
                 return
             try:
                 await self._open()
-            except (PeerPyRTCError, OSError, asyncio.TimeoutError) as exc:
-                logger.info("%s: reconnection %d failed: %s", self.peer_id, attempt, exc)
-                reason = str(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure is retried or ends in closed, never a hang
+                logger.info("%s: reconnection %d failed: %r", self.peer_id, attempt, exc)
+                reason = str(exc) or type(exc).__name__
+                if isinstance(exc, SignalingError) and exc.status in (400, 401, 403, 404, 409):
+                    break  # refused, not unreachable: trying again would not help
                 continue
             self._state = "open"
             logger.info("%s: reconnected to %r", self.peer_id, self.room)
@@ -282,9 +297,13 @@ class AsyncClient:
         self._call(self.on_close, reason)
 
     async def close(self) -> None:
-        """Leave the room gracefully: say goodbye, let what was sent arrive, close."""
+        """Leave the room gracefully: say goodbye, let what was sent arrive, close.
+
+        ``on_close("closed")`` fires once it is done, as it does in the browser client.
+        """
         if self._state == "closed":
             return
+        was_connected = self._state in ("open", "reconnecting")
         if self._state == "open" and self._queue is not None and self._queue.channel is not None:
             closed = asyncio.Event()
             self._generation += 1  # what follows is our own doing, not a loss
@@ -296,6 +315,8 @@ class AsyncClient:
             except asyncio.TimeoutError:
                 logger.debug("%s: no close from the server after bye", self.peer_id)
         await self._teardown()
+        if was_connected:
+            self._call(self.on_close, "closed")
 
     async def __aenter__(self) -> AsyncClient:
         return await self.connect()
@@ -391,7 +412,8 @@ class AsyncClient:
         elif kind == "left":
             peer = self._peers.pop(env["peer"]["id"], env["peer"])
             self.host_id = env.get("host", self.host_id)
-            self._call(self.on_peer_left, {**peer, "isHost": False})
+            # the role it had when it left (a leaving host says so; the new host comes next)
+            self._call(self.on_peer_left, {**peer, "isHost": bool(env["peer"].get("isHost"))})
             self._call(self.on_room_update, self.peers)
         elif kind == "host":
             self.host_id = env.get("host")

@@ -15,8 +15,10 @@ __all__ = [
     "PeerIdTaken",
     "PeerPyRTCError",
     "ProtocolError",
+    "RateLimited",
     "RoomFull",
     "SignalingError",
+    "Unauthorized",
     "UnknownPeer",
 ]
 
@@ -68,6 +70,20 @@ class RoomFull(PeerPyRTCError):
 
     status = 429
     code = "ERR_ROOM_FULL"
+
+
+class RateLimited(PeerPyRTCError):
+    """A client asked for more than a bound allows: pending offers, candidates, sessions."""
+
+    status = 429
+    code = "ERR_RATE_LIMITED"
+
+
+class Unauthorized(PeerPyRTCError):
+    """An admin route was called without the configured admin token (or with a wrong one)."""
+
+    status = 401
+    code = "ERR_UNAUTHORIZED"
 
 
 class ProtocolError(PeerPyRTCError, ValueError):

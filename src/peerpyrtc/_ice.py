@@ -1,4 +1,4 @@
-"""ICE configuration, candidate parsing and mDNS handling.
+"""ICE configuration: the server pool, and the ICE sockets' buffers.
 
 Facts this module exists for (see the design notes):
 
@@ -7,9 +7,7 @@ Facts this module exists for (see the design notes):
 * A configured STUN/TURN server that does not answer makes aiortc wait 5 s for
   gathering on every connection. :class:`IceServerPool` probes each server
   once in a while and only hands out the ones that answered.
-* Chromium hides host candidates behind mDNS names (``<uuid>.local``); aioice
-  stalls trying to resolve them. We drop them: the browser's own checks reach
-  the server's host candidate, which yields a peer-reflexive pair.
+* Candidates from clients are parsed and screened in ``_candidates``.
 """
 
 from __future__ import annotations
@@ -21,27 +19,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aioice import stun
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcicetransport import parse_stun_turn_uri
-from aiortc.sdp import candidate_from_sdp
-
-from ._errors import InvalidRequest
 
 __all__ = [
     "SOCKET_BUFFER_BYTES",
     "IceServerPool",
     "IceServerSpec",
-    "candidate_from_json",
     "enlarge_socket_buffers",
-    "is_mdns_candidate",
     "normalize_ice_servers",
-    "strip_mdns_candidates",
 ]
 
 logger = logging.getLogger(__name__)
 
 IceServerSpec = str | Mapping[str, Any] | RTCIceServer
-MAX_CANDIDATE_LENGTH = 1024
 
 
 def normalize_ice_servers(servers: Iterable[IceServerSpec] | None) -> list[RTCIceServer]:
@@ -175,61 +166,6 @@ class IceServerPool:
             return False
         finally:
             transport.close()
-
-
-def is_mdns_candidate(candidate: str) -> bool:
-    """True for a candidate whose address is an mDNS name (``<uuid>.local``)."""
-    bits = candidate.split()
-    return len(bits) > 4 and bits[4].endswith(".local")
-
-
-def strip_mdns_candidates(sdp: str) -> str:
-    """Drop ``a=candidate`` lines with mDNS addresses from an SDP."""
-    if ".local" not in sdp:
-        return sdp
-    lines = sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n")
-    kept = [ln for ln in lines if not (ln.startswith("a=candidate:") and is_mdns_candidate(ln))]
-    return ("\r\n" if "\r\n" in sdp else "\n").join(kept)
-
-
-def candidate_from_json(data: Any) -> RTCIceCandidate | None:
-    """Parse the browser's ``RTCIceCandidate.toJSON()`` shape.
-
-    Returns None for end-of-candidates (an empty candidate string) and for
-    mDNS candidates, which we deliberately skip. Raises
-    :class:`InvalidRequest` when the object is malformed.
-    """
-    if not isinstance(data, Mapping):
-        raise InvalidRequest("'candidate' must be an object like RTCIceCandidate.toJSON()")
-    text = data.get("candidate")
-    if not isinstance(text, str):
-        raise InvalidRequest("'candidate.candidate' must be a string")
-    if len(text) > MAX_CANDIDATE_LENGTH:
-        raise InvalidRequest(f"'candidate.candidate' is longer than {MAX_CANDIDATE_LENGTH}")
-    text = text.strip()
-    if text.startswith("candidate:"):
-        text = text[len("candidate:") :]
-    elif text.startswith("a=candidate:"):
-        text = text[len("a=candidate:") :]
-    if not text:
-        return None
-    mid = data.get("sdpMid")
-    index = data.get("sdpMLineIndex")
-    if mid is not None and not isinstance(mid, str):
-        raise InvalidRequest("'candidate.sdpMid' must be a string or null")
-    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
-        raise InvalidRequest("'candidate.sdpMLineIndex' must be an integer or null")
-    if mid is None and index is None:
-        raise InvalidRequest("a candidate needs 'sdpMid' or 'sdpMLineIndex'")
-    if is_mdns_candidate(text):
-        return None
-    try:
-        candidate = candidate_from_sdp(text)
-    except (AssertionError, ValueError, IndexError) as exc:
-        raise InvalidRequest(f"malformed ICE candidate: {text[:80]!r}") from exc
-    candidate.sdpMid = mid
-    candidate.sdpMLineIndex = index
-    return candidate
 
 
 #: UDP buffer size asked for each ICE socket. Linux's default (208 KiB) overflows under

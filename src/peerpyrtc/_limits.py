@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import InvalidRequest, PayloadTooLarge
-from ._protocol import SERVER_ID
+from ._errors import InvalidRequest, PayloadTooLarge, ProtocolError
+from ._protocol import SERVER_ID, check_contents, encode, utf8_len
 
 __all__ = ["Limits", "new_session", "validate_id", "validate_info", "validate_session"]
 
-_ID = re.compile(r"[\w.:@~+-]+")
+#: Room names and peer ids: ASCII only, so no look-alike (a Cyrillic a in ``alice``) passes.
+_ID = re.compile(r"[A-Za-z0-9_.:@~+-]+")
 _SESSION = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
@@ -38,19 +38,56 @@ class Limits:
     #: Seconds an answered offer may take to open its channel.
     pending_timeout: float = 15.0
     #: Candidates kept for one session that arrive before its offer.
-    max_early_candidates: int = 64
+    max_early_candidates: int = 16
     #: Sustained messages per second one peer may send (a token bucket)...
     max_messages_per_second: float = 20_000.0
     #: ...and the burst it may send above that rate. A flood is disconnected.
     message_burst: int = 40_000
+    #: Sustained bytes per second one peer may send, every frame counted (0: no limit)...
+    max_bytes_per_second: float = 512 * 1024
+    #: ...and the burst above that rate. Metering the sender keeps its receivers' queues
+    #: (``max_queue_bytes``) from filling: the sender is cut off, never its receivers.
+    byte_burst: int = 4 * 1024 * 1024
+    #: Bytes of envelopes waiting for the moderation hooks from one peer; past it, cut off.
+    max_inbox_bytes: int = 4 * 1024 * 1024
     #: Seconds of silence after which the server pings a peer...
     heartbeat_interval: float = 4.0
     #: ...and after which a silent peer is taken to be gone (``peer_left`` fires).
     heartbeat_timeout: float = 8.0
     #: Sessions with early candidates kept at once, server-wide.
-    max_early_sessions: int = 10_000
+    max_early_sessions: int = 1000
     #: Seconds such early candidates are kept.
     early_candidate_ttl: float = 30.0
+    #: Candidates one peer connection may receive in all (before and after its offer).
+    max_candidates_per_peer: int = 64
+    #: Answered offers not yet open, server-wide (each holds sockets and ICE checks)...
+    max_pending_offers: int = 256
+    #: ...and per remote address (as the adapter saw it).
+    max_pending_per_address: int = 20
+    #: Candidate addresses the server never sends connectivity checks to for a client
+    #: (CIDRs): loopback, unspecified, link-local and cloud metadata, multicast, broadcast.
+    #: Private LAN ranges are allowed. Set to ``()`` to allow every address.
+    blocked_candidate_networks: tuple[str, ...] = (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.100.100.200/32",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "::1/128",
+        "fe80::/10",
+        "fd00:ec2::254/128",
+        "ff00::/8",
+    )
+    #: Built-in HTTP server: seconds to receive a request head...
+    http_header_timeout: float = 10.0
+    #: ...its body...
+    http_body_timeout: float = 10.0
+    #: ...and seconds an idle keep-alive connection is kept.
+    http_idle_timeout: float = 15.0
+    #: Built-in HTTP server: open connections at once; past it, new ones are closed.
+    max_http_connections: int = 1000
 
 
 def validate_id(value: Any, what: str, limits: Limits) -> str:
@@ -63,7 +100,7 @@ def validate_id(value: Any, what: str, limits: Limits) -> str:
         raise InvalidRequest(f"'{what}' is longer than {limits.max_id_length} characters")
     if not _ID.fullmatch(value):
         raise InvalidRequest(
-            f"'{what}' may only hold letters, digits and . : @ ~ + - _ (got {value[:80]!r})"
+            f"'{what}' may only hold ASCII letters, digits and . : @ ~ + - _ (got {value[:80]!r})"
         )
     if what == "peer_id" and value == SERVER_ID:
         raise InvalidRequest(f"peer id {SERVER_ID!r} is reserved for the server")
@@ -86,9 +123,10 @@ def validate_info(value: Any, limits: Limits) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("'info' must be an object")
     try:
-        size = len(json.dumps(value, separators=(",", ":")).encode())
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest("'info' must be plain JSON") from exc
+        check_contents(value)
+        size = utf8_len(encode(value))
+    except ProtocolError as exc:
+        raise InvalidRequest(f"'info' must be plain JSON: {exc}") from None
     if size > limits.max_info_bytes:
         raise PayloadTooLarge(f"'info' is larger than {limits.max_info_bytes} bytes")
     return {k: v for k, v in value.items() if k not in ("id", "isHost", "joinedAt")}

@@ -1,32 +1,33 @@
 """AsyncSignalingManager: answers offers, keeps rooms, relays messages, runs hooks.
 
-A message's way through the server: channel -> ``_on_frame`` ->
-``_protocol.decode`` -> hooks (moderation, then handlers) -> ``_room`` (who
-gets it) -> each ``ServerPeer`` send queue -> channel.
+Signalling and the peers' lifecycle live here; a message's way through the
+server is ``_relay`` (decode, limits, moderation, routing, then the handler
+hooks); offers are validated in ``_offers`` and candidates in ``_candidates``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from ._errors import Forbidden, InvalidRequest, PayloadTooLarge, PeerIdTaken, RoomFull, UnknownPeer
-from ._hooks import F, Hooks
-from ._ice import (
-    IceServerPool,
-    IceServerSpec,
-    candidate_from_json,
-    enlarge_socket_buffers,
-    normalize_ice_servers,
-    strip_mdns_candidates,
+from ._candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
+from ._errors import (
+    Forbidden,
+    InvalidRequest,
+    PeerIdTaken,
+    RateLimited,
+    RoomFull,
+    UnknownPeer,
 )
-from ._limits import Limits, new_session, validate_id, validate_info, validate_session
+from ._hooks import HookRegistry, Hooks
+from ._ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normalize_ice_servers
+from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
+from ._offers import EarlyCandidates, validate_offer
 from ._peer import ServerPeer
 from ._protocol import (
     CHANNEL_LABEL,
@@ -47,14 +48,16 @@ Key = tuple[str, str]
 CLOSE_GRACE = 1.0
 
 
-class AsyncSignalingManager:
+class AsyncSignalingManager(HookRegistry):
     """The relay server's core, running in the caller's event loop.
 
     Args:
         ice_servers: STUN/TURN servers as URLs or ``{"urls", "username",
             "credential"}`` dicts. None (the default) means none at all.
         debug: log at DEBUG level to stderr (the ``peerpyrtc`` logger only).
-        limits: bounds on ids, sizes, rooms and queues.
+        limits: bounds on ids, sizes, rates, rooms and queues.
+        admin_token: the bearer token that opens the admin routes (``GET /rooms``);
+            None (the default) keeps them closed: no room data leaves the server.
     """
 
     def __init__(
@@ -63,16 +66,21 @@ class AsyncSignalingManager:
         ice_servers: Iterable[IceServerSpec] | None = None,
         debug: bool = False,
         limits: Limits | None = None,
+        admin_token: str | None = None,
     ) -> None:
         if debug:
             enable_debug_logging()
         self.limits = limits or Limits()
+        if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
+            raise ValueError("admin_token must be a string of at least 16 characters")
+        self.admin_token = admin_token
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
+        self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
         self._rooms = RoomRegistry()
         self._hooks = Hooks()
         self._active: dict[Key, ServerPeer] = {}
         self._pending: dict[Key, ServerPeer] = {}
-        self._early: dict[tuple[str, str, str], tuple[float, list[dict[str, Any]]]] = {}
+        self._early = EarlyCandidates(self.limits)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
@@ -83,51 +91,6 @@ class AsyncSignalingManager:
             self.limits,
             lambda peer, reason: self._spawn(self._remove(peer, reason)),
         )
-
-    # ------------------------------------------------------------------ hooks
-    def message_handler(self, func: F) -> F:
-        """Register ``func(room, sender_id, message: str)`` for every plain message."""
-        self._hooks.message.append(func)
-        return func
-
-    def peer_joined_handler(self, func: F) -> F:
-        """Register ``func(room, peer_id, peer_info: dict)`` for every join."""
-        self._hooks.joined.append(func)
-        return func
-
-    def peer_left_handler(self, func: F) -> F:
-        """Register ``func(room, peer_id, peer_info: dict)`` for every leave."""
-        self._hooks.left.append(func)
-        return func
-
-    def on(self, event: str) -> Callable[[F], F]:
-        """Register ``handler(room, sender_id, data)`` for a named event (emit or broadcast)."""
-
-        def register(func: F) -> F:
-            self._hooks.events.setdefault(event, []).append(func)
-            return func
-
-        return register
-
-    def before_relay(self, func: F) -> F:
-        """Register a moderation hook ``func(message: Message) -> Message | None``.
-
-        It runs before a client message is relayed; return the message to relay
-        it, a changed copy (``dataclasses.replace``) to rewrite it, None to drop it.
-        """
-        self._hooks.moderators.append(func)
-        return func
-
-    def authorize(self, func: F) -> F:
-        """Register ``func(room, peer_id, metadata) -> bool | str`` to allow or refuse joins.
-
-        ``metadata`` holds what the adapter saw (``headers``, ``cookies``,
-        ``remote_addr``) and the client's ``info``. Only ``True`` allows; a
-        string refuses with that reason, anything else (or raising
-        :class:`Forbidden`) refuses. Refusals are 403s.
-        """
-        self._hooks.authorizers.append(func)
-        return func
 
     # -------------------------------------------------------------- signalling
     async def offer(
@@ -142,40 +105,26 @@ class AsyncSignalingManager:
 
         Raises:
             InvalidRequest: a malformed room, peer id or offer.
+            Forbidden: an ``authorize`` hook refused.
             PeerIdTaken: another session holds ``peer_id`` in ``room``.
             RoomFull: the room or server is at its configured size.
+            RateLimited: too many offers wait to connect (server-wide or from this address).
         """
         self._check_open()
         limits = self.limits
         validate_id(room, "room", limits)
         validate_id(peer_id, "peer_id", limits)
-        if not isinstance(offer, dict):
-            raise InvalidRequest("'offer' must be an object with 'sdp' and 'type'")
-        sdp, kind = offer.get("sdp"), offer.get("type")
-        if kind != "offer":
-            raise InvalidRequest(f"'offer.type' must be 'offer', not {kind!r}")
-        if not isinstance(sdp, str) or not sdp.strip():
-            raise InvalidRequest("'offer.sdp' must be a non-empty string")
-        if len(sdp) > limits.max_sdp_bytes:
-            raise PayloadTooLarge(f"'offer.sdp' is larger than {limits.max_sdp_bytes} bytes")
-        if not sdp.lstrip().startswith("v=0"):
-            raise InvalidRequest("'offer.sdp' is not an SDP (it must start with 'v=0')")
-        version = offer.get("protocol", PROTOCOL_VERSION)
-        if version != PROTOCOL_VERSION:
-            raise InvalidRequest(f"protocol version {version!r} is not supported (server speaks 1)")
-        if "application" not in _media_kinds(sdp):
-            raise InvalidRequest("the offer has no data channel (m=application section)")
-        session = validate_session(offer.get("session")) or new_session()
-        info = validate_info(offer.get("info"), limits)
+        sdp, session, info = validate_offer(offer, limits)
+        addr = _remote_addr(metadata)
         if self._hooks.authorizers:
             await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": info})
 
         key = (room, peer_id)
         configuration = await self._ice.configuration()
         self._check_open()
-        self._claim(key, session)  # no await between the claim and taking the slot
+        self._claim(key, session, addr)  # no await between the claim and taking the slot
         pc = RTCPeerConnection(configuration)
-        peer = ServerPeer(room, peer_id, session, pc, info, metadata, limits.max_queue_bytes)
+        peer = ServerPeer(room, peer_id, session, pc, info, addr, limits.max_queue_bytes)
         old_pending = self._pending.get(key)
         self._pending[key] = peer
         if old_pending is not None:
@@ -183,15 +132,16 @@ class AsyncSignalingManager:
         self._wire(peer)
         try:
             try:
-                await pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=strip_mdns_candidates(sdp), type="offer")
-                )
+                screened = filter_sdp_candidates(sdp, self._policy)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=screened, type="offer"))
+                for candidate in self._early.take(room, peer_id, session):
+                    await self._add_candidate(peer, candidate)
+                peer.remote_set = True
+                await pc.setLocalDescription(await pc.createAnswer())
+            except InvalidRequest:
+                raise
             except Exception as exc:  # aiortc's parser raises ValueError, KeyError, ...
-                raise InvalidRequest(f"the offer's SDP was refused: {exc}") from exc
-            peer.remote_set = True
-            for candidate in self._take_early(room, peer_id, session):
-                await self._add_candidate(peer, candidate)
-            await pc.setLocalDescription(await pc.createAnswer())
+                raise InvalidRequest(f"the offer's SDP was refused: {str(exc)[:200]}") from exc
             enlarge_socket_buffers(pc)
         except BaseException:
             if self._pending.get(key) is peer:
@@ -214,21 +164,31 @@ class AsyncSignalingManager:
             "protocol": PROTOCOL_VERSION,
         }
 
-    async def candidate(self, room: str, peer_id: str, candidate: dict[str, Any]) -> None:
+    async def candidate(
+        self,
+        room: str,
+        peer_id: str,
+        candidate: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Add a trickled ICE candidate (the browser's ``RTCIceCandidate.toJSON()``).
 
         The candidate object carries the session secret (``session``). Candidates
         that arrive before their offer are kept for a while and applied then.
+        Candidates for addresses the server must not probe (``Limits.
+        blocked_candidate_networks``), host names and mDNS names are skipped.
 
         Raises:
             InvalidRequest: malformed candidate.
             Forbidden: the session does not match the peer's.
             UnknownPeer: no such peer and no session to keep the candidate for.
+            RateLimited: more candidates than ``Limits.max_candidates_per_peer``.
         """
         self._check_open()
         validate_id(room, "room", self.limits)
         validate_id(peer_id, "peer_id", self.limits)
-        parsed = candidate_from_json(candidate)  # validates shape
+        parsed = candidate_from_json(candidate, self._policy)  # validates shape and address
         session = validate_session(candidate.get("session"))
         key = (room, peer_id)
         peer = self._pending.get(key) or self._active.get(key)
@@ -237,20 +197,23 @@ class AsyncSignalingManager:
         if peer is None:
             if session is None:
                 raise UnknownPeer(f"no peer {peer_id!r} in room {room!r}")
-            self._keep_early(room, peer_id, session, candidate)
+            if parsed is not None:
+                self._early.keep(room, peer_id, session, candidate, _remote_addr(metadata))
             return
         if parsed is None:
             return
         if peer.remote_set:
             await self._add_candidate(peer, candidate)
-        else:
-            self._keep_early(room, peer_id, peer.session, candidate)  # offer being applied
+        else:  # its offer is being applied: keep it for that
+            self._early.keep(room, peer_id, peer.session, candidate, peer.remote_addr)
 
     async def leave(self, room: str, peer_id: str, *, session: str | None = None) -> None:
         """Remove a peer, if ``session`` proves the caller is that peer.
 
         Without proof this is a quiet no-op: a client leaves by saying goodbye
-        over its own DataChannel, whose DTLS session is its identity.
+        over its own DataChannel, whose DTLS session is its identity. With
+        proof, an open peer's channel is drained first (bounded), so what it
+        sent before leaving is delivered.
         """
         validate_id(room, "room", self.limits)
         validate_id(peer_id, "peer_id", self.limits)
@@ -258,10 +221,27 @@ class AsyncSignalingManager:
         for table in (self._pending, self._active):
             peer = table.get(key)
             if peer is not None and session is not None and session == peer.session:
+                if peer.state == "open":  # the channel may still carry its last messages
+                    await peer.wait_remote_close(CLOSE_GRACE)
                 await self._remove(peer, "left")
                 return
         if key in self._active or key in self._pending:
             logger.debug("leave for %s/%s without its session: ignored", room, peer_id)
+
+    async def kick(self, room: str, peer_id: str, reason: str = "removed by the server") -> bool:
+        """Remove a peer on the backend's authority; it sees ``reason`` and does not reconnect.
+
+        Returns False when there is no such peer.
+        """
+        if not isinstance(reason, str) or len(reason) > 256:
+            raise InvalidRequest("reason must be a string of at most 256 characters")
+        encode({"reason": reason})  # refuses what a client could not decode
+        key = (room, peer_id)
+        peer = self._active.get(key) or self._pending.get(key)
+        if peer is None:
+            return False
+        await self._remove(peer, reason, notify=True)
+        return True
 
     # ------------------------------------------------------------- room info
     def rooms_info(self) -> dict[str, dict[str, Any]]:
@@ -300,7 +280,7 @@ class AsyncSignalingManager:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
-        bye = encode({"t": "close", "reason": "server shutting down", "reconnect": True})
+        bye = close_notice("server shutting down", reconnect=True)
         peers = list(self._pending.values()) + list(self._active.values())
         for peer in peers:
             if peer.state == "open":
@@ -333,12 +313,19 @@ class AsyncSignalingManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _claim(self, key: Key, session: str) -> None:
+    def _claim(self, key: Key, session: str, addr: str | None) -> None:
         room, peer_id = key
         for table in (self._pending, self._active):
             holder = table.get(key)
             if holder is not None and holder.session != session:
                 raise PeerIdTaken(f"peer id {peer_id!r} is already in use in room {room!r}")
+        limits = self.limits
+        if len(self._pending) >= limits.max_pending_offers:
+            raise RateLimited("too many connections are being set up; try again shortly")
+        if addr is not None:
+            same = sum(1 for p in self._pending.values() if p.remote_addr == addr)
+            if same >= limits.max_pending_per_address:
+                raise RateLimited("too many connections from this address are being set up")
         if key not in self._active and key not in self._pending:
             r = self._rooms.get(room)
             count = (len(r) if r else 0) + sum(1 for k in self._pending if k[0] == room)
@@ -347,26 +334,13 @@ class AsyncSignalingManager:
             if r is None and len(self._rooms.rooms) >= self.limits.max_rooms:
                 raise RoomFull(f"this server holds its maximum of {self.limits.max_rooms} rooms")
 
-    def _keep_early(self, room: str, peer_id: str, session: str, cand: dict[str, Any]) -> None:
-        now = time.monotonic()
-        ttl = self.limits.early_candidate_ttl
-        for k in [k for k, (t, _) in self._early.items() if now - t > ttl]:
-            del self._early[k]
-        key = (room, peer_id, session)
-        if key not in self._early and len(self._early) >= self.limits.max_early_sessions:
-            raise RoomFull("too many sessions are waiting for their offer; try again later")
-        _, kept = self._early.setdefault(key, (now, []))
-        if len(kept) >= self.limits.max_early_candidates:
-            raise PayloadTooLarge("too many candidates before the offer")
-        kept.append(cand)
-
-    def _take_early(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
-        return self._early.pop((room, peer_id, session), (0.0, []))[1]
-
     async def _add_candidate(self, peer: ServerPeer, candidate: dict[str, Any]) -> None:
-        parsed = candidate_from_json(candidate)
+        parsed = candidate_from_json(candidate, self._policy)
         if parsed is None:
             return
+        peer.candidates += 1
+        if peer.candidates > self.limits.max_candidates_per_peer:
+            raise RateLimited(f"more than {self.limits.max_candidates_per_peer} candidates")
         try:
             await peer.pc.addIceCandidate(parsed)
         except Exception as exc:  # aiortc raises ValueError/others for unusable ones
@@ -410,11 +384,12 @@ class AsyncSignalingManager:
             peer.timer.cancel()
         peer.last_seen = peer.tokens_at = self._loop_time()
         peer.tokens = float(self.limits.message_burst)
+        peer.byte_tokens = float(self.limits.byte_burst)
         self._start_heartbeat()
         old = self._active.get(key)
         self._active[key] = peer
         if old is not None:  # the same session reconnected: swap connections, keep membership
-            old.send(encode({"t": "close", "reason": "replaced by a newer connection"}))
+            old.send(close_notice("replaced by a newer connection", reconnect=False))
             old.queue.flush()
             old.state = "closed"
             self._spawn(old.close())
@@ -454,24 +429,34 @@ class AsyncSignalingManager:
         peer.state = "closed"
         await peer.close()
 
-    async def _remove(self, peer: ServerPeer, reason: str) -> None:
-        """Take a peer out (once): announce, run hooks, close its connection."""
+    async def _remove(
+        self, peer: ServerPeer, reason: str, *, notify: bool | None = None, reconnect: bool = False
+    ) -> None:
+        """Take a peer out (once): announce, run hooks, close its connection.
+
+        ``notify`` sends the peer a ``close`` notice first (by default for every
+        reason but its own leaving or a closed or failed connection).
+        """
         if peer.state == "closed":
             return
         was_open = peer.state == "open"
         key = (peer.room, peer.id)
-        notify = was_open and reason not in ("left", "closed", "failed")
+        if notify is None:
+            notify = reason not in ("left", "closed", "failed")
+        notify = notify and was_open
         if notify:
-            peer.send(encode({"t": "close", "reason": reason, "reconnect": False}))
+            peer.send(close_notice(reason, reconnect=reconnect))
             peer.queue.flush()
         peer.state = "closed"
         if self._pending.get(key) is peer:
             del self._pending[key]
         if was_open and self._active.get(key) is peer:
             del self._active[key]
+            before = self._rooms.get(peer.room)
+            was_host = before is not None and before.host_id == peer.id
             room, member, new_host = self._rooms.leave(peer.room, peer.id)
             if room is not None and member is not None:
-                info = {**room.describe(member), "isHost": False}
+                info = {**room.describe(member), "isHost": was_host}  # the role it had
                 left = encode({"t": "left", "peer": info, "host": room.host_id, "reason": reason})
                 host = encode({"t": "host", "host": new_host}) if new_host else None
                 for member_id in room.members:
@@ -509,11 +494,17 @@ class AsyncSignalingManager:
         for peer in list(self._active.values()):
             silent = now - peer.last_seen
             if silent > self.limits.heartbeat_timeout:
-                self._spawn(self._remove(peer, "timeout: no answer to heartbeats"))
+                self._spawn(self._remove(peer, "timeout"))
             elif silent > self.limits.heartbeat_interval:
                 peer.send(ping)
         self._start_heartbeat()
 
 
-def _media_kinds(sdp: str) -> list[str]:
-    return [line[2:].split(" ", 1)[0] for line in sdp.splitlines() if line.startswith("m=")]
+def _remote_addr(metadata: dict[str, Any] | None) -> str | None:
+    addr = (metadata or {}).get("remote_addr")
+    return addr if isinstance(addr, str) else None
+
+
+def close_notice(reason: str, *, reconnect: bool) -> str:
+    """The ``close`` envelope: why the server hangs up, and whether the client may come back."""
+    return encode({"t": "close", "reason": reason, "reconnect": reconnect})

@@ -24,7 +24,7 @@ class ServerPeer:
         session: str,
         pc: RTCPeerConnection,
         info: dict[str, Any],
-        metadata: dict[str, Any] | None,
+        remote_addr: str | None,
         max_queue_bytes: int,
     ) -> None:
         self.room = room
@@ -32,7 +32,10 @@ class ServerPeer:
         self.session = session
         self.pc = pc
         self.info = info
-        self.metadata = metadata or {}
+        #: The HTTP client address the offer came from (per-address limits).
+        self.remote_addr = remote_addr
+        #: Candidates added to this connection (bounded).
+        self.candidates = 0
         self.channel: RTCDataChannel | None = None
         self.state = "pending"  # pending -> open -> closed
         self.remote_set = False
@@ -46,11 +49,12 @@ class ServerPeer:
         self.worker: asyncio.Task[None] | None = None
         #: Loop time of the last frame from this peer (heartbeat).
         self.last_seen = 0.0
-        #: Token bucket for the message rate limit.
+        #: Token buckets for the message and byte rate limits.
         self.tokens = 0.0
+        self.byte_tokens = 0.0
         self.tokens_at = 0.0
-        #: Set once the connection is closed.
-        self.closed = asyncio.Event()
+        #: Bytes of envelopes in ``inbox``.
+        self.inbox_bytes = 0
         self._remote_closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -84,4 +88,3 @@ class ServerPeer:
         if self.worker is not None and self.worker is not asyncio.current_task():
             self.worker.cancel()
         await self.pc.close()
-        self.closed.set()

@@ -26,8 +26,10 @@ __all__ = [
     "SERVER_ID",
     "Incoming",
     "batch",
+    "check_contents",
     "decode",
     "encode",
+    "loads",
     "split_frame",
     "stamp",
     "stamp_suffix",
@@ -45,15 +47,32 @@ MAX_FRAME_BYTES = 65536
 MAX_ENVELOPE_BYTES = 65000
 MAX_EVENT_LENGTH = 128
 MAX_BATCH_ITEMS = 4096
+#: Deepest nesting of arrays and objects in a client's JSON (an envelope counts as one).
+MAX_DEPTH = 32
 
 #: Types a client may send.
 CLIENT_TYPES = frozenset({"msg", "emit", "bcast", "bye", "ping", "pong"})
 #: Fields only the server writes; a client envelope carrying one is refused.
 SERVER_FIELDS = ("from", "n")
 
-_decoder = json.JSONDecoder()
+
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError(f"{name} is not a JSON number (non-finite numbers are refused)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e999 parses as infinity, which browsers' JSON cannot carry back
+        raise ProtocolError(f"number {text[:40]} is out of range")
+    return value
+
+
+#: Strict JSON: what a browser's ``JSON.parse`` accepts and nothing more (no NaN/Infinity).
+_decoder = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
 _WS = re.compile(r"[ \t\n\r]*")
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: A UTF-16 surrogate left in a decoded string: a lone ``\\udXXX`` escape, not UTF-8 encodable.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class Incoming(NamedTuple):
@@ -67,8 +86,78 @@ class Incoming(NamedTuple):
 
 
 def encode(envelope: dict[str, Any]) -> str:
-    """Encode one envelope compactly."""
-    return _encoder.encode(envelope)
+    """Encode one envelope compactly; refuse what a peer could not decode.
+
+    Raises :class:`ProtocolError` for non-finite numbers and for strings that
+    UTF-8 cannot carry (lone surrogates): such an envelope never reaches a queue.
+    """
+    try:
+        raw = _encoder.encode(envelope)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"not encodable as JSON: {exc}") from None
+    if not raw.isascii() and _SURROGATE.search(raw):
+        raise ProtocolError("a string holds a lone UTF-16 surrogate, which UTF-8 cannot carry")
+    return raw
+
+
+def check_contents(value: Any) -> None:
+    """Refuse lone surrogates in strings (keys too) and nesting deeper than ``MAX_DEPTH``.
+
+    Iterative, so hostile nesting cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                raise ProtocolError("a string holds a lone UTF-16 surrogate")
+        elif isinstance(item, dict):
+            if depth > MAX_DEPTH:
+                raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            for key, child in item.items():
+                stack.append((key, depth))
+                if isinstance(child, (str, dict, list)):
+                    stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth > MAX_DEPTH:
+                raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            stack.extend((c, depth + 1) for c in item if isinstance(c, (str, dict, list)))
+
+
+def _suspect(raw: str) -> bool:
+    """Cheap screen: only text with escapes or many brackets needs :func:`check_contents`."""
+    return "\\u" in raw or raw.count("{") + raw.count("[") > MAX_DEPTH
+
+
+def _raw_decode(text: str, start: int) -> tuple[Any, int]:
+    try:
+        return _decoder.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not valid JSON: {exc.msg} at {exc.pos}") from None
+    except RecursionError:
+        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ProtocolError(f"not valid JSON: {exc}") from None
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse one JSON value from a client as strictly as :func:`decode` parses frames.
+
+    Raises :class:`ProtocolError` for invalid JSON, non-finite numbers, lone
+    surrogates and nesting deeper than ``MAX_DEPTH``.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("not UTF-8 text") from None
+    start = _WS.match(text).end()  # type: ignore[union-attr]
+    value, end = _raw_decode(text, start)
+    if text[end:].strip(" \t\n\r"):
+        raise ProtocolError("unexpected data after the JSON value")
+    if _suspect(text):
+        check_contents(value)
+    return value
 
 
 def utf8_len(text: str) -> int:
@@ -95,44 +184,43 @@ def split_frame(frame: str) -> list[tuple[Any, str]]:
     Raises :class:`ProtocolError` when the frame is not one JSON object or an
     array of them.
     """
-    try:
-        start = _WS.match(frame).end()  # type: ignore[union-attr]
-        if frame.startswith("[", start):
-            items: list[tuple[Any, str]] = []
-            i = _WS.match(frame, start + 1).end()  # type: ignore[union-attr]
+    start = _WS.match(frame).end()  # type: ignore[union-attr]
+    if frame.startswith("[", start):
+        items: list[tuple[Any, str]] = []
+        i = _WS.match(frame, start + 1).end()  # type: ignore[union-attr]
+        if frame.startswith("]", i):
+            raise ProtocolError("empty batch")
+        while True:
+            value, end = _raw_decode(frame, i)
+            items.append((value, frame[i:end]))
+            if len(items) > MAX_BATCH_ITEMS:
+                raise ProtocolError(f"a batch holds at most {MAX_BATCH_ITEMS} envelopes")
+            i = _WS.match(frame, end).end()  # type: ignore[union-attr]
+            if frame.startswith(",", i):
+                i = _WS.match(frame, i + 1).end()  # type: ignore[union-attr]
+                continue
             if frame.startswith("]", i):
-                raise ProtocolError("empty batch")
-            while True:
-                value, end = _decoder.raw_decode(frame, i)
-                items.append((value, frame[i:end]))
-                if len(items) > MAX_BATCH_ITEMS:
-                    raise ProtocolError(f"a batch holds at most {MAX_BATCH_ITEMS} envelopes")
-                i = _WS.match(frame, end).end()  # type: ignore[union-attr]
-                if frame.startswith(",", i):
-                    i = _WS.match(frame, i + 1).end()  # type: ignore[union-attr]
-                    continue
-                if frame.startswith("]", i):
-                    i += 1
-                    break
-                raise ProtocolError("malformed batch: expected ',' or ']'")
-        else:
-            value, i = _decoder.raw_decode(frame, start)
-            items = [(value, frame[start:i])]
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"frame is not valid JSON: {exc.msg} at {exc.pos}") from None
+                i += 1
+                break
+            raise ProtocolError("malformed batch: expected ',' or ']'")
+    else:
+        value, i = _raw_decode(frame, start)
+        items = [(value, frame[start:i])]
     if frame[i:].strip(" \t\n\r"):
         raise ProtocolError("unexpected data after the JSON value")
     return items
 
 
-def _validate(value: Any, raw: str) -> Incoming:
+def _validate(value: Any, raw: str) -> Incoming | None:
     if not isinstance(value, dict):
         raise ProtocolError("an envelope must be a JSON object")
+    if _suspect(raw):
+        check_contents(value)
     kind = value.get("t")
-    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        raise ProtocolError(
-            f"unknown envelope type {kind!r}: expected one of {sorted(CLIENT_TYPES)}"
-        )
+    if not isinstance(kind, str) or not 0 < len(kind) <= MAX_EVENT_LENGTH:
+        raise ProtocolError("an envelope needs 't', its type, as a short string")
+    if kind not in CLIENT_TYPES:
+        return None  # a type from a later version: receivers ignore what they do not know
     for field in SERVER_FIELDS:
         if field in value:
             raise ProtocolError(f"field {field!r} is set by the server")
@@ -163,11 +251,13 @@ def decode(frame: str) -> list[Incoming]:
     """Decode and validate a client frame into envelopes.
 
     The whole frame is refused (:class:`ProtocolError`) if any envelope is
-    invalid, so a batch is never half delivered.
+    invalid, so a batch is never half delivered. Envelopes of types this
+    version does not know are left out.
     """
     if utf8_len(frame) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame is larger than {MAX_FRAME_BYTES} bytes")
-    return [_validate(value, raw) for value, raw in split_frame(frame)]
+    envelopes = [_validate(value, raw) for value, raw in split_frame(frame)]
+    return [env for env in envelopes if env is not None]
 
 
 def stamp(raw: str, suffix: str) -> str:

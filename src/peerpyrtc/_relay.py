@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import PayloadTooLarge, UnknownPeer
+from ._errors import PayloadTooLarge, ProtocolError, UnknownPeer
 from ._hooks import Hooks, Message
 from ._limits import Limits
 from ._peer import ServerPeer
@@ -72,41 +72,69 @@ class Relay:
         return len(r)
 
     def on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
-        """Handle one frame from ``peer``: decode, limit, moderate, route."""
+        """Handle one frame from ``peer``: meter, decode, moderate, route.
+
+        Every frame is charged to its sender (bytes, and at least one message)
+        before it is looked at, valid or not, so a flood of any kind cuts off
+        the sender and nobody else.
+        """
         if peer.state != "open":
             return
         now = asyncio.get_running_loop().time()
         peer.last_seen = now
+        size = len(frame) if not isinstance(frame, str) else utf8_len(frame)
+        if not self._charge(peer, now, 1, size):
+            return
         if not isinstance(frame, str):
             self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
             return
         try:
             envelopes = decode(frame)
-        except Exception as exc:
+        except ProtocolError as exc:
             self._error(peer, "ERR_PROTOCOL", str(exc))
             return
-        limits = self.limits
-        peer.tokens = min(
-            limits.message_burst,
-            peer.tokens + (now - peer.tokens_at) * limits.max_messages_per_second,
-        )
-        peer.tokens_at = now
-        peer.tokens -= len(envelopes)
-        if peer.tokens < 0:
-            rate = limits.max_messages_per_second
-            self.remove(peer, f"flooding: over {rate:g} messages per second")
+        if len(envelopes) > 1 and not self._charge(peer, now, len(envelopes) - 1, 0):
             return
         if self.hooks.moderators:
             peer.inbox.extend(envelopes)
+            peer.inbox_bytes += size
+            if peer.inbox_bytes > self.limits.max_inbox_bytes:
+                self.remove(peer, "flooding: messages arrive faster than the server moderates")
+                return
             if peer.worker is None or peer.worker.done():
                 peer.worker = asyncio.ensure_future(self._moderate(peer))
             return
         for env in envelopes:
             self._route(peer, env, None)
 
+    def _charge(self, peer: ServerPeer, now: float, messages: int, size: int) -> bool:
+        """Take from the sender's token buckets; cut it off (False) when one runs dry."""
+        limits = self.limits
+        elapsed = now - peer.tokens_at
+        peer.tokens_at = now
+        peer.tokens = min(
+            limits.message_burst, peer.tokens + elapsed * limits.max_messages_per_second
+        )
+        peer.tokens -= messages
+        if peer.tokens < 0:
+            rate = limits.max_messages_per_second
+            self.remove(peer, f"flooding: over {rate:g} messages per second")
+            return False
+        if limits.max_bytes_per_second > 0:
+            peer.byte_tokens = min(
+                limits.byte_burst, peer.byte_tokens + elapsed * limits.max_bytes_per_second
+            )
+            peer.byte_tokens -= size
+            if peer.byte_tokens < 0:
+                rate = limits.max_bytes_per_second
+                self.remove(peer, f"flooding: over {rate:g} bytes per second")
+                return False
+        return True
+
     async def _moderate(self, peer: ServerPeer) -> None:
         while peer.inbox and peer.state == "open":
             env: Incoming = peer.inbox.popleft()
+            peer.inbox_bytes = max(0, peer.inbox_bytes - len(env.raw)) if peer.inbox else 0
             kind = _KINDS.get(env.type)
             if kind is None:
                 self._route(peer, env, None)
@@ -131,6 +159,8 @@ class Relay:
         if room is None:
             return
         data = env.data if rewritten is None else rewritten.data
+        if rewritten is not None and not self._encodable(peer, data):
+            return
         if kind == "bcast":
             seq = room.next_seq()
             suffix = stamp_suffix(peer.id, seq)
@@ -168,6 +198,16 @@ class Relay:
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
+
+    @staticmethod
+    def _encodable(peer: ServerPeer, data: Any) -> bool:
+        """A moderation hook's rewrite must be JSON a peer can decode; else it is dropped."""
+        try:
+            encode({"d": data})
+        except ProtocolError as exc:
+            logger.error("%r: a before_relay hook returned data that cannot be sent: %s", peer, exc)
+            return False
+        return True
 
     def _error(self, peer: ServerPeer, code: str, message: str) -> None:
         logger.debug("%r: %s %s", peer, code, message)

@@ -4,6 +4,11 @@ Whatever is queued during one event-loop iteration leaves as one DataChannel
 message (a batch frame capped at the SCTP message size), so a busy sender
 pays one SCTP/DTLS round per iteration instead of one per envelope. An idle
 sender sends a batch of one at once: nothing waits for a timer.
+
+Items are measured in UTF-8 bytes when queued; one that UTF-8 cannot carry is
+refused there (logged, dropped), so nothing at the head of the queue can ever
+wedge it. Binary items (``bytes``) leave as frames of their own, never batched
+with text.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class SendQueue:
         #: Called once when more than ``max_bytes`` wait (a consumer too slow).
         self.on_overflow = on_overflow
         self.closed = False
-        self._queue: deque[str] = deque()
+        self._queue: deque[tuple[str | bytes, int]] = deque()
         self._bytes = 0
         self._scheduled = False
         self._blocked = False
@@ -51,20 +56,24 @@ class SendQueue:
         channel.on("open", self._schedule)
 
     @property
-    def queued_bytes(self) -> int:
-        return self._bytes
-
-    @property
     def congested(self) -> bool:
         """True while the channel holds more than the high-water mark."""
         return self._blocked or self._bytes > HIGH_WATER
 
-    def put(self, raw: str) -> None:
-        """Queue one encoded envelope; it leaves at the end of this loop iteration."""
+    def put(self, raw: str | bytes) -> None:
+        """Queue one encoded envelope (or binary frame); it leaves at the end of this turn."""
         if self.closed:
             return
-        self._queue.append(raw)
-        self._bytes += len(raw)
+        if isinstance(raw, str):
+            try:
+                size = utf8_len(raw)
+            except UnicodeEncodeError:
+                logger.error("dropped an envelope that UTF-8 cannot carry: %.80r", raw)
+                return
+        else:
+            size = len(raw)
+        self._queue.append((raw, size))
+        self._bytes += size
         if self._bytes > self.max_bytes:
             self.clear()
             callback, self.on_overflow = self.on_overflow, None
@@ -116,19 +125,25 @@ class SendQueue:
             if channel.bufferedAmount > HIGH_WATER:
                 self._blocked = True
                 return
-            frame: list[str] = []
-            size = 2
-            while queue:
-                raw = queue[0]
-                length = utf8_len(raw) + 1
-                if frame and size + length > MAX_FRAME_BYTES:
-                    break
+            item, length = queue[0]
+            if isinstance(item, bytes):
                 queue.popleft()
-                self._bytes -= len(raw)
-                frame.append(raw)
-                size += length
+                self._bytes -= length
+                data: str | bytes = item
+            else:
+                frame: list[str] = []
+                size = 2
+                while queue:
+                    item, length = queue[0]
+                    if isinstance(item, bytes) or (frame and size + length + 1 > MAX_FRAME_BYTES):
+                        break
+                    queue.popleft()
+                    self._bytes -= length
+                    frame.append(item)
+                    size += length + 1
+                data = batch(frame)
             try:
-                channel.send(batch(frame))
+                channel.send(data)
             except Exception:  # the transport went away under us
                 logger.debug("send failed", exc_info=True)
                 self.clear()

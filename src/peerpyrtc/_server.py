@@ -1,8 +1,12 @@
 """A small asyncio HTTP/1.1 server for the signalling routes, with no dependency.
 
 It is what ``peerpyrtc serve`` runs and what the tests and benchmarks use:
-the signalling routes, ``GET /rooms``, the browser client bundles under
-``/peerpyrtc/`` and, optionally, one HTML page at ``/``.
+the signalling routes, ``GET /rooms`` (admin token), the browser client
+bundles under ``/peerpyrtc/`` and, optionally, one HTML page at ``/``.
+
+Every client is bounded in time (a head, a body, an idle keep-alive
+connection each get ``Limits.http_*_timeout``) and in number
+(``Limits.max_http_connections``); heads are parsed strictly (``_http``).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import logging
 from typing import Any
 
 from ._assets import JS_TYPE, bundle
+from ._http import HeadError, body_length, parse_cookies, parse_head
 from ._manager import AsyncSignalingManager
-from ._routes import dispatch
+from ._routes import dispatch, error_body
 
 __all__ = ["SignalingServer", "start_server"]
 
@@ -23,10 +28,10 @@ logger = logging.getLogger(__name__)
 
 MAX_HEAD = 16 * 1024
 _REASONS = {
-    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 411: "Length Required",
     413: "Payload Too Large", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
+    500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -71,11 +76,18 @@ class SignalingServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._conns) >= self.manager.limits.max_http_connections:
+            logger.warning("HTTP connection cap reached: a new connection was closed")
+            self._send(writer, 503, {"error": "too many connections", "code": "ERR_BUSY"}, False)
+            writer.close()
+            return
         self._conns.add(task)
         try:
             while await self._one(reader, writer):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.TimeoutError:
             pass
         except asyncio.CancelledError:
             pass
@@ -86,46 +98,52 @@ class SignalingServer:
                 await writer.wait_closed()
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
+        limits = self.manager.limits
+        try:  # an idle keep-alive connection gets the idle timeout, then the head its own
+            first = await asyncio.wait_for(reader.readexactly(1), limits.http_idle_timeout)
+            head = first + await asyncio.wait_for(
+                reader.readuntil(b"\r\n\r\n"), limits.http_header_timeout
+            )
         except asyncio.IncompleteReadError:
             return False
         except asyncio.LimitOverrunError:
-            self._send(writer, 431, {"error": "request head too large"}, keep=False)
+            self._error(writer, 431, "request head too large")
             return False
+        except asyncio.TimeoutError:
+            return False  # a silent or slow client: hang up (nothing useful to answer)
         if len(head) > MAX_HEAD:
-            self._send(writer, 431, {"error": "request head too large"}, keep=False)
+            self._error(writer, 431, "request head too large")
             return False
-        lines = head.decode("latin-1").split("\r\n")
         try:
-            method, target, version = lines[0].split(" ")
-        except ValueError:
-            self._send(writer, 400, {"error": "malformed request line"}, keep=False)
+            (method, target, version), headers = parse_head(head)
+            length = body_length(headers)
+        except HeadError as exc:
+            self._error(writer, exc.status, str(exc))
             return False
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self._error(writer, 400, "unsupported HTTP version")
+            return False
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._send(writer, 411, {"error": "send a Content-Length body"}, keep=False)
+        limit = limits.max_body_bytes
+        if length > limit:
+            self._error(writer, 413, f"request body is larger than {limit} bytes")
+            if length <= 16 * limit:  # read it away (bounded) so the client sees the 413
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError):
+                    await asyncio.wait_for(reader.readexactly(length), limits.http_body_timeout)
             return False
         try:
-            length = int(headers.get("content-length", "0"))
-        except ValueError:
-            self._send(writer, 400, {"error": "bad Content-Length"}, keep=False)
+            body = (
+                await asyncio.wait_for(reader.readexactly(length), limits.http_body_timeout)
+                if length
+                else b""
+            )
+        except asyncio.TimeoutError:
+            self._error(writer, 408, "the request body did not arrive in time")
             return False
-        limit = self.manager.limits.max_body_bytes
-        if length < 0 or length > limit:
-            if 0 < length <= 16 * limit:  # read it away so the client sees our answer, not a reset
-                await reader.readexactly(length)
-            self._send(writer, 413, {"error": f"request body is larger than {limit} bytes"}, False)
-            return False
-        body = await reader.readexactly(length) if length else b""
         path = target.split("?", 1)[0]
         await self._route(writer, method, path, body, headers, keep)
-        await writer.drain()
+        # a client that does not read its answers is cut off like one that does not send
+        await asyncio.wait_for(writer.drain(), limits.http_idle_timeout)
         return keep
 
     async def _route(
@@ -146,9 +164,16 @@ class SignalingServer:
         if method == "GET" and path in ("/", "/index.html") and self.index_html is not None:
             return self._send_raw(writer, 200, self.index_html.encode(), HTML_TYPE, keep)
         peer = writer.get_extra_info("peername")
-        meta: dict[str, Any] = {"headers": headers, "remote_addr": peer[0] if peer else None}
+        meta: dict[str, Any] = {
+            "headers": headers,
+            "cookies": parse_cookies(headers.get("cookie", "")),
+            "remote_addr": peer[0] if peer else None,
+        }
         status, payload = await dispatch(self.manager, method, path, body, meta)
         self._send(writer, status, payload, keep)
+
+    def _error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
+        self._send(writer, status, error_body(status, message), keep=False)
 
     def _send(self, writer: asyncio.StreamWriter, status: int, payload: Any, keep: bool) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()

@@ -2,7 +2,14 @@
 
 It owns one background thread running one event loop, and forwards every
 call to an :class:`AsyncSignalingManager` living on that loop. There is no
-logic here beyond the thread bridge.
+logic here beyond the thread bridge, plus two things WSGI servers need:
+
+* Plain (non-async) hooks run on one hook thread, in order, so a blocking
+  hook (a database write) never stalls the relay or its heartbeats.
+* The loop thread starts on first use, in the process that uses it, so a
+  manager created before a fork (``gunicorn --preload``) works in the worker.
+  A second process serving the same manager would split its rooms silently:
+  that is refused with :class:`RuntimeError` saying how to run it.
 """
 
 from __future__ import annotations
@@ -10,12 +17,17 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
+import os
+import secrets
+import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
-from ._hooks import F
+from ._hooks import HookRegistry, Hooks
 from ._ice import IceServerSpec
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
@@ -26,13 +38,13 @@ __all__ = ["SignalingManager"]
 T = TypeVar("T")
 
 
-class SignalingManager:
+class SignalingManager(HookRegistry):
     """Thread-safe, blocking version of :class:`AsyncSignalingManager`.
 
-    Handlers may be ``async def`` or plain functions; they run on the
-    manager's own loop thread. Called from inside a handler (on that thread),
-    ``send_message`` and ``emit`` schedule the send and return None instead
-    of blocking.
+    Takes the same options. ``async def`` handlers run on the manager's loop
+    thread; plain ones on its hook thread. Called from an ``async`` handler
+    (on the loop thread), ``send_message`` and ``emit`` schedule the send and
+    return None instead of blocking.
     """
 
     def __init__(
@@ -41,42 +53,114 @@ class SignalingManager:
         *,
         ice_servers: Iterable[IceServerSpec] | None = None,
         limits: Limits | None = None,
+        admin_token: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
-        self.async_manager = AsyncSignalingManager(
-            ice_servers=ice_servers, debug=debug, limits=limits
-        )
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="peerpyrtc-loop", daemon=True
-        )
-        self._thread.start()
+        self._config: dict[str, Any] = {
+            "ice_servers": list(ice_servers) if ice_servers is not None else None,
+            "debug": debug,
+            "limits": limits,
+            "admin_token": admin_token,
+        }
+        self.async_manager = AsyncSignalingManager(**self._config)
+        self._hooks: Hooks = self.async_manager._hooks
+        self._lock = threading.Lock()
+        self._pid: int | None = None  # the process whose loop thread runs
+        self._token = secrets.token_hex(8)  # the same in every process forked from here
+        self._claim: IO[bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
 
+    @property
+    def limits(self) -> Limits:
+        return self.async_manager.limits
+
+    @property
+    def admin_token(self) -> str | None:
+        return self.async_manager.admin_token
+
     # -- the thread bridge
+    @property
+    def _core(self) -> AsyncSignalingManager:
+        """The async manager of this process (its loop started): build coroutines on this."""
+        self._start()
+        return self.async_manager
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        """The loop of this process, started on first use (after any fork)."""
+        if self._closed:
+            raise RuntimeError("this SignalingManager is closed")
+        pid = os.getpid()
+        loop = self._loop
+        if self._pid == pid and loop is not None:
+            return loop
+        with self._lock:
+            if self._pid == pid and self._loop is not None:
+                return self._loop
+            if self._pid is not None:  # forked after use: the parent's peers are not ours
+                fresh = AsyncSignalingManager(**self._config)
+                for name in ("message", "joined", "left", "events", "moderators", "authorizers"):
+                    setattr(fresh._hooks, name, getattr(self._hooks, name))
+                self.async_manager, self._hooks = fresh, fresh._hooks
+            self._claim_process()
+            self._loop = asyncio.new_event_loop()
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="peerpyrtc-hooks"
+            )
+            self._hooks.executor = self._executor
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="peerpyrtc-loop", daemon=True
+            )
+            self._thread.start()
+            self._pid = pid
+            return self._loop
+
+    def _claim_process(self) -> None:
+        """Refuse a second process serving this manager (its rooms would split)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no fork on this platform
+            return
+        path = Path(tempfile.gettempdir()) / f"peerpyrtc-{self._token}.lock"
+        claim = open(path, "ab")  # held for the life of the process
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            claim.close()
+            raise RuntimeError(
+                "this SignalingManager already serves in another process: several WSGI "
+                "worker processes would each hold part of every room. Run one worker "
+                "process with threads (gunicorn -w 1 --threads 16) or serve the signalling "
+                "routes from one process (peerpyrtc serve, or an ASGI app)."
+            ) from None
+        self._claim = claim
+
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
             coro.close()
             raise RuntimeError("this SignalingManager is closed")
+        loop = self._start()
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError(
                 "blocking SignalingManager call from its own loop thread; "
-                "use `await manager.async_manager.<method>()` inside handlers"
+                "use `await manager.async_manager.<method>()` inside async handlers"
             )
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout)
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(self.timeout)
 
-    def _run_sync(self, func: Callable[..., T], *args: Any) -> T:
-        async def call() -> T:
+    def _run_sync(self, func: Any, *args: Any) -> Any:
+        async def call() -> Any:
             return func(*args)
 
         return self._run(call())
 
     def _speak(self, coro: Coroutine[Any, Any, int]) -> int | None:
-        if threading.current_thread() is self._thread:
-            self._loop.create_task(coro)
+        if self._thread is not None and threading.current_thread() is self._thread:
+            self._loop.create_task(coro)  # type: ignore[union-attr]
             return None
         return self._run(coro)
 
@@ -90,74 +174,75 @@ class SignalingManager:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Answer an offer (see :meth:`AsyncSignalingManager.offer`)."""
-        return self._run(self.async_manager.offer(room, peer_id, offer, metadata=metadata))
+        return self._run(self._core.offer(room, peer_id, offer, metadata=metadata))
 
-    def candidate(self, room: str, peer_id: str, candidate: dict[str, Any]) -> None:
+    def candidate(
+        self,
+        room: str,
+        peer_id: str,
+        candidate: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Add a trickled candidate (see :meth:`AsyncSignalingManager.candidate`)."""
-        self._run(self.async_manager.candidate(room, peer_id, candidate))
+        self._run(self._core.candidate(room, peer_id, candidate, metadata=metadata))
 
     def leave(self, room: str, peer_id: str, *, session: str | None = None) -> None:
         """Remove a peer that proves its session (see :meth:`AsyncSignalingManager.leave`)."""
-        self._run(self.async_manager.leave(room, peer_id, session=session))
+        self._run(self._core.leave(room, peer_id, session=session))
+
+    def kick(self, room: str, peer_id: str, reason: str = "removed by the server") -> bool:
+        """Remove a peer on the backend's authority (see :meth:`AsyncSignalingManager.kick`)."""
+        return self._run(self._core.kick(room, peer_id, reason))
 
     def rooms_info(self) -> dict[str, dict[str, Any]]:
         """``{room: {"peer_count", "peers", "host_id"}}`` for every room."""
-        return self._run_sync(self.async_manager.rooms_info)
+        result: dict[str, dict[str, Any]] = self._run_sync(self._core.rooms_info)
+        return result
 
-    def get_room_peers(self, room_name: str) -> list[dict[str, Any]]:
+    def get_room_peers(self, room: str) -> list[dict[str, Any]]:
         """Peers of one room, in join order."""
-        return self._run_sync(self.async_manager.get_room_peers, room_name)
+        result: list[dict[str, Any]] = self._run_sync(self._core.get_room_peers, room)
+        return result
 
     def dispatch(
         self, method: str, path: str, body: bytes, metadata: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
         """Serve one signalling HTTP request (see :func:`peerpyrtc.dispatch`)."""
-        return self._run(_dispatch(self.async_manager, method, path, body, metadata))
+        return self._run(_dispatch(self._core, method, path, body, metadata))
 
     # -- the server speaking
     def send_message(self, room: str, message: str) -> int | None:
         """Send a plain message from ``"server"`` to the room; returns how many got it."""
-        return self._speak(self.async_manager.send_message(room, message))
+        return self._speak(self._core.send_message(room, message))
 
     def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int | None:
         """Emit an event from ``"server"`` to the room, or to one peer."""
-        return self._speak(self.async_manager.emit(room, event, data, to))
-
-    # -- hooks (registered on the async core; they run on the loop thread)
-    def message_handler(self, func: F) -> F:
-        """Register ``func(room, sender_id, message)`` for every plain message."""
-        return self.async_manager.message_handler(func)
-
-    def peer_joined_handler(self, func: F) -> F:
-        """Register ``func(room, peer_id, peer_info)`` for every join."""
-        return self.async_manager.peer_joined_handler(func)
-
-    def peer_left_handler(self, func: F) -> F:
-        """Register ``func(room, peer_id, peer_info)`` for every leave."""
-        return self.async_manager.peer_left_handler(func)
-
-    def on(self, event: str) -> Callable[[F], F]:
-        """Register ``handler(room, sender_id, data)`` for a named event."""
-        return self.async_manager.on(event)
-
-    def before_relay(self, func: F) -> F:
-        """Register a moderation hook (see :meth:`AsyncSignalingManager.before_relay`)."""
-        return self.async_manager.before_relay(func)
+        return self._speak(self._core.emit(room, event, data, to))
 
     # -- lifecycle
     def close(self) -> None:
-        """Close every connection, then stop the loop thread. Idempotent."""
+        """Close every connection, then stop the threads. Idempotent."""
         if self._closed:
             return
         try:
-            self._run(self.async_manager.close())
+            if self._loop is not None and self._pid == os.getpid():
+                self._run(self.async_manager.close())
         except concurrent.futures.TimeoutError:  # pragma: no cover - last resort
             pass
         finally:
             self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(self.timeout)
-            self._loop.close()
+            loop, thread = self._loop, self._thread
+            if loop is not None and thread is not None and self._pid == os.getpid():
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(self.timeout)
+                loop.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+            if self._claim is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._claim.name)
+                self._claim.close()
 
     def __enter__(self) -> SignalingManager:
         return self

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from ._ice import normalize_ice_servers
+from ._limits import Limits
 from ._manager import AsyncSignalingManager
 from ._server import start_server
 from ._static import demo_page
@@ -29,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run a standalone relay server with a demo chat page",
         description=(
-            "Serve POST /offer, /candidate, /leave, GET /rooms, the browser client at "
+            "Serve POST /offer, /candidate, /leave, GET /rooms (with --admin-token), the "
+            "browser client at "
             "/peerpyrtc/peerpyrtc.umd.js and .esm.js, and a demo chat page at /."
         ),
     )
@@ -49,13 +53,56 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="a STUN/TURN server URL, e.g. stun:stun.example.org:3478 (repeatable; default: none)",
     )
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get("PEERPYRTC_ADMIN_TOKEN"),
+        metavar="TOKEN",
+        help="open the admin routes (GET /rooms) to 'Authorization: Bearer TOKEN' "
+        "(default: $PEERPYRTC_ADMIN_TOKEN; unset: the admin routes do not exist)",
+    )
+    serve.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one of peerpyrtc.Limits, e.g. max_bytes_per_second=0 (repeatable)",
+    )
     serve.add_argument("--debug", action="store_true", help="log every signalling step to stderr")
     return parser  # fmt: skip
 
 
-async def serve(host: str, port: int, ice_servers: list[str], debug: bool) -> None:
+def parse_limits(items: list[str]) -> Limits:
+    """``["name=value", ...]`` as a :class:`Limits`; raises ValueError saying what is wrong."""
+    fields = {f.name: f for f in dataclasses.fields(Limits)}
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        field = fields.get(name.strip())
+        if not sep or field is None:
+            raise ValueError(f"{item!r}: expected NAME=VALUE with NAME one of {sorted(fields)}")
+        default: Any = field.default
+        try:
+            if isinstance(default, tuple):
+                changes[field.name] = tuple(p.strip() for p in text.split(",") if p.strip())
+            else:
+                changes[field.name] = type(default)(text)
+        except ValueError:
+            raise ValueError(f"{item!r}: not a {type(default).__name__}") from None
+    return dataclasses.replace(Limits(), **changes)
+
+
+async def serve(
+    host: str,
+    port: int,
+    ice_servers: list[str],
+    debug: bool,
+    admin_token: str | None = None,
+    limits: Limits | None = None,
+) -> None:
     """Run the server until SIGINT/SIGTERM."""
-    manager = AsyncSignalingManager(ice_servers=ice_servers, debug=debug)
+    manager = AsyncSignalingManager(
+        ice_servers=ice_servers, debug=debug, admin_token=admin_token, limits=limits
+    )
     server = await start_server(manager, host, port, index_html=demo_page())
     print(f"peerpyrtc serving on {server.url}", flush=True)
     stop = asyncio.Event()
@@ -98,11 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         normalize_ice_servers(args.ice_server)
     except ValueError as exc:
         parser.error(f"--ice-server: {exc}")
+    try:
+        limits = parse_limits(args.limit)
+    except ValueError as exc:
+        parser.error(f"--limit {exc}")
+    if args.admin_token is not None and len(args.admin_token) < 16:
+        parser.error("--admin-token: use at least 16 characters")
     if not args.debug:
         logging.getLogger("peerpyrtc").setLevel(logging.INFO)
     raise_open_file_limit()
     try:
-        run(serve(args.host, args.port, args.ice_server, args.debug))
+        run(serve(args.host, args.port, args.ice_server, args.debug, args.admin_token, limits))
     except OSError as exc:
         print(f"peerpyrtc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._assets import JS_TYPE, bundle
 from .._manager import AsyncSignalingManager
-from .._routes import dispatch
+from .._routes import PATHS, respond
 from . import require
 
 __all__ = ["add_routes"]
@@ -24,11 +23,12 @@ def add_routes(app: Any, manager: AsyncSignalingManager, prefix: str = "") -> No
     """Add ``/offer``, ``/candidate``, ``/leave``, ``/rooms`` and the bundles under ``prefix``."""
     web = require("aiohttp.web", "aiohttp")
     prefix = prefix.rstrip("/")
+    limit = manager.limits.max_body_bytes
 
     async def handle(request: Any) -> Any:
         path = request.path[len(prefix) :]
         body = b""
-        while len(body) <= manager.limits.max_body_bytes:  # dispatch answers 413 beyond
+        while len(body) <= limit:  # respond answers 413 beyond
             chunk = await request.content.read(65536)
             if not chunk:
                 break
@@ -38,19 +38,9 @@ def add_routes(app: Any, manager: AsyncSignalingManager, prefix: str = "") -> No
             "cookies": dict(request.cookies),
             "remote_addr": request.remote,
         }
-        status, payload = await dispatch(manager, request.method, path, body, meta)
-        return web.json_response(payload, status=status)
-
-    async def client(request: Any) -> Any:
-        data = bundle(request.match_info["name"])
-        if data is None:
-            return web.json_response({"error": "no such file"}, status=404)
-        return web.Response(body=data, headers={"Content-Type": JS_TYPE})
+        status, ctype, data = await respond(manager, request.method, path, body, meta)
+        return web.Response(body=data, status=status, headers={"Content-Type": ctype})
 
     app.router.add_routes(
-        [
-            *(web.post(f"{prefix}/{name}", handle) for name in ("offer", "candidate", "leave")),
-            web.get(f"{prefix}/rooms", handle),
-            web.get(f"{prefix}/peerpyrtc/{{name}}", client),
-        ]
+        [web.route("*", f"{prefix}{path}", handle) for path in (*PATHS, "/peerpyrtc/{name}")]
     )

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._assets import JS_TYPE, bundle
 from .._manager import AsyncSignalingManager
-from .._routes import dispatch
+from .._routes import PATHS, respond
 from .._sync import SignalingManager
 from . import require
 
@@ -39,37 +38,36 @@ def signaling_urls(manager: AsyncSignalingManager | SignalingManager) -> list[An
     http = require("django.http", "django")
     csrf = require("django.views.decorators.csrf", "django")
 
-    def respond(status: int, payload: Any) -> Any:
-        return http.JsonResponse(payload, status=status, safe=False)
+    limit = manager.limits.max_body_bytes
+
+    def response(result: tuple[int, str, bytes]) -> Any:
+        status, ctype, data = result
+        return http.HttpResponse(data, status=status, content_type=ctype)
 
     if isinstance(manager, SignalingManager):
         sync_manager = manager
 
-        def view(request: Any, route: str) -> Any:
-            return respond(
-                *sync_manager.dispatch(request.method, route, request.body, _meta(request))
-            )
+        def view(request: Any, route: str, name: str = "") -> Any:
+            body = request.read(limit + 1)
+            return response(
+                sync_manager._run(
+                    respond(
+                        sync_manager._core, request.method, route + name, body,
+                        _meta(request),
+                    )
+                )
+            )  # fmt: skip
 
     else:
         async_manager = manager
 
-        async def view(request: Any, route: str) -> Any:  # type: ignore[misc]
-            status, payload = await dispatch(
-                async_manager, request.method, route, request.body, _meta(request)
-            )
-            return respond(status, payload)
-
-    def client(request: Any, name: str) -> Any:
-        data = bundle(name)
-        if data is None:
-            return respond(404, {"error": "no such file"})
-        return http.HttpResponse(data, content_type=JS_TYPE)
+        async def view(request: Any, route: str, name: str = "") -> Any:  # type: ignore[misc]
+            body = request.read(limit + 1)
+            meta = _meta(request)
+            return response(await respond(async_manager, request.method, route + name, body, meta))
 
     exempt = csrf.csrf_exempt(view)  # signalling is JSON from scripts, proven by its session
     return [
-        *(
-            urls.path(name, exempt, {"route": f"/{name}"})
-            for name in ("offer", "candidate", "leave", "rooms")
-        ),
-        urls.path("peerpyrtc/<str:name>", client),
+        *(urls.path(path[1:], exempt, {"route": path}) for path in PATHS),
+        urls.path("peerpyrtc/<str:name>", exempt, {"route": "/peerpyrtc/"}),
     ]

@@ -11,13 +11,12 @@ app.mount("/rtc", asgi_app(manager))
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .._assets import JS_TYPE, bundle
+from .._http import parse_cookies
 from .._manager import AsyncSignalingManager
-from .._routes import dispatch
+from .._routes import METHODS, PATHS, respond
 from . import require
 
 __all__ = ["asgi_app", "signaling_router"]
@@ -27,35 +26,42 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+async def _read_bounded(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Read a body until it ends or passes ``limit`` (then :func:`respond` answers 413)."""
+    body = b""
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            break
+    return body
+
+
 def signaling_router(manager: AsyncSignalingManager) -> Any:
     """A FastAPI ``APIRouter`` with the signalling routes and the client bundles."""
     fastapi = require("fastapi", "fastapi")
     responses = require("fastapi.responses", "fastapi")
     router = fastapi.APIRouter()
+    limit = manager.limits.max_body_bytes
 
-    async def handle(request: Any) -> Any:
-        path = "/" + request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        body = await request.body()
-        meta = {
-            "headers": dict(request.headers),
-            "cookies": dict(request.cookies),
-            "remote_addr": request.client.host if request.client else None,
-        }
-        status, payload = await dispatch(manager, request.method, path, body, meta)
-        return responses.JSONResponse(payload, status_code=status)
+    def route(path: str) -> Any:
+        async def handle(request: Any) -> Any:
+            name = request.path_params.get("name", "")
+            body = await _read_bounded(request.stream(), limit)
+            meta = {
+                "headers": dict(request.headers),
+                "cookies": dict(request.cookies),
+                "remote_addr": request.client.host if request.client else None,
+            }
+            status, ctype, data = await respond(
+                manager, request.method, path.replace("{name}", name), body, meta
+            )
+            return responses.Response(data, status_code=status, media_type=ctype)
 
-    handle.__annotations__ = {"request": fastapi.Request, "return": Any}  # for FastAPI's injection
-    for name in ("offer", "candidate", "leave"):
-        router.add_api_route(f"/{name}", handle, methods=["POST"], include_in_schema=False)
-    router.add_api_route("/rooms", handle, methods=["GET"], include_in_schema=False)
+        handle.__annotations__ = {"request": fastapi.Request, "return": Any}  # for injection
+        return handle
 
-    async def client(name: str) -> Any:
-        data = bundle(name)
-        if data is None:
-            return responses.JSONResponse({"error": "no such file"}, status_code=404)
-        return responses.Response(data, media_type=JS_TYPE)
-
-    router.add_api_route("/peerpyrtc/{name}", client, methods=["GET"], include_in_schema=False)
+    for path in (*PATHS, "/peerpyrtc/{name}"):
+        router.add_api_route(path, route(path), methods=list(METHODS), include_in_schema=False)
     return router
 
 
@@ -76,37 +82,33 @@ def asgi_app(manager: AsyncSignalingManager) -> Callable[[Scope, Receive, Send],
         if scope["type"] != "http":
             return
         path = scope["path"][len(scope.get("root_path", "")) :] or "/"
-        if scope["method"] == "GET" and path.startswith("/peerpyrtc/"):
-            data = bundle(path[len("/peerpyrtc/") :])
-            if data is not None:
-                await _respond(send, 200, data, JS_TYPE)
-                return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > limit:
-                break
-            if not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                yield message.get("body", b"")
+                if not message.get("more_body"):
+                    return
+
+        body = await _read_bounded(chunks(), limit)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
-        meta = {"headers": headers, "remote_addr": client[0] if client else None}
-        status, payload = await dispatch(manager, scope["method"], path, body, meta)
-        await _respond(send, status, json.dumps(payload).encode(), "application/json")
+        meta = {
+            "headers": headers,
+            "cookies": parse_cookies(headers.get("cookie", "")),
+            "remote_addr": client[0] if client else None,
+        }
+        status, ctype, data = await respond(manager, scope["method"], path, body, meta)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", ctype.encode()),
+                    (b"content-length", str(len(data)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
 
     return app
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

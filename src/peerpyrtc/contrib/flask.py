@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._assets import JS_TYPE, bundle
+from .._routes import METHODS, PATHS, respond
 from .._sync import SignalingManager
 from . import require
 
@@ -22,27 +22,23 @@ def signaling_blueprint(manager: SignalingManager, name: str = "peerpyrtc") -> A
     """A Flask ``Blueprint`` with ``/offer``, ``/candidate``, ``/leave``, ``/rooms`` and bundles."""
     flask = require("flask", "flask")
     blueprint = flask.Blueprint(name, __name__)
+    limit = manager.limits.max_body_bytes
 
     def handle(path: str) -> Any:
         request = flask.request
-        body = request.get_data(cache=False)
+        # never more than the limit is read: one byte past it is enough to answer 413
+        body = request.stream.read(limit + 1) if request.method != "GET" else b""
         meta = {
             "headers": dict(request.headers),
             "cookies": dict(request.cookies),
             "remote_addr": request.remote_addr,
         }
-        status, payload = manager.dispatch(request.method, path, body, meta)
-        return flask.jsonify(payload), status
+        status, ctype, data = manager._run(respond(manager._core, request.method, path, body, meta))
+        return flask.Response(data, status=status, content_type=ctype)
 
-    for path in ("/offer", "/candidate", "/leave"):
-        blueprint.add_url_rule(path, path[1:], lambda path=path: handle(path), methods=["POST"])
-    blueprint.add_url_rule("/rooms", "rooms", lambda: handle("/rooms"), methods=["GET"])
-
-    def client(name: str) -> Any:
-        data = bundle(name)
-        if data is None:
-            return flask.jsonify({"error": f"no file {name}"}), 404
-        return flask.Response(data, content_type=JS_TYPE)
-
-    blueprint.add_url_rule("/peerpyrtc/<name>", "client", client, methods=["GET"])
+    for path in PATHS:
+        blueprint.add_url_rule(path, path[1:], lambda path=path: handle(path), methods=METHODS)
+    blueprint.add_url_rule(
+        "/peerpyrtc/<name>", "client", lambda name: handle(f"/peerpyrtc/{name}"), methods=METHODS
+    )
     return blueprint

@@ -42,8 +42,7 @@ module.exports = __toCommonJS(index_exports);
 // src/backoff.js
 var MAX_RECONNECT_DELAY = 3e4;
 function reconnectDelay(attempt, base, random = Math.random) {
-  if (attempt <= 1) return base;
-  const grown = Math.min(base * 2 ** (attempt - 1), MAX_RECONNECT_DELAY);
+  const grown = Math.min(base * 2 ** (Math.max(1, attempt) - 1), MAX_RECONNECT_DELAY);
   return Math.round(grown * (0.75 + 0.5 * random()));
 }
 
@@ -258,8 +257,11 @@ function generatePeerId() {
 }
 var DEFAULTS = Object.freeze({
   debug: false,
-  maxReconnectAttempts: 3,
+  // retried with capped, jittered backoff until reconnectTimeout has passed
+  maxReconnectAttempts: Infinity,
   reconnectDelay: 2e3,
+  reconnectTimeout: 12e4,
+  sendUserAgent: false,
   iceServers: [],
   signalingUrl: "",
   peerInfo: {},
@@ -297,7 +299,6 @@ var WebRTCConnection = class {
     this._pc = null;
     this._channel = null;
     this._outbox = [];
-    this._outboxBytes = 0;
     this._flushScheduled = false;
     this._closedByUser = false;
     this._connectPromise = null;
@@ -364,7 +365,11 @@ var WebRTCConnection = class {
     }
     return this._connectPromise;
   }
-  /** Leave the room: say goodbye over the channel, then close. */
+  /**
+   * Leave the room: everything sent before this is delivered first. The goodbye travels over the
+   * channel, after the last messages; the server closes the channel once it has read them all.
+   * HTTP /leave is used only when the channel cannot carry the goodbye.
+   */
   async closeConnection() {
     if (this._closedByUser) return;
     this._closedByUser = true;
@@ -376,21 +381,24 @@ var WebRTCConnection = class {
     }
     globalThis.removeEventListener?.("pagehide", this._onPageHide);
     const wasConnected = this._status === "connected";
-    if (this._channel && this._channel.readyState === "open") {
-      this._flush();
+    const channel = this._channel;
+    let saidBye = false;
+    if (channel && channel.readyState === "open") {
+      this._flush(true);
       try {
-        this._channel.send(BYE);
+        channel.send(BYE);
+        saidBye = true;
       } catch {
       }
     }
     this._outbox = [];
-    this._outboxBytes = 0;
-    postJSON(
-      signalingUrl(this.options.signalingUrl, "leave"),
-      this._leaveBody(),
-      this._requestOptions()
-    ).catch((e) => this._log("leave failed", e));
-    await this._waitDrained();
+    if (!saidBye || !await this._serverClosed(channel, 3e3)) {
+      await postJSON(
+        signalingUrl(this.options.signalingUrl, "leave"),
+        this._leaveBody(),
+        this._requestOptions()
+      ).catch((e) => this._log("leave failed", e));
+    }
     this._teardown();
     this._peers.clear();
     this._setStatus("closed");
@@ -408,8 +416,9 @@ var WebRTCConnection = class {
       this._channel.send(BYE);
     } catch {
     }
-    const body = new Blob([JSON.stringify(this._leaveBody())], { type: "text/plain" });
-    globalThis.navigator?.sendBeacon?.(signalingUrl(this.options.signalingUrl, "leave"), body);
+    const url = signalingUrl(this.options.signalingUrl, "leave");
+    const body = new Blob([JSON.stringify(this._leaveBody())], { type: beaconType(url) });
+    globalThis.navigator?.sendBeacon?.(url, body);
   }
   // ----------------------------------------------------------- sending
   sendMessage(message) {
@@ -443,7 +452,6 @@ var WebRTCConnection = class {
       );
     }
     this._outbox.push(raw);
-    this._outboxBytes += raw.length;
     this._scheduleFlush();
   }
   _scheduleFlush() {
@@ -454,27 +462,32 @@ var WebRTCConnection = class {
       this._flush();
     });
   }
-  _flush() {
+  _flush(force = false) {
     const channel = this._channel;
     if (!channel || channel.readyState !== "open" || !this._outbox.length) return;
-    if (channel.bufferedAmount > HIGH_WATER) return;
+    if (!force && channel.bufferedAmount > HIGH_WATER) return;
     const raws = this._outbox;
     this._outbox = [];
-    this._outboxBytes = 0;
     for (const frame of frames(raws)) channel.send(frame);
   }
-  async _waitDrained() {
-    const channel = this._channel;
-    if (!channel || channel.readyState !== "open") return;
-    const deadline = Date.now() + 2e3;
-    while (channel.readyState === "open" && channel.bufferedAmount > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  // Resolves true once the server closes `channel` (it does after reading our goodbye).
+  _serverClosed(channel, timeout) {
+    return new Promise((resolve) => {
+      if (channel.readyState === "closed") {
+        resolve(true);
+        return;
+      }
+      const timer = setTimeout(() => resolve(false), timeout);
+      channel.addEventListener("close", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
   // ------------------------------------------------------- connecting
   async _open() {
     const generation = ++this._generation;
-    this._teardown();
+    this._retire();
     const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this._pc = pc;
@@ -502,7 +515,7 @@ var WebRTCConnection = class {
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    const info = { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo };
+    const info = this.options.sendUserAgent ? { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo } : { ...this.options.peerInfo };
     const reply = await postJSON(signalingUrl(this.options.signalingUrl, "offer"), {
       room: this.roomName,
       peer_id: this.peerId,
@@ -527,13 +540,14 @@ var WebRTCConnection = class {
     try {
       await Promise.race([welcomed, timeout]);
     } catch (error) {
-      if (generation === this._generation) this._teardown();
+      if (generation === this._generation) this._retire(true);
       throw error;
     } finally {
       clearTimeout(timer);
     }
   }
   _opened() {
+    this._dropStale();
     this._setStatus("connected");
     this._startWatchdog(this._generation);
     this._flush();
@@ -568,31 +582,34 @@ var WebRTCConnection = class {
     if (this._status !== "connected") return;
     this._log("connection lost:", reason);
     this._generation += 1;
-    this._teardown();
     if (!this._mayReconnect) {
+      this._teardown();
       this._peers.clear();
       this._setStatus("closed");
       this._fire("onClose", "close", this.closeReason || reason);
       return;
     }
+    this._retire();
+    this._reconnectUntil = Date.now() + this.options.reconnectTimeout;
     this._reconnect(1, this.closeReason || reason);
   }
   _reconnect(attempt, reason) {
     const max = this.options.maxReconnectAttempts;
-    if (attempt > max) {
+    const delay = reconnectDelay(attempt, this.options.reconnectDelay);
+    if (attempt > max || Date.now() + delay > this._reconnectUntil) {
+      this._teardown();
       this._peers.clear();
       this._setStatus("failed");
       const error = new PeerPyRTCError(
         ErrorCodes.ERR_RECONNECT_FAILED,
-        `lost room "${this.roomName}" (${reason}) and ${max} reconnection attempts failed`
+        `lost room "${this.roomName}" (${reason}) and ${attempt - 1} reconnection attempts failed`
       );
       this._fire("onError", "error", error);
       this._fire("onClose", "close", reason);
       return;
     }
     this._setStatus("reconnecting");
-    const delay = reconnectDelay(attempt, this.options.reconnectDelay);
-    this._log(`reconnecting in ${delay} ms (attempt ${attempt}/${max})`);
+    this._log(`reconnecting in ${delay} ms (attempt ${attempt})`);
     this._reconnectTimer = setTimeout(() => {
       if (this._closedByUser) return;
       this._open().then(() => this._opened(), (error) => {
@@ -602,26 +619,37 @@ var WebRTCConnection = class {
       });
     }, delay);
   }
-  _teardown() {
+  // Detach the current connection; keep it open (as stale) until a new one is welcomed.
+  _retire(close = false) {
     clearInterval(this._watchdog);
     const pc = this._pc;
     const channel = this._channel;
     this._pc = null;
     this._channel = null;
-    if (channel) {
-      channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
-      try {
-        channel.close();
-      } catch {
-      }
-    }
-    if (pc) {
-      pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    if (!pc) return;
+    pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (close) {
       try {
         pc.close();
       } catch {
       }
+    } else {
+      this._dropStale();
+      this._stale = pc;
     }
+  }
+  _dropStale() {
+    const pc = this._stale;
+    this._stale = null;
+    if (pc) try {
+      pc.close();
+    } catch {
+    }
+  }
+  _teardown() {
+    this._retire();
+    this._dropStale();
   }
   // --------------------------------------------------------- receiving
   _onFrame(frame) {
@@ -674,7 +702,7 @@ var WebRTCConnection = class {
         const peer = this._peers.get(env.peer.id) || env.peer;
         this._peers.delete(env.peer.id);
         if ("host" in env) this.hostId = env.host;
-        this._fire("onPeerLeft", "peer-left", { ...peer, isHost: false });
+        this._fire("onPeerLeft", "peer-left", { ...peer, isHost: !!env.peer.isHost });
         this._roomUpdate();
         break;
       }
@@ -728,6 +756,14 @@ var WebRTCConnection = class {
     if (this.options.debug) console.debug(`[peerpyrtc ${this.roomName}/${this.peerId}]`, ...args);
   }
 };
+function beaconType(url) {
+  try {
+    const origin = globalThis.location?.origin;
+    return origin && new URL(url, origin).origin === origin ? "application/json" : "text/plain";
+  } catch {
+    return "text/plain";
+  }
+}
 
 // src/room-manager.js
 var WebRTCRoomManager = class {
