@@ -17,7 +17,7 @@ PREFIX = "/rtc"
 #: The admin token every adapter's manager is configured with in the shared suite.
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-ADAPTERS = ["flask", "fastapi", "asgi", "django", "aiohttp"]
+ADAPTERS = ["builtin", "flask", "fastapi", "asgi", "django", "aiohttp"]
 
 
 @asynccontextmanager
@@ -93,7 +93,15 @@ async def serve_adapter(
         return
     manager = AsyncSignalingManager(limits=limits, admin_token=ADMIN_TOKEN)
     try:
-        if name == "fastapi":
+        if name == "builtin":
+            from peerpyrtc import start_server
+
+            server = await start_server(manager, prefix=PREFIX)
+            try:
+                yield server.url, manager
+            finally:
+                await server.close()
+        elif name == "fastapi":
             from fastapi import FastAPI
 
             from peerpyrtc.contrib.fastapi import signaling_router

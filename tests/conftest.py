@@ -102,7 +102,9 @@ async def http_request(
         # away a refused body, waiting for us to close
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
         lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        headers = {
+            k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
+        }
         if "content-length" in headers:
             payload = await asyncio.wait_for(
                 reader.readexactly(int(headers["content-length"])), TIMEOUT
@@ -123,7 +125,7 @@ async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None
     """Wait (bounded) for a condition that has no event of its own."""
 
     async def poll() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - state with no event to wait on
             await asyncio.sleep(POLL)
 
     await asyncio.wait_for(poll(), timeout)

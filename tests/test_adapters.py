@@ -153,7 +153,9 @@ async def test_every_error_is_json_with_a_code(served: tuple[str, AsyncSignaling
         ("POST", "/offer", 400, "ERR_INVALID_REQUEST"),
     ]
     for method, path, status, code in cases:
-        got, headers, body = await http_request(url + path, method, b"{}" if method == "POST" else b"")
+        got, headers, body = await http_request(
+            url + path, method, b"{}" if method == "POST" else b""
+        )
         assert (method, path, got) == (method, path, status)
         assert headers["content-type"].startswith("application/json"), (method, path)
         answer = json.loads(body)
@@ -163,7 +165,11 @@ async def test_every_error_is_json_with_a_code(served: tuple[str, AsyncSignaling
 async def test_rooms_needs_the_admin_token(served: tuple[str, AsyncSignalingManager]) -> None:
     url, _ = served
     async with AsyncClient(url, "secret-room", "alice", info={"name": "Alice"}):
-        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic x"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-0123456789"},
+            {"Authorization": "Basic x"},
+        ):
             status, _, body = await http_request(url + "/rooms", headers=headers)
             assert status == 401 and json.loads(body)["code"] == "ERR_UNAUTHORIZED"
             assert b"secret-room" not in body and b"alice" not in body
@@ -174,14 +180,32 @@ async def test_rooms_needs_the_admin_token(served: tuple[str, AsyncSignalingMana
 @pytest.mark.parametrize(
     ("case", "body"),
     [
-        ("lone surrogate in info", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"name":"\\ud800"}}}'),
-        ("NaN", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":NaN}}}'),
-        ("Infinity", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","protocol":Infinity}}'),
-        ("huge number", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":1e999}}}'),
+        (
+            "lone surrogate in info",
+            b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"name":"\\ud800"}}}',
+        ),
+        (
+            "NaN",
+            b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":NaN}}}',
+        ),
+        (
+            "Infinity",
+            b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","protocol":Infinity}}',
+        ),
+        (
+            "huge number",
+            b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":1e999}}}',
+        ),
         ("deep nesting", b"[" * 100_000),
-        ("deep info", b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":' + b"[" * 40 + b"]" * 40 + b"}}}"),
+        (
+            "deep info",
+            b'{"room":"r","peer_id":"p","offer":{"type":"offer","sdp":"v=0","info":{"x":'
+            + b"[" * 40
+            + b"]" * 40
+            + b"}}}",
+        ),
         ("look-alike id", '{"room":"r","peer_id":"\u0430lice","offer":{}}'.encode()),
-        ("look-alike raw", '{"room":"r","peer_id":"ѕerver","offer":{}}'.encode()),
+        ("look-alike raw", '{"room":"r","peer_id":"\u0455erver","offer":{}}'.encode()),
         ("not UTF-8", b'{"room":"\xff"}'),
     ],
 )
@@ -243,7 +267,8 @@ async def _refused_early(url: str, manager: AsyncSignalingManager) -> None:
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     writer.write(
         f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: 50000000\r\n\r\n".encode() + b" " * (manager.limits.max_body_bytes + 65536)
+        f"Content-Length: 50000000\r\n\r\n".encode()
+        + b" " * (manager.limits.max_body_bytes + 65536)
     )
     try:
         await writer.drain()

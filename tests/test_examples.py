@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pty
 import re
@@ -224,3 +225,31 @@ async def test_echo(examples: list[Example], browser: Any) -> None:
         "Number(document.getElementById('count').textContent) >= 4", polling=50
     )
     await page.screenshot(path=IMAGES / "echo.png")
+
+
+def _load(name: str) -> Any:
+    import importlib.util
+
+    path = ROOT / "examples" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_terminal_chat_never_prints_escapes() -> None:
+    safe = _load("terminal_chat").safe
+    hostile = "hi\x1b]0;owned\x07\x1b[2J\x9b31m\r\n"
+    shown = safe(hostile)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in shown)
+    assert shown.startswith("hi\\x1b]0;owned\\x07")
+
+
+def test_whiteboard_replay_fits_messages_past_65000_bytes() -> None:
+    module = _load("whiteboard")
+    strokes = [{"points": [[i, i + 1]] * 40, "color": "#123456"} for i in range(400)]
+    assert len(json.dumps(strokes)) > 200_000
+    parts = module.chunks(strokes)
+    assert len(parts) > 3 and [s for p in parts for s in p] == strokes
+    assert all(len(json.dumps({"strokes": p, "first": True}).encode()) < 65_000 for p in parts)

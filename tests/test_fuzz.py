@@ -31,8 +31,15 @@ HTTP_EXAMPLES = 1000
 PARSER_EXAMPLES = 2000
 CHANNEL_EXAMPLES = 300
 
+#: Strings JSON can hold and UTF-8 cannot (lone surrogates), found wedging rooms in round 2.
+surrogates = st.sampled_from(["\ud800", "a\udfffb", "\ud83d", "ok\udc00"])
 json_leaf = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities included: json.dumps writes them, servers must refuse
+    | st.text(max_size=40)
+    | surrogates
 )
 json_value = st.recursive(
     json_leaf,
@@ -45,6 +52,29 @@ ids = st.sampled_from(
     ["room", "fuzz", "alice", "bob", "server", "", "a" * 65, "x/y", "é"]
 ) | st.text(max_size=20)
 sessions = st.none() | st.sampled_from(["x" * 32, "short", "a" * 200]) | st.text(max_size=40)
+#: Raw JSON text no encoder writes: deep nesting, numbers past float range or int conversion.
+hostile_raw = (
+    st.integers(20, 3000).map(lambda n: "[" * n + "]" * n)
+    | st.integers(20, 200).map(lambda n: '{"a":' * n + "1" + "}" * n)
+    | st.sampled_from(["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 5000])
+    | st.integers(1, 5).map(lambda n: '"' + "\\udc00" * n + '"')
+)
+
+
+def with_hole(draw: Any, value: Any) -> str:
+    """``json.dumps(value)`` with one hostile raw fragment in place of a leaf (sometimes)."""
+    text = json.dumps(value)
+    if draw(st.integers(0, 3)) == 0:
+        leaves = [i for i, c in enumerate(text) if c in "0123456789n" and text[i - 1] in ":[, "]
+        raw = draw(hostile_raw)
+        if leaves:
+            i = draw(st.sampled_from(leaves))
+            j = i
+            while j < len(text) and text[j] not in ",]}":
+                j += 1
+            return text[:i] + raw + text[j:]
+        return raw
+    return text
 
 
 BASE_SDP = (
@@ -150,7 +180,7 @@ def bodies(draw: Any, endpoint: str) -> bytes:
         body["offer"] = draw(offers())
     if endpoint == "candidate" and draw(st.integers(0, 5)):
         body["candidate"] = draw(candidates())
-    return json.dumps(body).encode()
+    return with_hole(draw, body).encode()
 
 
 class Background:
@@ -226,6 +256,7 @@ def test_fuzz_http_endpoints(background: Background, endpoint: str) -> None:
         answer = json.loads(payload)
         if status >= 400:
             assert isinstance(answer.get("error"), str) and answer["error"]
+            assert answer.get("code", "").startswith("ERR_"), answer
 
     one()
     assert sum(statuses.values()) >= HTTP_EXAMPLES
@@ -244,11 +275,19 @@ envelope = st.fixed_dictionaries(
         "id": json_leaf,
     },
 )
+
+
+@st.composite
+def hostile_frames(draw: Any) -> str:
+    return with_hole(draw, draw(envelope | st.lists(envelope, min_size=1, max_size=4)))
+
+
 frames = (
     st.text(max_size=300)
     | envelope.map(json.dumps)
     | st.lists(envelope | json_value, max_size=5).map(json.dumps)
     | json_value.map(json.dumps)
+    | hostile_frames()
 )
 
 
@@ -262,7 +301,10 @@ def test_fuzz_envelope_parser(frame: str) -> None:
     for env in envelopes:
         assert env.type in ("msg", "emit", "bcast", "ping", "pong", "bye")
         assert env.raw.strip().startswith("{") and env.raw.strip().endswith("}")
-        parsed = json.loads(env.raw)
+        # what passes is what a browser's JSON.parse reads back: no NaN, no lone surrogate
+        parsed = json.loads(env.raw, parse_constant=lambda c: pytest.fail(f"{c} passed"))
+        json.dumps(parsed, allow_nan=False).encode("utf-8")
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
         assert "from" not in parsed and "n" not in parsed
         if env.type == "msg":
             assert isinstance(env.data, str)
@@ -297,3 +339,87 @@ def test_fuzz_frames_over_a_real_channel(background: Background) -> None:
     one()
     assert sent >= CHANNEL_EXAMPLES
     background.assert_intact()
+
+
+heads = st.lists(
+    st.sampled_from(
+        [
+            "Content-Length: 2",
+            "Content-Length: 3",
+            "Content-Length: +2",
+            "Content-Length:  2",
+            "Content-Length: 1_0",
+            "Content-Length: -1",
+            "Content-Length: 0x2",
+            "Transfer-Encoding: chunked",
+            "Transfer-Encoding: gzip, chunked",
+            "Host: a",
+            "Host: b",
+            "Content-Type: application/json",
+            "X: " + "y" * 100,
+            " folded",
+            "no colon",
+        ]
+    ),
+    max_size=6,
+)
+
+
+def test_fuzz_raw_heads(background: Background) -> None:
+    """Duplicate and odd framing headers: a 4xx or a closed connection, never a 5xx."""
+    import socket
+
+    parts = urlsplit(background.url)
+    statuses: dict[int, int] = {}
+
+    @settings(
+        max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(lines=heads, body=st.sampled_from([b"{}", b"", b"{}{}", b"0\r\n\r\n"]))
+    def one(lines: list[str], body: bytes) -> None:
+        head = "\r\n".join([f"POST {parts.path}/leave HTTP/1.1", *lines, "Connection: close"])
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            sock.sendall(head.encode() + b"\r\n\r\n" + body)
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except (ConnectionResetError, TimeoutError):
+                pass
+        if data:
+            status = int(data.split(b" ", 2)[1])
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status < 500, (lines, data[:300])
+
+    one()
+    assert any(s >= 400 for s in statuses)
+    background.assert_intact()
+
+
+def test_slow_and_half_open_clients_hurt_only_themselves(background: Background) -> None:
+    """Connections that send half a head, or a head and half a body, then stall."""
+    import socket
+
+    parts = urlsplit(background.url)
+    stalled = []
+    try:
+        for i in range(30):
+            sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+            if i % 2:
+                sock.sendall(f"POST {parts.path}/offer HTTP/1.1\r\nHost: x\r\nContent-Le".encode())
+            else:
+                sock.sendall(
+                    f"POST {parts.path}/offer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{".encode()
+                )
+            stalled.append(sock)
+
+        async def newcomer() -> None:
+            async with AsyncClient(background.url, "room", "carol") as carol:
+                assert carol.connected and len(carol.peers) == 3
+
+        background.run(newcomer())
+        background.assert_intact()
+    finally:
+        for sock in stalled:
+            sock.close()

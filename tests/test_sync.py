@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import concurrent.futures
+import threading
 from collections.abc import Iterator
 from typing import Any
 

@@ -6,6 +6,7 @@ Run: cd examples/chat && python app.py   (then open http://localhost:5000 in two
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import sqlite3
@@ -35,7 +36,7 @@ db.commit()
 
 
 def display_name(room: str, peer_id: str) -> str:
-    for peer in signaling_manager.async_manager.get_room_peers(room):
+    for peer in signaling_manager.get_room_peers(room):  # hooks run off the loop
         if peer["id"] == peer_id:
             return str(peer.get("name") or peer_id)
     return peer_id
@@ -68,8 +69,21 @@ async def send_history(room: str, peer_id: str, peer_info: dict) -> None:
             "SELECT name, text, at FROM messages WHERE room = ? ORDER BY at DESC LIMIT ?",
             (room, HISTORY),
         ).fetchall()
-    history = [{"name": n, "text": t, "at": a} for n, t, a in reversed(rows)]
-    await signaling_manager.async_manager.emit(room, "history", history, to=peer_id)
+    history = [{"name": n, "text": clip(t), "at": a} for n, t, a in reversed(rows)]
+    # sent in parts that each fit one message (65,000 bytes): one long line cannot break it
+    part: list[dict[str, object]] = []
+    for row in history:
+        if part and len(json.dumps([*part, row]).encode()) > 60_000:
+            await signaling_manager.async_manager.emit(room, "history", part, to=peer_id)
+            part = []
+        part.append(row)
+    if part:
+        await signaling_manager.async_manager.emit(room, "history", part, to=peer_id)
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    """A history line as later joiners see it (the full text was relayed live)."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @app.get("/")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -19,6 +20,13 @@ from peerpyrtc.contrib.aiohttp import add_routes
 
 HERE = Path(__file__).resolve().parent
 ROOM = "operator"
+#: Control characters (C0, DEL, C1): ANSI/OSC escapes would drive the operator's terminal.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """Peer text as the terminal may print it: control characters shown, never obeyed."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
 
 
 def read_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
@@ -36,15 +44,15 @@ async def main() -> None:
         name = next(
             (p.get("name") for p in manager.get_room_peers(room) if p["id"] == peer_id), None
         )
-        print(f"{name or peer_id}: {message}", flush=True)
+        print(f"{safe(name or peer_id)}: {safe(message)}", flush=True)
 
     @manager.peer_joined_handler
     def joined(room: str, peer_id: str, info: dict) -> None:
-        print(f"* {info.get('name') or peer_id} joined", flush=True)
+        print(f"* {safe(info.get('name') or peer_id)} joined", flush=True)
 
     @manager.peer_left_handler
     def left(room: str, peer_id: str, info: dict) -> None:
-        print(f"* {info.get('name') or peer_id} left", flush=True)
+        print(f"* {safe(info.get('name') or peer_id)} left", flush=True)
 
     app = web.Application()
     add_routes(app, manager)

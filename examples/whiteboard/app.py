@@ -7,6 +7,7 @@ Built on FastAPI served by uvicorn. The server keeps each room's strokes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -50,9 +51,25 @@ def clear(room: str, sender_id: str, data: Any) -> None:
     drawings.pop(room, None)
 
 
+def chunks(items: list[Any], budget: int = 60_000) -> list[list[Any]]:
+    """Split ``items`` into lists whose JSON fits one message (65,000 bytes at most)."""
+    out: list[list[Any]] = [[]]
+    size = 0
+    for item in items:
+        n = len(json.dumps(item).encode()) + 1
+        if out[-1] and size + n > budget:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += n
+    return out
+
+
 @manager.peer_joined_handler
 async def send_drawing(room: str, peer_id: str, info: dict[str, Any]) -> None:
-    await manager.emit(room, "drawing", drawings.get(room, []), to=peer_id)
+    # a late joiner gets the drawing so far, in as many messages as it takes
+    for i, part in enumerate(chunks(list(drawings.get(room, [])))):
+        await manager.emit(room, "drawing", {"strokes": part, "first": i == 0}, to=peer_id)
 
 
 @manager.peer_left_handler

@@ -109,6 +109,7 @@ class AsyncClient:
         self._handlers: dict[str, list[Handler]] = {}
         self._peers: dict[str, dict[str, Any]] = {}
         self._pc: RTCPeerConnection | None = None
+        self._stale: RTCPeerConnection | None = None  # the previous one, during a reconnect
         self._queue: SendQueue | None = None
         self._welcome: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
@@ -181,14 +182,16 @@ class AsyncClient:
         """One connection attempt: a new peer connection, same peer id and session."""
         self._generation += 1
         generation = self._generation
-        await self._drop_connection()
+        # keep the old connection open until the new one is welcomed: closing it first would
+        # tell the server we left (the room would see a leave, a new host, then a join)
+        self._retire()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
         self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
         self._queue = SendQueue(64 * 1024 * 1024)
         self._queue.attach(channel)
-        channel.on("message", self._on_frame)
+        channel.on("message", lambda frame: self._on_frame(frame, generation))
         channel.on("close", lambda: self._lost(generation, "channel closed"))
 
         @pc.on("connectionstatechange")
@@ -220,6 +223,7 @@ class AsyncClient:
             raise ConnectionFailed(
                 f"the channel to {self.room!r} did not open within {self.timeout}s"
             ) from None
+        await self._close_stale()  # the server has swapped connections: the old one is done
         self._watch(generation)
 
     def _watch(self, generation: int) -> None:
@@ -370,7 +374,9 @@ class AsyncClient:
             await self._queue.wait_drained()
 
     # ------------------------------------------------------------ receiving
-    def _on_frame(self, frame: str | bytes) -> None:
+    def _on_frame(self, frame: str | bytes, generation: int | None = None) -> None:
+        if generation is not None and generation != self._generation:
+            return  # the previous connection's last words (a "replaced" notice): not ours
         self._last_heard = asyncio.get_running_loop().time()
         if not isinstance(frame, str):
             logger.warning("%s: ignoring a binary frame", self.peer_id)
@@ -450,7 +456,8 @@ class AsyncClient:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _drop_connection(self) -> None:
+    def _retire(self) -> None:
+        """Detach the current connection; keep its peer connection open as the stale one."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -458,7 +465,24 @@ class AsyncClient:
             self._queue.close()
         if self._pc is not None:
             pc, self._pc = self._pc, None
+            if self._stale is None:  # the first one is the one the server still holds
+                self._stale = pc
+            else:
+                self._spawn(pc.close())
+
+    async def _close_stale(self) -> None:
+        if self._stale is not None:
+            pc, self._stale = self._stale, None
             await pc.close()
+
+    async def _drop_connection(self) -> None:
+        self._retire()
+        await self._close_stale()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _teardown(self) -> None:
         self._state = "closed"

@@ -9,9 +9,10 @@ app.register_blueprint(signaling_blueprint(manager), url_prefix="/rtc")
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from .._routes import METHODS, PATHS, respond
+from .._routes import METHODS, PATHS, error_body, respond
 from .._sync import SignalingManager
 from . import require
 
@@ -27,7 +28,11 @@ def signaling_blueprint(manager: SignalingManager, name: str = "peerpyrtc") -> A
     def handle(path: str) -> Any:
         request = flask.request
         # never more than the limit is read: one byte past it is enough to answer 413
-        body = request.stream.read(limit + 1) if request.method != "GET" else b""
+        try:
+            body = request.stream.read(limit + 1) if request.method != "GET" else b""
+        except Exception as exc:  # werkzeug: a malformed chunked body, a client gone
+            payload = json.dumps(error_body(400, f"malformed request body: {exc}"[:200]))
+            return flask.Response(payload, status=400, content_type="application/json")
         meta = {
             "headers": dict(request.headers),
             "cookies": dict(request.cookies),
