@@ -27,8 +27,12 @@ __all__ = ["CHECKED_VERSIONS", "applied", "apply"]
 
 logger = logging.getLogger(__name__)
 
-#: aioice versions whose ``Connection.connect`` this was written against.
-CHECKED_VERSIONS = frozenset({"0.10.1", "0.10.2", "0.11.0", "0.12.0", "0.13.0"})
+#: aioice versions whose ``Connection.connect`` this was written against. Older ones name
+#: the internals differently (``check_periodic``, no ``_pair_remote_candidate``): there the
+#: workaround broke every connection (aioice 0.10.2, which Python 3.10 resolves), so it is
+#: refused both by version and by a check of the names it calls.
+CHECKED_VERSIONS = frozenset({"0.13.0"})
+_NEEDS = ("_check_periodic", "_pair_remote_candidate", "_unfreeze_initial", "query_consent")
 _original = ice.Connection.connect
 #: Seconds between consent checks (aioice: 5).
 CONSENT_INTERVAL = 10
@@ -86,7 +90,7 @@ def apply() -> bool:
     if os.environ.get("PEERPYRTC_AIOICE_PATCH", "1") == "0":
         return False
     version = getattr(aioice, "__version__", "")
-    if version not in CHECKED_VERSIONS:
+    if version not in CHECKED_VERSIONS or not all(hasattr(ice.Connection, n) for n in _NEEDS):
         logger.debug("aioice %s not checked: connect pacing workaround not applied", version)
         return False
     ice.Connection.connect = _connect  # type: ignore[method-assign]

@@ -98,8 +98,12 @@ def _flush_sack(transport: Any) -> None:
 async def _send_sack(transport: Any) -> None:
     try:
         await transport._send_sack()
-    except ConnectionError:  # the association closed in between: nothing to acknowledge
-        pass
+    except (ConnectionError, SSL.Error) as exc:
+        # The association or its DTLS session closed between the packet and the end of the
+        # turn ("protocol is shutdown"): nothing is left to acknowledge. Upstream sends the
+        # SACK inline, where the same error ends the receive loop that is closing anyway; a
+        # deferred SACK must not turn it into a "Task exception was never retrieved".
+        logger.debug("SACK not sent, the transport is closing: %s", exc)
 
 
 def applied() -> bool:

@@ -17,10 +17,9 @@ import json
 import logging
 from typing import Any
 
-from ._assets import JS_TYPE, bundle
 from ._http import HeadError, body_length, parse_cookies, parse_head
 from ._manager import AsyncSignalingManager
-from ._routes import dispatch, error_body
+from ._routes import error_body, respond
 
 __all__ = ["SignalingServer", "start_server"]
 
@@ -157,10 +156,6 @@ class SignalingServer:
     ) -> None:
         if self.prefix and path.startswith(self.prefix + "/"):
             path = path[len(self.prefix) :]
-        if method == "GET" and path.startswith("/peerpyrtc/"):
-            data = bundle(path[len("/peerpyrtc/") :])
-            if data is not None:
-                return self._send_raw(writer, 200, data, JS_TYPE, keep)
         if method == "GET" and path in ("/", "/index.html") and self.index_html is not None:
             return self._send_raw(writer, 200, self.index_html.encode(), HTML_TYPE, keep)
         peer = writer.get_extra_info("peername")
@@ -169,8 +164,8 @@ class SignalingServer:
             "cookies": parse_cookies(headers.get("cookie", "")),
             "remote_addr": peer[0] if peer else None,
         }
-        status, payload = await dispatch(self.manager, method, path, body, meta)
-        self._send(writer, status, payload, keep)
+        status, ctype, data = await respond(self.manager, method, path, body, meta)
+        self._send_raw(writer, status, data, ctype, keep)
 
     def _error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
         self._send(writer, status, error_body(status, message), keep=False)
