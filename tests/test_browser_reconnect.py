@@ -114,3 +114,36 @@ async def test_page_gives_up_after_max_attempts(servers: list[ServerProcess]) ->
             polling=100,
         )
         assert await page.evaluate("window.rtc.getConnectionStatus()") == "failed"
+
+
+async def test_a_page_that_loses_its_transport_keeps_its_place_and_host_role(
+    servers: list[ServerProcess],
+) -> None:
+    """A client-side loss (the server still holds the peer): no leave, no new host, no join."""
+    server = ServerProcess()
+    servers.append(server)
+    url = await server.start()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.add_init_script(RECORDER_JS)
+        await page.goto(url)
+        await page.evaluate(JOIN_JS, ["room", "page", {"reconnectDelay": 200}])
+        async with AsyncClient(url, "room", "bot") as bot:
+            rec = Recorder(bot)
+            assert bot.host_id == "page"
+            session = await page.evaluate("window.rtc.session")
+            # the page's own connection breaks (as on a network change); the server has not noticed
+            await page.evaluate(
+                "window.rtc._lost(window.rtc._generation, 'transport broke (test)')"
+            )
+            await page.wait_for_function(
+                "window.log.filter((e) => e[0] === 'open').length === 2",
+                timeout=20_000,
+                polling=100,
+            )
+            assert await page.evaluate("window.rtc.session") == session
+            assert await page.evaluate("window.rtc.isRoomHost()") is True
+            await page.evaluate("window.rtc.sendMessage('still the host')")
+            assert await rec.expect("message") == ("page", "still the host", None)
+            assert bot.host_id == "page"
+            assert [k for k, _ in rec.history if k in ("left", "joined")] == []

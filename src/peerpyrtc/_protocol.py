@@ -41,7 +41,8 @@ CHANNEL_LABEL = "peerpyrtc"
 CHANNEL_PROTOCOL = "peerpyrtc.v1"
 SERVER_ID = "server"
 
-#: SCTP in aiortc advertises 64 KiB messages; a frame never exceeds this.
+#: Largest frame we send: aiortc 1.16 advertises 256 KiB (1.15: 64 KiB) and assumes 64 KiB
+#: when a peer says nothing; 64 KiB fits every peer, so a frame never exceeds this.
 MAX_FRAME_BYTES = 65536
 #: Largest envelope a client may send: leaves room for the server's stamp.
 MAX_ENVELOPE_BYTES = 65000
