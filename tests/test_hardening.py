@@ -481,27 +481,32 @@ async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
         await asyncio.to_thread(sync.close)
 
 
-def _serve_in_child(manager: SignalingManager, results: Any) -> None:
+def _serve_in_child(manager: SignalingManager, results: Any, done: Any) -> None:
     try:
         manager.rooms_info()
         results.put("served")
     except RuntimeError as exc:
         results.put(str(exc))
+    done.wait(30)  # a worker lives on while the others start
 
 
 def test_a_manager_made_before_fork_serves_in_one_worker_and_refuses_a_second() -> None:
     manager = SignalingManager()  # as under gunicorn --preload: made in the parent
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    first = context.Process(target=_serve_in_child, args=(manager, results))
+    done = context.Event()
+    first = context.Process(target=_serve_in_child, args=(manager, results, done))
     first.start()
-    assert results.get(timeout=TIMEOUT) == "served"  # the lazily started loop works there
-    second = context.Process(target=_serve_in_child, args=(manager, results))
-    second.start()
-    refused = results.get(timeout=TIMEOUT)
-    assert "already serves in another process" in refused and "gunicorn -w 1" in refused
-    for proc in (first, second):
-        proc.join(TIMEOUT)
+    try:
+        assert results.get(timeout=TIMEOUT) == "served"  # the lazily started loop works there
+        second = context.Process(target=_serve_in_child, args=(manager, results, done))
+        second.start()
+        refused = results.get(timeout=TIMEOUT)
+        assert "already serves in another process" in refused and "gunicorn -w 1" in refused
+    finally:
+        done.set()
+        for proc in multiprocessing.active_children():
+            proc.join(TIMEOUT)
     manager.close()
 
 
