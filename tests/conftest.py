@@ -63,6 +63,22 @@ async def server(manager: AsyncSignalingManager) -> AsyncIterator[SignalingServe
     await srv.close()
 
 
+@pytest.fixture
+async def make_server() -> AsyncIterator[Any]:
+    made: list[tuple[SignalingServer, AsyncSignalingManager]] = []
+
+    async def make(**kwargs: Any) -> tuple[SignalingServer, AsyncSignalingManager]:
+        manager = AsyncSignalingManager(**kwargs)
+        server = await start_server(manager)
+        made.append((server, manager))
+        return server, manager
+
+    yield make
+    for server, manager in made:
+        await server.close()
+        await manager.close()
+
+
 Join = Callable[..., Awaitable[tuple[AsyncClient, Recorder]]]
 
 

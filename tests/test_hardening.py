@@ -11,7 +11,6 @@ import inspect
 import json
 import multiprocessing
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,27 +26,9 @@ from peerpyrtc import (
     ProtocolError,
     SignalingError,
     SignalingManager,
-    SignalingServer,
     start_server,
 )
 from peerpyrtc._sendqueue import SendQueue
-
-
-@pytest.fixture
-async def make() -> AsyncIterator[Any]:
-    """``await make(**manager_kwargs)`` -> (server, manager); everything closed at the end."""
-    made: list[Any] = []
-
-    async def _make(**kwargs: Any) -> tuple[SignalingServer, AsyncSignalingManager]:
-        manager = AsyncSignalingManager(**kwargs)
-        server = await start_server(manager)
-        made.append((server, manager))
-        return server, manager
-
-    yield _make
-    for server, manager in made:
-        await server.close()
-        await manager.close()
 
 
 async def joined(url: str, room: str, peer_id: str, **kw: Any) -> tuple[AsyncClient, Recorder]:
@@ -82,8 +63,8 @@ async def post(url: str, path: str, payload: Any) -> tuple[int, Any]:
 
 
 # 1. One joiner silences a room ------------------------------------------------------------
-async def test_a_lone_surrogate_never_reaches_a_queue(make: Any) -> None:
-    server, manager = await make()
+async def test_a_lone_surrogate_never_reaches_a_queue(make_server: Any) -> None:
+    server, manager = await make_server()
     a, _ = await joined(server.url, "r", "alice")
     b, rb = await joined(server.url, "r", "bob")
     try:
@@ -142,8 +123,8 @@ def test_a_send_queue_never_wedges_on_one_bad_item() -> None:
 
 
 # 2. Non-finite numbers, 3. 5xx from client input ----------------------------------------
-async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make: Any) -> None:
-    server, manager = await make()
+async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make_server: Any) -> None:
+    server, manager = await make_server()
     a, ra = await joined(server.url, "r", "alice")
     b, rb = await joined(server.url, "r", "bob")
     errors: asyncio.Queue[Any] = asyncio.Queue()
@@ -170,8 +151,10 @@ async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make: Any) 
 
 
 # 4. Unbounded resources without authorization -------------------------------------------
-async def test_pending_offers_are_capped_per_address_and_server_wide(make: Any) -> None:
-    server, manager = await make(limits=Limits(max_pending_per_address=3, max_pending_offers=5))
+async def test_pending_offers_are_capped_per_address_and_server_wide(make_server: Any) -> None:
+    server, manager = await make_server(
+        limits=Limits(max_pending_per_address=3, max_pending_offers=5)
+    )
     sdp = await offer_sdp()
     statuses = []
     for i in range(5):
@@ -188,8 +171,10 @@ async def test_pending_offers_are_capped_per_address_and_server_wide(make: Any) 
         await manager.offer("other-x", "p", {"type": "offer", "sdp": sdp}, metadata=others)
 
 
-async def test_candidates_are_capped_and_stored_small(make: Any) -> None:
-    server, manager = await make(limits=Limits(max_candidates_per_peer=3, max_early_candidates=2))
+async def test_candidates_are_capped_and_stored_small(make_server: Any) -> None:
+    server, manager = await make_server(
+        limits=Limits(max_candidates_per_peer=3, max_early_candidates=2)
+    )
     client, _ = await joined(server.url, "r", "alice")
     cand = "candidate:1 1 udp 2122260223 " + await local_address() + " {} typ host"
     try:
@@ -231,8 +216,8 @@ async def test_candidates_are_capped_and_stored_small(make: Any) -> None:
         "100.100.100.200",
     ],
 )
-async def test_the_server_never_probes_refused_addresses(make: Any, address: str) -> None:
-    server, manager = await make()
+async def test_the_server_never_probes_refused_addresses(make_server: Any, address: str) -> None:
+    server, manager = await make_server()
     sdp = (await offer_sdp()).replace("a=end-of-candidates\r\n", "")
     line = f"a=candidate:9 1 udp 2122260223 {address} 9 typ host\r\n"
     sdp = sdp.replace("a=ice-ufrag", line + "a=ice-ufrag", 1)
@@ -266,10 +251,10 @@ async def test_the_server_never_probes_refused_addresses(make: Any, address: str
 
 
 # 5. The built-in HTTP server -------------------------------------------------------------
-async def test_the_built_in_server_bounds_slow_clients_and_connections(make: Any) -> None:
+async def test_the_built_in_server_bounds_slow_clients_and_connections(make_server: Any) -> None:
     limits = Limits(http_header_timeout=0.5, http_idle_timeout=0.5, http_body_timeout=0.5,
                     max_http_connections=4)  # fmt: skip
-    server, _ = await make(limits=limits)
+    server, _ = await make_server(limits=limits)
 
     async def opened() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(server.host, server.port)
@@ -303,9 +288,9 @@ async def test_the_built_in_server_bounds_slow_clients_and_connections(make: Any
     ],
 )
 async def test_the_built_in_server_parses_heads_strictly(
-    make: Any, head: bytes, status: int
+    make_server: Any, head: bytes, status: int
 ) -> None:
-    server, _ = await make()
+    server, _ = await make_server()
     reader, writer = await asyncio.open_connection(server.host, server.port)
     body = b'{"room":"r","peer_id":"p"}' if status == 200 else b"{}"
     if status == 200:
@@ -323,9 +308,9 @@ async def test_the_built_in_server_parses_heads_strictly(
 
 
 # 7. Flood limits meter bytes; the sender is cut off, never its receivers -----------------
-async def test_a_byte_flood_cuts_off_the_sender_not_a_slow_receiver(make: Any) -> None:
+async def test_a_byte_flood_cuts_off_the_sender_not_a_slow_receiver(make_server: Any) -> None:
     limits = Limits(max_bytes_per_second=64 * 1024, byte_burst=512 * 1024)
-    server, manager = await make(limits=limits)
+    server, manager = await make_server(limits=limits)
     flooder, rf = await joined(server.url, "r", "flooder")
     watcher, rw = await joined(server.url, "r", "watcher")
     try:
@@ -344,8 +329,8 @@ async def test_a_byte_flood_cuts_off_the_sender_not_a_slow_receiver(make: Any) -
         await watcher.close()
 
 
-async def test_invalid_frames_are_charged_to_their_sender(make: Any) -> None:
-    server, manager = await make(limits=Limits(message_burst=50, max_messages_per_second=1))
+async def test_invalid_frames_are_charged_to_their_sender(make_server: Any) -> None:
+    server, manager = await make_server(limits=Limits(message_burst=50, max_messages_per_second=1))
     bad, rbad = await joined(server.url, "r", "bad")
     good, rgood = await joined(server.url, "r", "good")
     try:
@@ -360,8 +345,8 @@ async def test_invalid_frames_are_charged_to_their_sender(make: Any) -> None:
         await good.close()
 
 
-async def test_the_moderation_inbox_is_bounded(make: Any) -> None:
-    server, manager = await make(limits=Limits(max_inbox_bytes=20_000))
+async def test_the_moderation_inbox_is_bounded(make_server: Any) -> None:
+    server, manager = await make_server(limits=Limits(max_inbox_bytes=20_000))
     release = asyncio.Event()
 
     @manager.before_relay
@@ -383,8 +368,8 @@ async def test_the_moderation_inbox_is_bounded(make: Any) -> None:
 
 
 # 9. Reconnection keeps the peer's place and host role ------------------------------------
-async def test_a_python_client_that_loses_its_transport_keeps_its_place(make: Any) -> None:
-    server, manager = await make()
+async def test_a_python_client_that_loses_its_transport_keeps_its_place(make_server: Any) -> None:
+    server, manager = await make_server()
     host = AsyncClient(server.url, "r", "host", reconnect_delay=0.1)
     host_rec = Recorder(host)
     await host.connect()
@@ -406,9 +391,9 @@ async def test_a_python_client_that_loses_its_transport_keeps_its_place(make: An
         await other.close()
 
 
-async def test_reconnection_failures_of_any_kind_end_in_closed(make: Any) -> None:
+async def test_reconnection_failures_of_any_kind_end_in_closed(make_server: Any) -> None:
     """A server that answers garbage (not HTTP, cut mid-answer): retried, then closed."""
-    server, manager = await make()
+    server, manager = await make_server()
     client = AsyncClient(server.url, "r", "p", reconnect_delay=0.05, reconnect_timeout=1.5)
     rec = Recorder(client)
     await client.connect()
@@ -448,7 +433,7 @@ def test_the_facade_has_every_option_and_method_of_the_async_manager() -> None:
 
 
 async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
-    sync = SignalingManager(limits=Limits(heartbeat_interval=0.3, heartbeat_timeout=0.8))
+    sync = SignalingManager(limits=Limits(heartbeat_interval=1.0, heartbeat_timeout=3.0))
     gate = threading.Event()
     entered = threading.Event()
 
@@ -469,10 +454,12 @@ async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
             await a.send_message(f"m{i}")
         got = await rb.messages(6)
         assert [m[1] for m in got] == ["first", "m0", "m1", "m2", "m3", "m4"]
-        assert await a.ping() < 1.0  # the loop answers; heartbeats (0.8 s) keep everyone in
-        ticks = asyncio.get_running_loop().time() + 1.2
+        await asyncio.wait_for(a.ping(), 3.0)  # the loop answers while the hook blocks
+        # blocked past the heartbeat timeout (3 s): inline, the hook would have evicted everyone
+        ticks = asyncio.get_running_loop().time() + 4.0
         await until(lambda: asyncio.get_running_loop().time() > ticks)
         assert a.connected and b.connected
+        assert [p["id"] for p in sync.get_room_peers("r")] == ["alice", "bob"]
     finally:
         gate.set()
         await a.close()
@@ -511,8 +498,8 @@ def test_a_manager_made_before_fork_serves_in_one_worker_and_refuses_a_second() 
 
 
 # 6 (kick) and issue 10: the role a leaving host had -----------------------------------
-async def test_a_leaving_host_is_reported_as_host(make: Any) -> None:
-    server, _ = await make()
+async def test_a_leaving_host_is_reported_as_host(make_server: Any) -> None:
+    server, _ = await make_server()
     host, _ = await joined(server.url, "r", "host")
     other, ro = await joined(server.url, "r", "other")
     try:

@@ -17,30 +17,11 @@ import pytest
 from conftest import TIMEOUT, Recorder
 from peerpyrtc import (
     AsyncClient,
-    AsyncSignalingManager,
     Limits,
     SignalingError,
-    SignalingServer,
-    start_server,
 )
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-async def make_server() -> AsyncIterator[Any]:
-    made: list[tuple[SignalingServer, AsyncSignalingManager]] = []
-
-    async def make(**kwargs: Any) -> tuple[SignalingServer, AsyncSignalingManager]:
-        manager = AsyncSignalingManager(**kwargs)
-        server = await start_server(manager)
-        made.append((server, manager))
-        return server, manager
-
-    yield make
-    for server, manager in made:
-        await server.close()
-        await manager.close()
 
 
 @pytest.fixture

@@ -429,9 +429,7 @@ class AsyncSignalingManager(HookRegistry):
         peer.state = "closed"
         await peer.close()
 
-    async def _remove(
-        self, peer: ServerPeer, reason: str, *, notify: bool | None = None, reconnect: bool = False
-    ) -> None:
+    async def _remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
         """Take a peer out (once): announce, run hooks, close its connection.
 
         ``notify`` sends the peer a ``close`` notice first (by default for every
@@ -445,7 +443,7 @@ class AsyncSignalingManager(HookRegistry):
             notify = reason not in ("left", "closed", "failed")
         notify = notify and was_open
         if notify:
-            peer.send(close_notice(reason, reconnect=reconnect))
+            peer.send(close_notice(reason, reconnect=False))
             peer.queue.flush()
         peer.state = "closed"
         if self._pending.get(key) is peer:

@@ -83,7 +83,7 @@ class Relay:
         now = asyncio.get_running_loop().time()
         peer.last_seen = now
         size = len(frame) if not isinstance(frame, str) else utf8_len(frame)
-        if not self._charge(peer, now, 1, size):
+        if not self._charge(peer, now, size):
             return
         if not isinstance(frame, str):
             self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
@@ -93,8 +93,11 @@ class Relay:
         except ProtocolError as exc:
             self._error(peer, "ERR_PROTOCOL", str(exc))
             return
-        if len(envelopes) > 1 and not self._charge(peer, now, len(envelopes) - 1, 0):
-            return
+        if len(envelopes) > 1:  # the frame paid for one envelope; a batch pays for the rest
+            peer.tokens -= len(envelopes) - 1
+            if peer.tokens < 0:
+                self._flooding(peer, f"{self.limits.max_messages_per_second:g} messages")
+                return
         if self.hooks.moderators:
             peer.inbox.extend(envelopes)
             peer.inbox_bytes += size
@@ -107,29 +110,25 @@ class Relay:
         for env in envelopes:
             self._route(peer, env, None)
 
-    def _charge(self, peer: ServerPeer, now: float, messages: int, size: int) -> bool:
-        """Take from the sender's token buckets; cut it off (False) when one runs dry."""
+    def _charge(self, peer: ServerPeer, now: float, size: int) -> bool:
+        """Refill the sender's token buckets and take one frame; False (cut off) when dry."""
         limits = self.limits
         elapsed = now - peer.tokens_at
         peer.tokens_at = now
-        peer.tokens = min(
-            limits.message_burst, peer.tokens + elapsed * limits.max_messages_per_second
-        )
-        peer.tokens -= messages
+        rate = limits.max_messages_per_second
+        peer.tokens = min(limits.message_burst, peer.tokens + elapsed * rate) - 1
         if peer.tokens < 0:
-            rate = limits.max_messages_per_second
-            self.remove(peer, f"flooding: over {rate:g} messages per second")
-            return False
-        if limits.max_bytes_per_second > 0:
-            peer.byte_tokens = min(
-                limits.byte_burst, peer.byte_tokens + elapsed * limits.max_bytes_per_second
-            )
-            peer.byte_tokens -= size
+            return self._flooding(peer, f"{rate:g} messages")
+        rate = limits.max_bytes_per_second
+        if rate > 0:
+            peer.byte_tokens = min(limits.byte_burst, peer.byte_tokens + elapsed * rate) - size
             if peer.byte_tokens < 0:
-                rate = limits.max_bytes_per_second
-                self.remove(peer, f"flooding: over {rate:g} bytes per second")
-                return False
+                return self._flooding(peer, f"{rate:g} bytes")
         return True
+
+    def _flooding(self, peer: ServerPeer, what: str) -> bool:
+        self.remove(peer, f"flooding: over {what} per second")
+        return False
 
     async def _moderate(self, peer: ServerPeer) -> None:
         while peer.inbox and peer.state == "open":
