@@ -12,8 +12,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from . import _protocol as protocol
 from ._candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
 from ._errors import (
     Forbidden,
@@ -25,30 +26,23 @@ from ._errors import (
 )
 from ._hooks import HookRegistry, Hooks
 from ._ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normalize_ice_servers
+from ._lifecycle import CLOSE_GRACE, PeerLifecycle
 from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
 from ._offers import EarlyCandidates, validate_offer
 from ._peer import ServerPeer
-from ._protocol import (
-    CHANNEL_LABEL,
-    MAX_ENVELOPE_BYTES,
-    PROTOCOL_VERSION,
-    SERVER_ID,
-    encode,
-)
+from ._protocol import PROTOCOL_VERSION, SERVER_ID
 from ._relay import Relay
-from ._room import Member, RoomRegistry
+from ._room import RoomRegistry
 
 __all__ = ["AsyncSignalingManager"]
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
-#: Seconds a client gets to read a close notice and hang up before the server aborts.
-CLOSE_GRACE = 1.0
 
 
-class AsyncSignalingManager(HookRegistry):
+class AsyncSignalingManager(HookRegistry, PeerLifecycle):
     """The relay server's core, running in the caller's event loop.
 
     Args:
@@ -235,7 +229,7 @@ class AsyncSignalingManager(HookRegistry):
         """
         if not isinstance(reason, str) or len(reason) > 256:
             raise InvalidRequest("reason must be a string of at most 256 characters")
-        encode({"reason": reason})  # refuses what a client could not decode
+        protocol.close_notice(reason, reconnect=False)  # refuses what a client cannot decode
         key = (room, peer_id)
         peer = self._active.get(key) or self._pending.get(key)
         if peer is None:
@@ -259,17 +253,14 @@ class AsyncSignalingManager(HookRegistry):
         if not isinstance(message, str):
             raise InvalidRequest("message must be a string")
         self._check_open()
-        return self._relay.speak(room, {"t": "msg", "d": message, "from": SERVER_ID}, None)
+        return self._relay.speak(room, protocol.message(message, SERVER_ID), None)
 
     async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
         """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
         if not isinstance(event, str) or not event:
             raise InvalidRequest("event must be a non-empty string")
-        envelope = {"t": "emit", "e": event, "d": data, "from": SERVER_ID}
-        if to is not None:
-            envelope["to"] = to
         self._check_open()
-        return self._relay.speak(room, envelope, to)
+        return self._relay.speak(room, protocol.event(event, data, SERVER_ID, to), to)
 
     # ------------------------------------------------------------ lifecycle
     async def close(self) -> None:
@@ -280,7 +271,7 @@ class AsyncSignalingManager(HookRegistry):
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
-        bye = close_notice("server shutting down", reconnect=True)
+        bye = protocol.close_notice("server shutting down", reconnect=True)
         peers = list(self._pending.values()) + list(self._active.values())
         for peer in peers:
             if peer.state == "open":
@@ -307,11 +298,6 @@ class AsyncSignalingManager(HookRegistry):
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this AsyncSignalingManager is closed")
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _claim(self, key: Key, session: str, addr: str | None) -> None:
         room, peer_id = key
@@ -346,163 +332,7 @@ class AsyncSignalingManager(HookRegistry):
         except Exception as exc:  # aiortc raises ValueError/others for unusable ones
             raise InvalidRequest(f"the candidate was refused: {exc}") from exc
 
-    def _wire(self, peer: ServerPeer) -> None:
-        pc = peer.pc
-
-        @pc.on("datachannel")
-        def on_datachannel(channel: RTCDataChannel) -> None:
-            if channel.label != CHANNEL_LABEL or peer.channel is not None:
-                logger.debug("%r: ignoring extra channel %r", peer, channel.label)
-                return
-            peer.attach(channel)
-            channel.on("message", lambda frame: self._relay.on_frame(peer, frame))
-            channel.on("close", lambda: self._spawn(self._remove(peer, "closed")))
-            if channel.readyState == "open":
-                self._opened(peer)
-            else:
-                channel.on("open", lambda: self._opened(peer))
-
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and peer.state != "closed":
-                self._spawn(self._remove(peer, pc.connectionState))
-
-        peer.queue.on_overflow = lambda: self._spawn(self._remove(peer, "too slow to keep up"))
-
-    def _pending_expired(self, peer: ServerPeer) -> None:
-        if peer.state == "pending":
-            logger.info("%r did not connect within %ss", peer, self.limits.pending_timeout)
-            self._spawn(self._remove(peer, "timeout"))
-
-    def _opened(self, peer: ServerPeer) -> None:
-        key = (peer.room, peer.id)
-        if self._pending.get(key) is not peer or peer.state != "pending":
-            return
-        del self._pending[key]
-        peer.state = "open"
-        if peer.timer is not None:
-            peer.timer.cancel()
-        peer.last_seen = peer.tokens_at = self._loop_time()
-        peer.tokens = float(self.limits.message_burst)
-        peer.byte_tokens = float(self.limits.byte_burst)
-        self._start_heartbeat()
-        old = self._active.get(key)
-        self._active[key] = peer
-        if old is not None:  # the same session reconnected: swap connections, keep membership
-            old.send(close_notice("replaced by a newer connection", reconnect=False))
-            old.queue.flush()
-            old.state = "closed"
-            self._spawn(old.close())
-            r = self._rooms.get(peer.room)
-            assert r is not None
-            member = r.members[peer.id]
-            member.info = peer.info
-            self._welcome(peer, r)
-            return
-        room, _ = self._rooms.join(peer.room, Member(peer.id, peer.info))
-        self._welcome(peer, room)
-        joined = encode({"t": "joined", "peer": room.describe(room.members[peer.id])})
-        for member_id in room.members:
-            if member_id != peer.id:
-                self._active[(peer.room, member_id)].send(joined)
-        logger.debug("%s joined %s", peer.id, peer.room)
-        self._hooks.dispatch(
-            self._hooks.joined, peer.room, peer.id, room.describe(room.members[peer.id])
-        )
-
-    def _welcome(self, peer: ServerPeer, room: Any) -> None:
-        peer.send(
-            encode(
-                {
-                    "t": "welcome",
-                    "v": PROTOCOL_VERSION,
-                    "id": peer.id,
-                    "room": peer.room,
-                    "host": room.host_id,
-                    "peers": room.peers(),
-                    "maxMessageSize": MAX_ENVELOPE_BYTES,
-                }
-            )
-        )
-
-    async def _discard(self, peer: ServerPeer) -> None:
-        peer.state = "closed"
-        await peer.close()
-
-    async def _remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
-        """Take a peer out (once): announce, run hooks, close its connection.
-
-        ``notify`` sends the peer a ``close`` notice first (by default for every
-        reason but its own leaving or a closed or failed connection).
-        """
-        if peer.state == "closed":
-            return
-        was_open = peer.state == "open"
-        key = (peer.room, peer.id)
-        if notify is None:
-            notify = reason not in ("left", "closed", "failed")
-        notify = notify and was_open
-        if notify:
-            peer.send(close_notice(reason, reconnect=False))
-            peer.queue.flush()
-        peer.state = "closed"
-        if self._pending.get(key) is peer:
-            del self._pending[key]
-        if was_open and self._active.get(key) is peer:
-            del self._active[key]
-            before = self._rooms.get(peer.room)
-            was_host = before is not None and before.host_id == peer.id
-            room, member, new_host = self._rooms.leave(peer.room, peer.id)
-            if room is not None and member is not None:
-                info = {**room.describe(member), "isHost": was_host}  # the role it had
-                left = encode({"t": "left", "peer": info, "host": room.host_id, "reason": reason})
-                host = encode({"t": "host", "host": new_host}) if new_host else None
-                for member_id in room.members:
-                    other = self._active[(peer.room, member_id)]
-                    other.send(left)
-                    if host is not None:
-                        other.send(host)
-                logger.debug("%s left %s (%s)", peer.id, peer.room, reason)
-                self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
-        if notify:  # let the client read why, and close its side, before we abort ours
-            await peer.wait_remote_close(CLOSE_GRACE)
-        await peer.close()
-
-    # ------------------------------------------------------------- liveness
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()
-
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is None and self.limits.heartbeat_interval > 0:
-            self._heartbeat = asyncio.get_running_loop().call_later(
-                self._sweep_every(), self._sweep
-            )
-
-    def _sweep_every(self) -> float:
-        return min(1.0, self.limits.heartbeat_interval / 2)
-
-    def _sweep(self) -> None:
-        """Ping peers that went quiet; drop the ones silent past the timeout."""
-        self._heartbeat = None
-        if self._closed or not self._active:
-            return
-        now = self._loop_time()
-        ping = encode({"t": "ping"})
-        for peer in list(self._active.values()):
-            silent = now - peer.last_seen
-            if silent > self.limits.heartbeat_timeout:
-                self._spawn(self._remove(peer, "timeout"))
-            elif silent > self.limits.heartbeat_interval:
-                peer.send(ping)
-        self._start_heartbeat()
-
 
 def _remote_addr(metadata: dict[str, Any] | None) -> str | None:
     addr = (metadata or {}).get("remote_addr")
     return addr if isinstance(addr, str) else None
-
-
-def close_notice(reason: str, *, reconnect: bool) -> str:
-    """The ``close`` envelope: why the server hangs up, and whether the client may come back."""
-    return encode({"t": "close", "reason": reason, "reconnect": reconnect})

@@ -18,22 +18,34 @@ from typing import Any, NamedTuple
 from ._errors import ProtocolError
 
 __all__ = [
+    "BYE",
     "CHANNEL_LABEL",
     "CHANNEL_PROTOCOL",
     "MAX_ENVELOPE_BYTES",
     "MAX_FRAME_BYTES",
+    "PING",
     "PROTOCOL_VERSION",
     "SERVER_ID",
     "Incoming",
     "batch",
+    "broadcast",
     "check_contents",
+    "close_notice",
     "decode",
     "encode",
+    "error",
+    "event",
+    "host_changed",
+    "joined",
+    "left",
     "loads",
+    "message",
+    "pong",
     "split_frame",
     "stamp",
     "stamp_suffix",
     "utf8_len",
+    "welcome",
 ]
 
 PROTOCOL_VERSION = 1
@@ -264,3 +276,71 @@ def decode(frame: str) -> list[Incoming]:
 def stamp(raw: str, suffix: str) -> str:
     """Stamp a validated raw envelope with the server's fields."""
     return raw.rstrip(" \t\n\r")[:-1] + suffix
+
+
+# -- every envelope anyone here writes, built in one place ------------------------------
+#: Keep-alive probes (constant: nothing in them varies).
+PING = '{"t":"ping"}'
+BYE = '{"t":"bye"}'
+
+
+def _with(envelope: dict[str, Any], **optional: Any) -> str:
+    envelope.update((k, v) for k, v in optional.items() if v is not None)
+    return encode(envelope)
+
+
+def message(data: str, sender: str | None = None) -> str:
+    """``msg``: a plain message (``sender`` only when the server writes it)."""
+    return _with({"t": "msg", "d": data}, **{"from": sender})
+
+
+def event(name: str, data: Any, sender: str | None = None, to: str | None = None) -> str:
+    """``emit``: a named event to the room, or ``to`` one peer."""
+    return _with({"t": "emit", "e": name, "d": data}, to=to, **{"from": sender})
+
+
+def broadcast(name: str, data: Any, sender: str | None = None, seq: int | None = None) -> str:
+    """``bcast``: to every peer, the sender included, in the room's one order ``n``."""
+    return _with({"t": "bcast", "e": name, "d": data}, n=seq, **{"from": sender})
+
+
+def pong(data: Any) -> str:
+    return encode({"t": "pong", "d": data})
+
+
+def welcome(peer_id: str, room: str, host: str | None, peers: list[dict[str, Any]]) -> str:
+    """The first envelope of every connection: who it is, the room's peers and host."""
+    return encode(
+        {
+            "t": "welcome",
+            "v": PROTOCOL_VERSION,
+            "id": peer_id,
+            "room": room,
+            "host": host,
+            "peers": peers,
+            "maxMessageSize": MAX_ENVELOPE_BYTES,
+        }
+    )
+
+
+def joined(peer: dict[str, Any]) -> str:
+    return encode({"t": "joined", "peer": peer})
+
+
+def left(peer: dict[str, Any], host: str | None, reason: str) -> str:
+    """Another peer left; ``peer.isHost`` is the role it had, ``host`` the room's host now."""
+    return encode({"t": "left", "peer": peer, "host": host, "reason": reason})
+
+
+def host_changed(host: str | None) -> str:
+    return encode({"t": "host", "host": host})
+
+
+def close_notice(reason: str, *, reconnect: bool) -> str:
+    """The server is about to hang up: why, and whether the client may come back."""
+    return encode({"t": "close", "reason": reason, "reconnect": reconnect})
+
+
+def error(code: str, text: str) -> str:
+    """The client sent something wrong (``ERR_*``); nothing else happened."""
+    return encode({"t": "error", "code": code, "message": text})

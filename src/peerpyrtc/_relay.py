@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from . import _protocol as protocol
 from ._errors import PayloadTooLarge, ProtocolError, UnknownPeer
 from ._hooks import Hooks, Message
 from ._limits import Limits
@@ -21,7 +22,6 @@ from ._protocol import (
     SERVER_ID,
     Incoming,
     decode,
-    encode,
     stamp,
     stamp_suffix,
     utf8_len,
@@ -53,9 +53,8 @@ class Relay:
         #: Takes a peer out of its room with a reason (the manager's job).
         self.remove = remove
 
-    def speak(self, room: str, envelope: dict[str, Any], to: str | None) -> int:
-        """Send a server envelope to a room, or to one peer; returns how many got it."""
-        raw = encode(envelope)
+    def speak(self, room: str, raw: str, to: str | None) -> int:
+        """Send an encoded server envelope to a room, or to one peer; returns how many got it."""
         if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
         r = self.rooms.get(room)
@@ -147,7 +146,7 @@ class Relay:
     def _route(self, peer: ServerPeer, env: Incoming, rewritten: Message | None) -> None:
         kind = env.type
         if kind == "ping":
-            peer.send(encode({"t": "pong", "d": env.data}))
+            peer.send(protocol.pong(env.data))
             return
         if kind == "pong":
             return
@@ -157,29 +156,24 @@ class Relay:
         room = self.rooms.get(peer.room)
         if room is None:
             return
-        data = env.data if rewritten is None else rewritten.data
-        if rewritten is not None and not self._encodable(peer, data):
-            return
+        data = env.data
+        base = env.raw  # the sender's bytes, stamped; a rewrite is encoded, then stamped alike
+        if rewritten is not None:
+            data = rewritten.data
+            try:
+                base = _encode_as(kind, env, data)
+            except ProtocolError as exc:
+                logger.error("%r: a before_relay hook's rewrite cannot be sent: %s", peer, exc)
+                return
         if kind == "bcast":
-            seq = room.next_seq()
-            suffix = stamp_suffix(peer.id, seq)
-            raw = (
-                stamp(env.raw, suffix)
-                if rewritten is None
-                else encode({"t": "bcast", "e": env.event, "d": data, "from": peer.id, "n": seq})
-            )
+            raw = stamp(base, stamp_suffix(peer.id, room.next_seq()))
             for member_id in room.members:
                 self.active[(peer.room, member_id)].send(raw)
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
             return
-        if rewritten is None:
-            raw = stamp(env.raw, peer.stamp)
-        elif kind == "msg":
-            raw = encode({"t": "msg", "d": data, "from": peer.id})
-        else:
-            raw = encode({"t": "emit", "e": env.event, "d": data, "to": env.to, "from": peer.id})
+        raw = stamp(base, peer.stamp)
         if env.to is not None:
             if env.to != SERVER_ID:
                 target = self.active.get((peer.room, env.to))
@@ -198,16 +192,16 @@ class Relay:
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
 
-    @staticmethod
-    def _encodable(peer: ServerPeer, data: Any) -> bool:
-        """A moderation hook's rewrite must be JSON a peer can decode; else it is dropped."""
-        try:
-            encode({"d": data})
-        except ProtocolError as exc:
-            logger.error("%r: a before_relay hook returned data that cannot be sent: %s", peer, exc)
-            return False
-        return True
-
     def _error(self, peer: ServerPeer, code: str, message: str) -> None:
         logger.debug("%r: %s %s", peer, code, message)
-        peer.send(encode({"t": "error", "code": code, "message": message}))
+        peer.send(protocol.error(code, message))
+
+
+def _encode_as(kind: str, env: Incoming, data: Any) -> str:
+    """A rewritten envelope as its sender would have written it (the relay stamps it)."""
+    if kind == "msg":
+        return protocol.message(data)
+    assert env.event is not None
+    if kind == "bcast":
+        return protocol.broadcast(env.event, data)
+    return protocol.event(env.event, data, to=env.to)
