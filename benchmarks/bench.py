@@ -77,9 +77,11 @@ def plan(quick: bool) -> list[tuple[str, dict[str, Any], list[str]]]:
     ]
 
 
-async def start_server(system: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_server(system: str, workload: str = "") -> tuple[asyncio.subprocess.Process, str]:
     if system == "peerpyrtc":
         cmd = [sys.executable, "-m", "peerpyrtc", "serve", "--port", "0"]
+        if workload == "bulk":  # one sender at full speed: the per-sender byte meter is off
+            cmd += ["--limit", "max_bytes_per_second=0"]
     else:
         cmd = [sys.executable, str(HERE / "sio_server.py"), "--port", "0"]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
@@ -98,7 +100,7 @@ async def stop_server(proc: asyncio.subprocess.Process) -> None:
 
 
 async def run_one(system: str, workload: str, params: dict[str, Any]) -> dict[str, float]:
-    server, url = await start_server(system)
+    server, url = await start_server(system, workload)
     try:
         client = await asyncio.create_subprocess_exec(
             sys.executable, str(HERE / "workloads.py"), system, workload, url, str(server.pid),

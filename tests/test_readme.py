@@ -51,14 +51,21 @@ async def test_readme_quick_start_in_two_tabs(
             )
             first_id = await first.evaluate("rtc.peerId")
             second_id = await second.evaluate("rtc.peerId")
+            # the README's words: "each tab's greeting appears in the other"
             await first.wait_for_function(
-                f"document.body.innerText.includes('Hello from {second_id}')", polling=50
+                f"document.body.innerText.includes('{second_id}: Hello from {second_id}')",
+                polling=50,
+            )
+            await second.wait_for_function(
+                f"document.body.innerText.includes('{first_id}: Hello from {first_id}')",
+                polling=50,
             )
             await second.evaluate("rtc.closeConnection()")
             await first.evaluate("rtc.closeConnection()")
-        out = capfd.readouterr().out
+        out = capfd.readouterr().out  # "the terminal prints every message"
         assert f"Message in lobby from {second_id}: Hello from {second_id}" in out
-        assert f"{first_id} joined lobby" in out
+        assert f"Message in lobby from {first_id}: Hello from {first_id}" in out
+        assert f"{first_id} joined lobby" in out and f"{second_id} joined lobby" in out
     finally:
         server.shutdown()
         server.server_close()

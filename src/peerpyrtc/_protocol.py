@@ -40,6 +40,7 @@ __all__ = [
     "left",
     "loads",
     "message",
+    "ping",
     "pong",
     "split_frame",
     "stamp",
@@ -302,6 +303,10 @@ def event(name: str, data: Any, sender: str | None = None, to: str | None = None
 def broadcast(name: str, data: Any, sender: str | None = None, seq: int | None = None) -> str:
     """``bcast``: to every peer, the sender included, in the room's one order ``n``."""
     return _with({"t": "bcast", "e": name, "d": data}, n=seq, **{"from": sender})
+
+
+def ping(token: Any = None) -> str:
+    return PING if token is None else encode({"t": "ping", "d": token})
 
 
 def pong(data: Any) -> str:
