@@ -32,8 +32,7 @@ from ._routes import dispatch
 from ._server import SignalingServer, start_server
 from ._static import client_dir
 from ._sync import SignalingManager
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -1,4 +1,4 @@
-/* peerpyrtc-client 0.1.0 | MIT | built from client/src by esbuild */
+/* peerpyrtc-client 0.3.0 | MIT | built from client/src by esbuild */
 
 // src/backoff.js
 var MAX_RECONNECT_DELAY = 3e4;

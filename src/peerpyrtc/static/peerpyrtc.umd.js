@@ -1,4 +1,4 @@
-/* peerpyrtc-client 0.1.0 | MIT | built from client/src by esbuild */
+/* peerpyrtc-client 0.3.0 | MIT | built from client/src by esbuild */
 (function (root, factory) {
   if (typeof define === 'function' && define.amd) define([], factory);
   else if (typeof module === 'object' && module.exports) module.exports = factory();

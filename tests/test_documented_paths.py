@@ -1,0 +1,147 @@
+"""What the docs promise on day one: closing, leaving hosts, kicks, quiet shutdowns, versions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import peerpyrtc
+from browser_support import BLANK_PAGE, chromium, needs_chromium
+from conftest import TIMEOUT, Recorder
+from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingManager, start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_on_close_fires_after_the_clients_own_close(make_server: Any) -> None:
+    """Same lifecycle as the browser's onClose: once, with "closed"."""
+    server, _ = await make_server()
+    client = AsyncClient(server.url, "r", "p")
+    rec = Recorder(client)
+    await client.connect()
+    await client.close()
+    await client.close()  # idempotent: no second on_close
+    assert [v for k, v in rec.history if k == "close"] == ["closed"]
+    never = AsyncClient(server.url, "r", "q")
+    never_rec = Recorder(never)
+    await never.close()  # never connected: nothing to report
+    assert never_rec.history == []
+
+
+@pytest.mark.parametrize("facade", ["async", "sync"])
+async def test_kick_removes_a_peer_that_sees_why_and_stays_out(facade: str) -> None:
+    sync = SignalingManager() if facade == "sync" else None
+    manager = sync._core if sync is not None else AsyncSignalingManager()
+    loop_of_manager = sync._start() if sync is not None else asyncio.get_running_loop()
+    server = await asyncio.wrap_future(
+        asyncio.run_coroutine_threadsafe(start_server(manager), loop_of_manager)
+    )
+    target = AsyncClient(server.url, "r", "mallory", reconnect_delay=0.05)
+    watcher = AsyncClient(server.url, "r", "watcher")
+    rt, rw = Recorder(target), Recorder(watcher)
+    reconnected: list[bool] = []
+    target.on_reconnect = lambda: reconnected.append(True)
+    try:
+        await target.connect()
+        await watcher.connect()
+        if sync is not None:
+            assert await asyncio.to_thread(sync.kick, "r", "mallory", "spam") is True
+            assert await asyncio.to_thread(sync.kick, "r", "nobody", "spam") is False
+        else:
+            assert await manager.kick("r", "mallory", "spam") is True
+            assert await manager.kick("r", "nobody", "spam") is False
+        assert await rt.expect("close") == "spam"
+        left = await rw.expect("left")
+        assert (left["id"], left.get("isHost")) == ("mallory", True)
+        assert watcher.is_host
+        await watcher.ping()  # a round trip later, still out and not coming back
+        assert reconnected == [] and not target.connected
+        assert [p["id"] for p in watcher.peers] == ["watcher"]
+    finally:
+        await target.close()
+        await watcher.close()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(server.close(), loop_of_manager))
+        if sync is not None:
+            await asyncio.to_thread(sync.close)
+        else:
+            await manager.close()
+
+
+async def test_peers_leaving_at_once_leave_nothing_on_stderr() -> None:
+    """No "Task exception was never retrieved" (the deferred SACK on a shut-down DTLS)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = re.search(r"serving on (http://\S+)", line).group(1)  # type: ignore[union-attr]
+        for round_ in range(16):  # a race: the old code failed in most runs of 8
+            clients = [AsyncClient(url, "r", f"p{round_}-{i}") for i in range(10)]
+            await asyncio.gather(*(c.connect() for c in clients))
+            for c in clients:  # everyone is sending when everyone leaves
+                for j in range(30):
+                    await c.send_message(f"{j}" * 200)
+            half = len(clients) // 2
+            await asyncio.gather(
+                *(c.close() for c in clients[:half]),  # with a goodbye
+                *(c._drop_connection() for c in clients[half:]),  # without: the DTLS just ends
+            )
+            for c in clients[half:]:
+                await c.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+    err = (await proc.stderr.read()).decode()
+    assert "Traceback" not in err and "exception was never retrieved" not in err, err[-3000:]
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_a_page_is_told_the_role_a_leaving_host_had() -> None:
+    manager = AsyncSignalingManager()
+    server = await start_server(manager, index_html=BLANK_PAGE)
+    try:
+        async with chromium() as browser:
+            pages = [await browser.new_page() for _ in range(2)]
+            for page, peer_id in zip(pages, ("host", "guest"), strict=True):
+                await page.goto(server.url)
+                await page.evaluate(
+                    """async (id) => {
+                      const { WebRTCConnection } = window.WebRTCConnection;
+                      window.rtc = new WebRTCConnection('r', { peerId: id });
+                      rtc.onPeerLeft = (p) => record('left', p.id, p.isHost, rtc.hostId);
+                      await rtc.connect();
+                    }""",
+                    peer_id,
+                )
+            await pages[0].evaluate("rtc.closeConnection()")
+            await pages[1].wait_for_function("window.log.length > 0", polling=50)
+            # the role it had when it left; the room's host is the guest after that
+            assert await pages[1].evaluate("window.log[0]") == ["left", "host", True, "guest"]
+            assert await pages[1].evaluate("rtc.isRoomHost()") is True
+    finally:
+        await server.close()
+        await manager.close()
+
+
+def test_one_version_for_both_packages_above_the_seed() -> None:
+    package = json.loads((ROOT / "client" / "package.json").read_text())
+    assert package["version"] == peerpyrtc.__version__
+    major, minor, _ = (int(x) for x in peerpyrtc.__version__.split("."))
+    assert (major, minor) > (0, 2)  # above the seed's 0.2.2, which the name resolved to
+    from importlib.metadata import version
+
+    assert version("peerpyrtc") == peerpyrtc.__version__  # pyproject reads it from the package
+    bundle = (peerpyrtc.client_dir() / "peerpyrtc.esm.js").read_text()
+    assert bundle.startswith(f"/* peerpyrtc-client {peerpyrtc.__version__} ")
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## {peerpyrtc.__version__}" in changelog and "0.2" in changelog
