@@ -71,3 +71,54 @@ async def test_readme_quick_start_in_two_tabs(
         server.server_close()
         thread.join(10)
         module.signaling_manager.close()
+
+
+CLIENT_README = README.parent / "client" / "README.md"
+
+
+def client_snippet() -> str:
+    return re.findall(r"```js\n(.*?)```", CLIENT_README.read_text(), re.S)[0]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+async def test_client_readme_snippet_as_written() -> None:
+    """Everything it sends arrives, though it closes right after sending (what its comments say)."""
+    from browser_support import BLANK_PAGE
+    from conftest import Recorder
+    from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
+
+    source = client_snippet()
+    module_import = "import { WebRTCConnection } from 'peerpyrtc-client';"
+    assert module_import in source
+    # the package name resolves to the ESM bundle the server ships; nothing else changes
+    page_module = source.replace(
+        module_import, "import { WebRTCConnection } from '/peerpyrtc/peerpyrtc.esm.js';"
+    )
+    manager = AsyncSignalingManager()
+    server = await start_server(manager, index_html=BLANK_PAGE)
+    peer2 = AsyncClient(server.url, "game-room", "peer-2")
+    rec = Recorder(peer2)
+    await peer2.connect()
+    try:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(server.url)
+            await page.add_script_tag(
+                content=page_module + "\nwindow.snippetDone = true;", type="module"
+            )
+            await page.wait_for_function("window.snippetDone === true", polling=50, timeout=15_000)
+            got = [await rec.expect("message") for _ in range(3)]
+            sender = got[0][0]
+            assert got == [
+                (sender, {"x": 5, "y": 3}, "player-move"),
+                (sender, {"level": 1}, "game-start"),
+                (sender, "hi", "whisper"),
+            ]
+            joined = [v for k, v in rec.history if k == "joined"]
+            assert joined[0]["id"] == sender and joined[0]["name"] == "Ann"  # peerInfo shown
+            assert (await rec.expect("left"))["id"] == sender  # closeConnection() left the room
+    finally:
+        await peer2.close()
+        await server.close()
+        await manager.close()
