@@ -39,6 +39,8 @@ export interface Peer {
   joinedAt: number;
   /** True for this connection's own entry (getRoomPeers only). */
   isSelf?: boolean;
+  /** Why it left (onPeerLeft only): 'left', 'closed', 'timeout', a kick's reason, ... */
+  reason?: string;
   userAgent?: string;
   [info: string]: unknown;
 }

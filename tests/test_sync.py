@@ -35,8 +35,11 @@ async def test_calls_from_many_threads_while_peers_join(sync_manager: SignalingM
             reads = [pool.submit(sync_manager.rooms_info) for _ in range(50)]
             await asyncio.gather(*(c.connect() for c in clients))
             reads += [pool.submit(sync_manager.get_room_peers, "r") for _ in range(50)]
-            for future in reads:
-                future.result(TIMEOUT)
+            for future in reads[:50]:
+                rooms = future.result(TIMEOUT)
+                assert set(rooms) <= {"r"} and all(r["peer_count"] <= 4 for r in rooms.values())
+            for future in reads[50:]:
+                assert sorted(p["id"] for p in future.result(TIMEOUT)) == ["p0", "p1", "p2", "p3"]
             sends = [pool.submit(sync_manager.emit, "r", "tick", i) for i in range(20)]
             assert [f.result(TIMEOUT) for f in sends] == [4] * 20
         assert sync_manager.rooms_info()["r"]["peer_count"] == 4
@@ -102,4 +105,7 @@ def test_errors_cross_the_thread_bridge(sync_manager: SignalingManager) -> None:
         sync_manager.offer("r", "p", {"sdp": "v=0", "type": "answer"})
     with pytest.raises(UnknownPeer):
         sync_manager.candidate("r", "p", {"candidate": "", "sdpMid": "0"})
-    sync_manager.leave("r", "p")  # quiet
+    with pytest.raises(InvalidRequest, match="peer_id"):
+        sync_manager.leave("r", "")
+    assert sync_manager.leave("r", "p") is None  # no such peer: quiet
+    assert sync_manager.rooms_info() == {}

@@ -451,7 +451,7 @@ export class WebRTCConnection {
         this._peers.delete(env.peer.id);
         if ('host' in env) this.hostId = env.host;
         // the role it had when it left; the new host is announced after this
-        this._fire('onPeerLeft', 'peer-left', { ...peer, isHost: !!env.peer.isHost });
+        this._fire('onPeerLeft', 'peer-left', { ...peer, isHost: !!env.peer.isHost, reason: env.reason });
         this._roomUpdate();
         break;
       }

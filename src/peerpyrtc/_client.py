@@ -417,7 +417,8 @@ class AsyncClient:
             peer = self._peers.pop(env["peer"]["id"], env["peer"])
             self.host_id = env.get("host", self.host_id)
             # the role it had when it left (a leaving host says so; the new host comes next)
-            self._call(self.on_peer_left, {**peer, "isHost": bool(env["peer"].get("isHost"))})
+            role, reason = bool(env["peer"].get("isHost")), env.get("reason")
+            self._call(self.on_peer_left, {**peer, "isHost": role, "reason": reason})
             self._call(self.on_room_update, self.peers)
         elif kind == "host":
             self.host_id = env.get("host")

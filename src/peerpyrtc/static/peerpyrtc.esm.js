@@ -663,7 +663,7 @@ var WebRTCConnection = class {
         const peer = this._peers.get(env.peer.id) || env.peer;
         this._peers.delete(env.peer.id);
         if ("host" in env) this.hostId = env.host;
-        this._fire("onPeerLeft", "peer-left", { ...peer, isHost: !!env.peer.isHost });
+        this._fire("onPeerLeft", "peer-left", { ...peer, isHost: !!env.peer.isHost, reason: env.reason });
         this._roomUpdate();
         break;
       }

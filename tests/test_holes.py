@@ -1,0 +1,173 @@
+"""Tests for the regressions a mutation audit found uncaught (each names the mutant it kills)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any
+
+from conftest import TIMEOUT, Recorder, http_request
+from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
+from test_seed_flask import Served, load
+
+
+def raw_envelopes(client: AsyncClient) -> list[dict[str, Any]]:
+    """Every envelope the client receives, as the server sent it."""
+    seen: list[dict[str, Any]] = []
+    original = client._on_envelope
+
+    def spy(env: dict[str, Any]) -> None:
+        seen.append(env)
+        original(env)
+
+    client._on_envelope = spy  # type: ignore[method-assign]
+    return seen
+
+
+async def test_broadcasts_carry_one_gapless_sequence_per_room(make_server: Any) -> None:
+    """Mutant: broadcasts relayed without their per-room sequence number ``n``."""
+    server, _ = await make_server()
+    clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(3)]
+    other_room = AsyncClient(server.url, "elsewhere", "x")
+    seen = [raw_envelopes(c) for c in clients]
+    recs = [Recorder(c) for c in clients]
+    try:
+        for c in [*clients, other_room]:
+            await c.connect()
+        for i in range(10):
+            await clients[i % 3].broadcast("tick", i)
+            await other_room.broadcast("tick", i)  # another room: its own sequence
+        for rec in recs:
+            await rec.messages(10)
+        orders = []
+        for envs in seen:
+            ticks = [e for e in envs if e.get("t") == "bcast"]
+            assert [e["n"] for e in ticks] == list(range(1, 11))  # gapless, from 1, per room
+            orders.append([(e["from"], e["d"]) for e in ticks])
+            for i in range(3):  # each sender's own order is kept
+                assert [d for f, d in orders[-1] if f == f"p{i}"] == list(range(i, 10, 3))
+        assert orders[0] == orders[1] == orders[2]  # one order for every receiver
+    finally:
+        for c in [*clients, other_room]:
+            await c.close()
+
+
+async def test_a_steady_allowed_rate_stays_connected(make_server: Any) -> None:
+    """Mutant: token buckets that never refill (only bursts were tested)."""
+    limits = Limits(
+        max_messages_per_second=200,
+        message_burst=40,
+        max_bytes_per_second=200_000,
+        byte_burst=40_000,
+    )
+    server, _ = await make_server(limits=limits)
+    sender = AsyncClient(server.url, "r", "steady", max_reconnect_attempts=0)
+    receiver = AsyncClient(server.url, "r", "receiver")
+    rec, rs = Recorder(receiver), Recorder(sender)
+    try:
+        await sender.connect()
+        await receiver.connect()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        total = 0
+        for burst in range(16):  # 20 messages of 1 KB every 0.125 s: 160/s and 160 KB/s, 2 s
+            for _ in range(20):
+                await sender.send_message(f"{total}:" + "y" * 1000)
+                total += 1
+            await asyncio.sleep(max(0.0, started + (burst + 1) * 0.125 - loop.time()))
+        got = await rec.messages(total)
+        assert [int(m[1].split(":")[0]) for m in got] == list(range(total))  # 320 > both bursts
+        assert sender.connected and [k for k, _ in rs.history if k == "close"] == []
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_moderation_hooks_chain_each_sees_the_previous_rewrite(make_server: Any) -> None:
+    """Mutant: every hook seeing the original message instead of the previous hook's rewrite."""
+    server, manager = await make_server()
+    seen_by_second: list[Any] = []
+
+    @manager.before_relay
+    def first(message: Message) -> Message:
+        return dataclasses.replace(message, data=f"{message.data}-1")
+
+    @manager.before_relay
+    async def second(message: Message) -> Message:
+        seen_by_second.append(message.data)
+        return dataclasses.replace(message, data=f"{message.data}-2")
+
+    a = AsyncClient(server.url, "r", "a")
+    b = AsyncClient(server.url, "r", "b")
+    rb = Recorder(b)
+    try:
+        await a.connect()
+        await b.connect()
+        await a.send_message("x")
+        assert await rb.expect("message") == ("a", "x-1-2", None)
+        assert seen_by_second == ["x-1"]
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_the_facade_forwards_leave_and_candidate_to_a_connected_peer() -> None:
+    """Mutant: SignalingManager.leave and .candidate forwarding their arguments swapped."""
+    sync = SignalingManager(limits=Limits(blocked_candidate_networks=()))
+    loop = sync._start()
+    server = await asyncio.wrap_future(
+        asyncio.run_coroutine_threadsafe(start_server(sync._core), loop)
+    )
+    alice = AsyncClient(server.url, "room", "alice")
+    bob = AsyncClient(server.url, "room", "bob")
+    rb = Recorder(bob)
+    try:
+        await alice.connect()
+        await bob.connect()
+        cand = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0",
+                "session": alice.session}  # fmt: skip
+        await asyncio.to_thread(sync.candidate, "room", "alice", cand)
+        assert sync._core._active[("room", "alice")].candidates == 1
+        await asyncio.to_thread(sync.leave, "room", "alice", session=bob.session)  # not hers
+        assert [p["id"] for p in await asyncio.to_thread(sync.get_room_peers, "room")] == [
+            "alice",
+            "bob",
+        ]
+        await asyncio.to_thread(sync.leave, "room", "alice", session=alice.session)
+        assert (await rb.expect("left"))["id"] == "alice"
+        assert [p["id"] for p in await asyncio.to_thread(sync.get_room_peers, "room")] == ["bob"]
+    finally:
+        await alice.close()
+        await bob.close()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(server.close(), loop))
+        await asyncio.to_thread(sync.close)
+
+
+async def test_the_seed_routes_have_their_documented_effect() -> None:
+    """The seed's /candidate reaches the peer; its /leave (no session) leaves everyone in."""
+    served = Served(load("production_app"))
+    try:
+        manager = served.module.signaling_manager
+        alice = AsyncClient(served.url, "lobby", "alice")
+        bob = AsyncClient(served.url, "lobby", "bob")
+        rb = Recorder(bob)
+        await alice.connect()
+        await bob.connect()
+        own = next(ln.split()[4] for ln in alice._pc.localDescription.sdp.splitlines()  # type: ignore[union-attr]
+                   if ln.startswith("a=candidate:") and "." in ln.split()[4])  # fmt: skip
+        cand = {"candidate": f"candidate:1 1 udp 1 {own} 9 typ host", "sdpMid": "0",
+                "session": alice.session}  # fmt: skip
+        body = json.dumps({"room": "lobby", "peer_id": "alice", "candidate": cand}).encode()
+        status, _, _ = await http_request(served.url + "/candidate", "POST", body)
+        assert status == 200 and manager._core._active[("lobby", "alice")].candidates == 1
+        body = json.dumps({"room": "lobby", "peer_id": "alice"}).encode()
+        status, _, _ = await http_request(served.url + "/leave", "POST", body)
+        assert status == 200
+        await alice.send_message("still here")  # the seed's leave has no session: a no-op
+        assert await rb.expect("message", timeout=TIMEOUT) == ("alice", "still here", None)
+        await alice.close()
+        assert (await rb.expect("left"))["id"] == "alice"
+        await bob.close()
+    finally:
+        await asyncio.to_thread(served.close)
