@@ -122,6 +122,36 @@ def test_a_send_queue_never_wedges_on_one_bad_item() -> None:
     asyncio.run(run())
 
 
+def test_a_close_notice_reaches_a_congested_peer() -> None:
+    """A peer cut off while its channel is full still reads why (its backlog is dropped)."""
+    from peerpyrtc._sendqueue import HIGH_WATER
+
+    sent: list[Any] = []
+
+    class FullChannel:
+        readyState = "open"
+        bufferedAmount = HIGH_WATER + 1
+        bufferedAmountLowThreshold = 0
+
+        def on(self, *args: Any) -> None:
+            pass
+
+        def send(self, data: Any) -> None:
+            sent.append(data)
+
+    async def run() -> None:
+        queue = SendQueue(1 << 20)
+        queue.attach(FullChannel())  # type: ignore[arg-type]
+        for i in range(5):
+            queue.put(f'{{"d":{i}}}')
+        queue.flush()
+        assert sent == []  # congested: nothing moves
+        queue.send_last('{"t":"close"}')
+        assert sent == ['{"t":"close"}'] and queue._bytes == 0
+
+    asyncio.run(run())
+
+
 # 2. Non-finite numbers, 3. 5xx from client input ----------------------------------------
 async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make_server: Any) -> None:
     server, manager = await make_server()

@@ -92,8 +92,9 @@ class PeerLifecycle:
         old = self._active.get(key)
         self._active[key] = peer
         if old is not None:  # the same session reconnected: swap connections, keep membership
-            old.send(protocol.close_notice("replaced by a newer connection", reconnect=False))
-            old.queue.flush()
+            old.queue.send_last(
+                protocol.close_notice("replaced by a newer connection", reconnect=False)
+            )
             old.state = "closed"
             self._spawn(old.close())
             r = self._rooms.get(peer.room)
@@ -135,8 +136,7 @@ class PeerLifecycle:
             notify = reason not in ("left", "closed", "failed")
         notify = notify and was_open
         if notify:
-            peer.send(protocol.close_notice(reason, reconnect=False))
-            peer.queue.flush()
+            peer.queue.send_last(protocol.close_notice(reason, reconnect=False))
         peer.state = "closed"
         if self._pending.get(key) is peer:
             del self._pending[key]

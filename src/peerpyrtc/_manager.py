@@ -275,8 +275,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         peers = list(self._pending.values()) + list(self._active.values())
         for peer in peers:
             if peer.state == "open":
-                peer.send(bye)
-                peer.queue.flush()
+                peer.queue.send_last(bye)
         self._pending.clear()
         self._active.clear()
         self._rooms.rooms.clear()

@@ -82,6 +82,20 @@ class SendQueue:
             return
         self._schedule()
 
+    def send_last(self, raw: str) -> None:
+        """Send a final envelope (a close notice) now, behind what is queued if the channel
+        takes it all, else instead of that backlog: a peer being cut off for flooding or
+        slowness must still read why."""
+        self.put(raw)
+        self.flush()
+        channel = self.channel
+        if self._queue and channel is not None and channel.readyState == "open":
+            self.clear()
+            try:
+                channel.send(raw)
+            except Exception:  # the transport went away under us
+                logger.debug("final send failed", exc_info=True)
+
     async def wait_drained(self) -> None:
         """Wait until the channel is below its low-water mark again."""
         while self.congested and not self.closed:
