@@ -1,4 +1,4 @@
-"""The guarded aioice connect workaround: on for checked versions, same outcomes as aioice."""
+"""The guarded aioice workarounds: on for checked versions only, same outcomes as aioice."""
 
 from __future__ import annotations
 
@@ -6,22 +6,48 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import aioice
 import pytest
-from aioice import Connection
+from aioice import Connection, ice
 
+import peerpyrtc
 from peerpyrtc import _aioice_patch
 
+peerpyrtc.apply_patches()
 
-def test_applied_only_to_checked_versions() -> None:
-    assert _aioice_patch.applied() == (aioice.__version__ in _aioice_patch.CHECKED_VERSIONS)
-    code = "import peerpyrtc._aioice_patch as p, peerpyrtc; print(p.applied())"
-    env = {**os.environ, "PEERPYRTC_AIOICE_PATCH": "0"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+
+def test_applied_only_to_checked_versions_and_switchable() -> None:
+    on = peerpyrtc.apply_patches()
+    assert on["aioice_connect"] == on["aioice_consent"] == _aioice_patch.checked()
+    assert _aioice_patch.checked() == (aioice.__version__ in _aioice_patch.CHECKED_VERSIONS)
+    code = "import peerpyrtc; print(peerpyrtc.apply_patches())"
+    for env, off in (
+        ({"PEERPYRTC_AIOICE_PATCH": "0"}, {"aioice_connect", "aioice_consent"}),
+        ({"PEERPYRTC_NO_PATCH": "aioice_connect"}, {"aioice_connect"}),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, **env},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        result = eval(out.stdout)
+        assert {n for n in off if result[n]} == set()
+        assert result["aioice_consent"] == ("aioice_consent" not in off and _aioice_patch.checked())
+
+
+@pytest.fixture(params=["workaround", "upstream"])
+def connect_impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the same checks with the workaround and with aioice's own connect."""
+    if request.param == "workaround" and not _aioice_patch.connect_installed():
+        pytest.skip(f"aioice {aioice.__version__}: the workaround is not installed here")
+    saved = ice.Connection.connect
+    if request.param == "upstream":
+        ice.Connection.connect = _aioice_patch.UPSTREAM_CONNECT  # type: ignore[method-assign]
+    try:
+        yield request.param
+    finally:
+        ice.Connection.connect = saved  # type: ignore[method-assign]
 
 
 async def pair() -> tuple[Connection, Connection]:
@@ -35,7 +61,7 @@ async def pair() -> tuple[Connection, Connection]:
     return a, b
 
 
-async def test_two_connections_connect_and_talk() -> None:
+async def test_two_connections_connect_and_talk(connect_impl: str) -> None:
     a, b = await pair()
     try:
         await asyncio.wait_for(asyncio.gather(a.connect(), b.connect()), 10)
@@ -46,7 +72,7 @@ async def test_two_connections_connect_and_talk() -> None:
         await b.close()
 
 
-async def test_a_check_list_that_fails_still_raises() -> None:
+async def test_a_check_list_that_fails_still_raises(connect_impl: str) -> None:
     a = Connection(ice_controlling=True)
     await a.gather_candidates()
     a.remote_username, a.remote_password = "user", "password-password"

@@ -12,10 +12,12 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate
 
+import peerpyrtc
 from peerpyrtc import _aiortc_tuning
 
+peerpyrtc.apply_patches()
 pytestmark = pytest.mark.skipif(
-    not _aiortc_tuning.applied(), reason=f"aiortc {aiortc.__version__} is not a checked version"
+    not _aiortc_tuning.checked(), reason=f"aiortc {aiortc.__version__} is not a checked version"
 )
 
 
@@ -42,12 +44,42 @@ def test_the_certificate_is_renewed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_switched_off_by_environment() -> None:
-    code = "import peerpyrtc._aiortc_tuning as t, peerpyrtc; print(t.applied())"
-    env = {**os.environ, "PEERPYRTC_AIORTC_TUNING": "0"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    code = "import peerpyrtc; p = peerpyrtc.apply_patches(); print(sorted(n for n in p if p[n]))"
+    for env, expected in (
+        ({"PEERPYRTC_AIORTC_TUNING": "0"}, []),
+        (
+            {"PEERPYRTC_NO_PATCH": "aiortc_sack,socket_buffers"},
+            ["aiortc_certificate", "aiortc_ssl_context"],
+        ),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, "PEERPYRTC_AIOICE_PATCH": "0", **env},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert out.stdout.strip() == str(expected)
+
+
+def test_importing_changes_nothing_creating_a_manager_applies_each_patch() -> None:
+    code = """
+import aioice.ice, aiortc
+from aiortc.rtcdtlstransport import RTCCertificate
+from aiortc.rtcsctptransport import RTCSctpTransport
+before = (aioice.ice.Connection.connect, aioice.ice.CONSENT_INTERVAL,
+          RTCCertificate._create_ssl_context, RTCSctpTransport._handle_data,
+          RTCCertificate.generateCertificate.__func__)
+import peerpyrtc
+from peerpyrtc import _patches
+same = before == (aioice.ice.Connection.connect, aioice.ice.CONSENT_INTERVAL,
+                  RTCCertificate._create_ssl_context, RTCSctpTransport._handle_data,
+                  RTCCertificate.generateCertificate.__func__)
+print(same, not any(_patches.applied().values()))
+peerpyrtc.AsyncSignalingManager()
+after = _patches.applied()
+print(all(after.values()), RTCSctpTransport._handle_data is not before[3],
+      aioice.ice.Connection.connect is not before[0])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True", "True", "True"], out.stdout
 
 
 async def test_sacks_are_coalesced_per_loop_turn(join: Any) -> None:

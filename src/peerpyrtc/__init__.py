@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from . import _aioice_patch, _aiortc_tuning
+from . import _patches
 from ._client import AsyncClient
 from ._errors import (
     ConnectionFailed,
@@ -56,11 +56,19 @@ __all__ = [
     "Unauthorized",
     "UnknownPeer",
     "__version__",
+    "apply_patches",
     "client_dir",
     "dispatch",
     "start_server",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
-_aioice_patch.apply()
-_aiortc_tuning.apply()
+
+
+def apply_patches() -> dict[str, bool]:
+    """Install the guarded aiortc/aioice workarounds now; returns ``{name: installed}``.
+
+    Managers and clients do this when they are created; importing peerpyrtc
+    does not. Switches: ``PEERPYRTC_NO_PATCH=name,...`` (README, "Patches").
+    """
+    return _patches.apply()

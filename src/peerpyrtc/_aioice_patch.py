@@ -9,21 +9,28 @@ client's connect time.
 
 This runs the same pacing loop as a background task and returns as soon as
 the check list completes (or fails). Checks are started exactly as before.
-The fix belongs upstream; until then it is applied only to the aioice versions
-it was checked against, and ``PEERPYRTC_AIOICE_PATCH=0`` turns it off.
+The fix belongs upstream; until then it is applied (by ``_patches``, never on
+import) only to the aioice versions it was checked against.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 import aioice
 from aioice import ice
 
-__all__ = ["CHECKED_VERSIONS", "applied", "apply"]
+__all__ = [
+    "CHECKED_VERSIONS",
+    "UPSTREAM_CONNECT",
+    "checked",
+    "connect_installed",
+    "consent_installed",
+    "install_connect",
+    "install_consent",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,8 @@ logger = logging.getLogger(__name__)
 #: refused both by version and by a check of the names it calls.
 CHECKED_VERSIONS = frozenset({"0.13.0"})
 _NEEDS = ("_check_periodic", "_pair_remote_candidate", "_unfreeze_initial", "query_consent")
-_original = ice.Connection.connect
+#: aioice's own ``Connection.connect``, for the equivalence tests.
+UPSTREAM_CONNECT = ice.Connection.connect
 #: Seconds between consent checks (aioice: 5).
 CONSENT_INTERVAL = 10
 
@@ -81,21 +89,29 @@ async def _connect(self: Any) -> None:
     self._query_consent_task = asyncio.create_task(self.query_consent())
 
 
-def applied() -> bool:
+def checked() -> bool:
+    """True for an aioice this was checked against (by version, and by the names it calls)."""
+    version = getattr(aioice, "__version__", "")
+    return version in CHECKED_VERSIONS and all(hasattr(ice.Connection, n) for n in _NEEDS)
+
+
+def install_connect() -> None:
+    ice.Connection.connect = _connect  # type: ignore[method-assign]
+
+
+def connect_installed() -> bool:
     return ice.Connection.connect is _connect
 
 
-def apply() -> bool:
-    """Install the workaround if this aioice is a checked version; returns whether it is on."""
-    if os.environ.get("PEERPYRTC_AIOICE_PATCH", "1") == "0":
-        return False
-    version = getattr(aioice, "__version__", "")
-    if version not in CHECKED_VERSIONS or not all(hasattr(ice.Connection, n) for n in _NEEDS):
-        logger.debug("aioice %s not checked: connect pacing workaround not applied", version)
-        return False
-    ice.Connection.connect = _connect  # type: ignore[method-assign]
-    # Consent freshness (RFC 7675) checks every 5 s cost a STUN round trip per peer on both
-    # sides, a third of an idle relay's CPU. The relay's own heartbeat drops a peer after 8 s
-    # of silence, long before consent would expire, so checking every 10 s loses nothing.
+def install_consent() -> None:
+    """Consent checks every 10 s instead of 5.
+
+    Consent freshness (RFC 7675) checks every 5 s cost a STUN round trip per peer on
+    both sides, a third of an idle relay's CPU. The relay's own heartbeat drops a peer
+    after 8 s of silence, long before consent would expire, so 10 s loses nothing.
+    """
     ice.CONSENT_INTERVAL = CONSENT_INTERVAL
-    return True
+
+
+def consent_installed() -> bool:
+    return bool(ice.CONSENT_INTERVAL == CONSENT_INTERVAL)

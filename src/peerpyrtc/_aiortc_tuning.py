@@ -16,15 +16,14 @@ A relay holds thousands of idle connections, so that adds up (measured here:
 daily, well inside its 30-day validity) and one ``SSL_CTX`` per certificate,
 and lets OpenSSL release idle buffers (``SSL_MODE_RELEASE_BUFFERS``). All
 connections of a server then show the same DTLS fingerprint, as browsers'
-per-origin certificates do. Applied only to checked aiortc versions;
-``PEERPYRTC_AIORTC_TUNING=0`` turns it off.
+per-origin certificates do. Each change is applied by ``_patches`` (never on
+import), only to checked aiortc versions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Any
 
@@ -33,7 +32,17 @@ from aiortc.rtcdtlstransport import RTCCertificate
 from aiortc.rtcsctptransport import InitChunk, RTCSctpTransport, parse_packet
 from OpenSSL import SSL
 
-__all__ = ["CERTIFICATE_LIFETIME", "CHECKED_VERSIONS", "applied", "apply"]
+__all__ = [
+    "CERTIFICATE_LIFETIME",
+    "CHECKED_VERSIONS",
+    "certificate_installed",
+    "checked",
+    "install_certificate",
+    "install_sack",
+    "install_ssl_context",
+    "sack_installed",
+    "ssl_context_installed",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,18 +115,30 @@ async def _send_sack(transport: Any) -> None:
         logger.debug("SACK not sent, the transport is closing: %s", exc)
 
 
-def applied() -> bool:
+def checked() -> bool:
+    """True for an aiortc this was checked against."""
+    return aiortc.__version__ in CHECKED_VERSIONS
+
+
+def install_certificate() -> None:
+    RTCCertificate.generateCertificate = classmethod(_shared_certificate)  # type: ignore[method-assign,assignment]
+
+
+def certificate_installed() -> bool:
+    return getattr(RTCCertificate.generateCertificate, "__func__", None) is _shared_certificate
+
+
+def install_ssl_context() -> None:
+    RTCCertificate._create_ssl_context = _shared_context  # type: ignore[method-assign]
+
+
+def ssl_context_installed() -> bool:
     return RTCCertificate._create_ssl_context is _shared_context
 
 
-def apply() -> bool:
-    """Install the tuning if this aiortc is a checked version; returns whether it is on."""
-    if os.environ.get("PEERPYRTC_AIORTC_TUNING", "1") == "0":
-        return False
-    if aiortc.__version__ not in CHECKED_VERSIONS:
-        logger.debug("aiortc %s not checked: DTLS tuning not applied", aiortc.__version__)
-        return False
-    RTCCertificate.generateCertificate = classmethod(_shared_certificate)  # type: ignore[method-assign,assignment]
-    RTCCertificate._create_ssl_context = _shared_context  # type: ignore[method-assign]
+def install_sack() -> None:
     RTCSctpTransport._handle_data = _handle_data  # type: ignore[method-assign]
-    return True
+
+
+def sack_installed() -> bool:
+    return RTCSctpTransport._handle_data is _handle_data

@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from . import _patches
 from . import _protocol as protocol
 from ._errors import (
     ConnectionFailed,
@@ -77,6 +78,7 @@ class AsyncClient:
         heartbeat_interval: float = 6.0,
         heartbeat_timeout: float = 12.0,
     ) -> None:
+        _patches.apply()
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
         self.peer_id = peer_id or f"py-{secrets.token_hex(4)}"

@@ -26,8 +26,10 @@ __all__ = [
     "SOCKET_BUFFER_BYTES",
     "IceServerPool",
     "IceServerSpec",
+    "enable_socket_buffers",
     "enlarge_socket_buffers",
     "normalize_ice_servers",
+    "socket_buffers_enabled",
 ]
 
 logger = logging.getLogger(__name__)
@@ -173,15 +175,31 @@ class IceServerPool:
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
 
+_socket_buffers = False
+
+
+def enable_socket_buffers() -> None:
+    """Switch :func:`enlarge_socket_buffers` on (a guarded workaround, see ``_patches``)."""
+    global _socket_buffers
+    _socket_buffers = True
+
+
+def socket_buffers_enabled() -> bool:
+    return _socket_buffers
+
+
 def enlarge_socket_buffers(pc: Any, size: int = SOCKET_BUFFER_BYTES) -> int:
     """Ask for larger UDP buffers on a peer connection's gathered ICE sockets.
 
-    Reaches into aiortc/aioice internals, so every step is optional: returns how
-    many sockets were enlarged (0 if the layout is not the one expected). The
-    kernel caps the size at ``net.core.rmem_max`` / ``wmem_max``.
+    Reaches into aiortc/aioice internals, so it runs only when switched on
+    (``_patches``: checked aiortc versions) and every step is optional: returns
+    how many sockets were enlarged (0 if off or the layout is not the one
+    expected). The kernel caps the size at ``net.core.rmem_max`` / ``wmem_max``.
     """
     import socket
 
+    if not _socket_buffers:
+        return 0
     count = 0
     try:
         transports = {t.receiver.transport.transport for t in pc.getTransceivers()}

@@ -15,6 +15,7 @@ from typing import Any
 from aiortc import RTCDataChannel
 
 from . import _protocol as protocol
+from ._delivery import Delivery
 from ._hooks import Hooks
 from ._limits import Limits
 from ._peer import ServerPeer
@@ -37,6 +38,7 @@ class PeerLifecycle:
     _rooms: RoomRegistry
     _hooks: Hooks
     _relay: Relay
+    _delivery: Delivery
     _active: dict[tuple[str, str], ServerPeer]
     _pending: dict[tuple[str, str], ServerPeer]
     _heartbeat: asyncio.TimerHandle | None
@@ -105,10 +107,9 @@ class PeerLifecycle:
             return
         room, _ = self._rooms.join(peer.room, Member(peer.id, peer.info))
         self._welcome(peer, room)
-        joined = protocol.joined(room.describe(room.members[peer.id]))
-        for member_id in room.members:
-            if member_id != peer.id:
-                self._active[(peer.room, member_id)].send(joined)
+        self._delivery.deliver(
+            peer.room, protocol.joined(room.describe(room.members[peer.id])), exclude=peer.id
+        )
         logger.debug("%s joined %s", peer.id, peer.room)
         self._hooks.dispatch(
             self._hooks.joined, peer.room, peer.id, room.describe(room.members[peer.id])
@@ -147,13 +148,9 @@ class PeerLifecycle:
             room, member, new_host = self._rooms.leave(peer.room, peer.id)
             if room is not None and member is not None:
                 info = {**room.describe(member), "isHost": was_host}  # the role it had
-                left = protocol.left(info, room.host_id, reason)
-                host = protocol.host_changed(new_host) if new_host else None
-                for member_id in room.members:
-                    other = self._active[(peer.room, member_id)]
-                    other.send(left)
-                    if host is not None:
-                        other.send(host)
+                self._delivery.deliver(peer.room, protocol.left(info, room.host_id, reason))
+                if new_host:  # after the leave, in every member's order
+                    self._delivery.deliver(peer.room, protocol.host_changed(new_host))
                 logger.debug("%s left %s (%s)", peer.id, peer.room, reason)
                 self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
         if notify:  # let the client read why, and close its side, before we abort ours

@@ -14,8 +14,10 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from . import _patches
 from . import _protocol as protocol
 from ._candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
+from ._delivery import Delivery
 from ._errors import (
     Forbidden,
     InvalidRequest,
@@ -62,6 +64,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         limits: Limits | None = None,
         admin_token: str | None = None,
     ) -> None:
+        _patches.apply()
         if debug:
             enable_debug_logging()
         self.limits = limits or Limits()
@@ -78,9 +81,10 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
+        self._delivery = Delivery(self._rooms, self._active)
         self._relay = Relay(
             self._rooms,
-            self._active,
+            self._delivery,
             self._hooks,
             self.limits,
             lambda peer, reason: self._spawn(self._remove(peer, reason)),

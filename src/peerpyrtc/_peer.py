@@ -75,8 +75,8 @@ class ServerPeer:
         except asyncio.TimeoutError:
             pass
 
-    def send(self, raw: str) -> None:
-        """Queue one encoded envelope for this peer."""
+    def send(self, raw: str | bytes) -> None:
+        """Queue one encoded envelope (or binary frame) for this peer."""
         self.queue.put(raw)
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _protocol as protocol
+from ._delivery import Delivery
 from ._errors import PayloadTooLarge, ProtocolError, UnknownPeer
 from ._hooks import Hooks, Message
 from ._limits import Limits
@@ -36,18 +37,18 @@ _KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
 
 
 class Relay:
-    """Routes envelopes inside rooms; shares the manager's tables, owns none."""
+    """Routes envelopes inside rooms; sends only through ``delivery``, owns no table."""
 
     def __init__(
         self,
         rooms: RoomRegistry,
-        active: dict[tuple[str, str], ServerPeer],
+        delivery: Delivery,
         hooks: Hooks,
         limits: Limits,
         remove: Callable[[ServerPeer, str], None],
     ) -> None:
         self.rooms = rooms
-        self.active = active
+        self.delivery = delivery
         self.hooks = hooks
         self.limits = limits
         #: Takes a peer out of its room with a reason (the manager's job).
@@ -57,18 +58,10 @@ class Relay:
         """Send an encoded server envelope to a room, or to one peer; returns how many got it."""
         if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
-        r = self.rooms.get(room)
-        if to is not None:
-            peer = self.active.get((room, to))
-            if peer is None:
-                raise UnknownPeer(f"no peer {to!r} in room {room!r}")
-            peer.send(raw)
-            return 1
-        if r is None:
-            return 0
-        for member_id in r.members:
-            self.active[(room, member_id)].send(raw)
-        return len(r)
+        count = self.delivery.deliver(room, raw, to=to)
+        if to is not None and not count:
+            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+        return count
 
     def on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
         """Handle one frame from ``peer``: meter, decode, moderate, route.
@@ -167,24 +160,17 @@ class Relay:
                 return
         if kind == "bcast":
             raw = stamp(base, stamp_suffix(peer.id, room.next_seq()))
-            for member_id in room.members:
-                self.active[(peer.room, member_id)].send(raw)
+            self.delivery.deliver(peer.room, raw)
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
             return
         raw = stamp(base, peer.stamp)
-        if env.to is not None:
-            if env.to != SERVER_ID:
-                target = self.active.get((peer.room, env.to))
-                if target is None:
-                    self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
-                    return
-                target.send(raw)
-        else:
-            for member_id in room.members:
-                if member_id != peer.id:
-                    self.active[(peer.room, member_id)].send(raw)
+        if env.to is None:
+            self.delivery.deliver(peer.room, raw, exclude=peer.id)
+        elif env.to != SERVER_ID and not self.delivery.deliver(peer.room, raw, to=env.to):
+            self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
+            return
         if kind == "msg":
             self.hooks.dispatch(self.hooks.message, peer.room, peer.id, data)
         else:
