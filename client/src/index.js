@@ -1,6 +1,7 @@
 // peerpyrtc-client: real-time rooms over WebRTC DataChannels, relayed by a Python server.
 
-export { WebRTCConnection, generatePeerId, DEFAULTS } from './connection.js';
+export { WebRTCConnection } from './connection.js';
+export { DEFAULTS, generatePeerId } from './options.js';
 export { WebRTCRoomManager } from './room-manager.js';
 export { Emitter } from './emitter.js';
 export { ErrorCodes, PeerPyRTCError } from './errors.js';

@@ -1,5 +1,7 @@
 // Wire protocol v1 (docs/protocol.md): envelopes and batch frames, no I/O.
 
+import { ErrorCodes, PeerPyRTCError } from './errors.js';
+
 export const PROTOCOL_VERSION = 1;
 export const CHANNEL_LABEL = 'peerpyrtc';
 export const CHANNEL_PROTOCOL = 'peerpyrtc.v1';
@@ -20,13 +22,21 @@ export function encodeMessage(message) {
   return JSON.stringify({ t: 'msg', d: message });
 }
 
+function checkEvent(event) {
+  if (typeof event !== 'string' || !event || event.length > 128) {
+    throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, 'event must be a string of 1 to 128 characters');
+  }
+}
+
 export function encodeEmit(event, data, to) {
+  checkEvent(event);
   const env = { t: 'emit', e: event, d: data === undefined ? null : data };
   if (to !== undefined && to !== null) env.to = to;
   return JSON.stringify(env);
 }
 
 export function encodeBroadcast(event, data) {
+  checkEvent(event);
   return JSON.stringify({ t: 'bcast', e: event, d: data === undefined ? null : data });
 }
 

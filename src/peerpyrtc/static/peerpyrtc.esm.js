@@ -104,6 +104,43 @@ var PeerPyRTCError = class extends Error {
   }
 };
 
+// src/heartbeat.js
+var HEARTBEAT_INTERVAL = 6e3;
+var HEARTBEAT_TIMEOUT = 12e3;
+var Heartbeat = class {
+  /**
+   * @param {() => void} ping send a ping
+   * @param {(reason: string) => void} lost the server has been silent too long
+   */
+  constructor(ping, lost, { interval = HEARTBEAT_INTERVAL, timeout = HEARTBEAT_TIMEOUT, tick = 1e3 } = {}) {
+    Object.assign(this, { ping, lost, interval, timeout, tick });
+    this._timer = null;
+    this._lastHeard = 0;
+  }
+  start() {
+    this.stop();
+    this._lastHeard = Date.now();
+    this._timer = setInterval(() => this._tick(), this.tick);
+  }
+  /** Anything from the server counts. */
+  heard() {
+    this._lastHeard = Date.now();
+  }
+  stop() {
+    clearInterval(this._timer);
+    this._timer = null;
+  }
+  _tick() {
+    const silent = Date.now() - this._lastHeard;
+    if (silent > this.timeout) {
+      this.stop();
+      this.lost(`no word from the server for ${silent} ms`);
+    } else if (silent > this.interval) {
+      this.ping();
+    }
+  }
+};
+
 // src/protocol.js
 var PROTOCOL_VERSION = 1;
 var CHANNEL_LABEL = "peerpyrtc";
@@ -117,12 +154,19 @@ function byteLength(text) {
 function encodeMessage(message) {
   return JSON.stringify({ t: "msg", d: message });
 }
+function checkEvent(event) {
+  if (typeof event !== "string" || !event || event.length > 128) {
+    throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, "event must be a string of 1 to 128 characters");
+  }
+}
 function encodeEmit(event, data, to) {
+  checkEvent(event);
   const env = { t: "emit", e: event, d: data === void 0 ? null : data };
   if (to !== void 0 && to !== null) env.to = to;
   return JSON.stringify(env);
 }
 function encodeBroadcast(event, data) {
+  checkEvent(event);
   return JSON.stringify({ t: "bcast", e: event, d: data === void 0 ? null : data });
 }
 var BYE = JSON.stringify({ t: "bye" });
@@ -150,6 +194,81 @@ function decodeFrame(frame) {
   const value = JSON.parse(frame);
   const list = Array.isArray(value) ? value : [value];
   return list.filter((env) => env !== null && typeof env === "object" && typeof env.t === "string");
+}
+
+// src/inbound.js
+function receiveFrame(conn, frame) {
+  if (typeof frame !== "string") return;
+  let envelopes;
+  try {
+    envelopes = decodeFrame(frame);
+  } catch (error) {
+    conn._log("bad frame from server", error);
+    return;
+  }
+  for (const env of envelopes) {
+    try {
+      onEnvelope(conn, env);
+    } catch (error) {
+      conn._log("malformed envelope from server", env, error);
+    }
+  }
+}
+function onEnvelope(conn, env) {
+  const room = conn._room;
+  switch (env.t) {
+    case "msg":
+      conn._fire("onMessage", "message", env.from, env.d, void 0);
+      conn._events.emit("message", env.from, env.d);
+      break;
+    case "emit":
+    case "bcast":
+      conn._fire("onMessage", "message", env.from, env.d, env.e);
+      conn._events.emit(env.e, env.from, env.d);
+      break;
+    case "welcome":
+      conn._mayReconnect = true;
+      room.welcome(env);
+      if (conn._welcome) {
+        conn._welcome.resolve();
+        conn._welcome = null;
+      }
+      conn._roomUpdate();
+      break;
+    case "joined":
+      conn._fire("onPeerJoined", "peer-joined", room.joined(env));
+      conn._roomUpdate();
+      break;
+    case "left":
+      conn._fire("onPeerLeft", "peer-left", room.left(env));
+      conn._roomUpdate();
+      break;
+    case "host":
+      room.host(env);
+      conn._roomUpdate();
+      break;
+    case "error":
+      conn._fire(
+        "onError",
+        "error",
+        new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || "server error", { serverCode: env.code })
+      );
+      break;
+    case "close":
+      conn._log("server is closing the connection:", env.reason);
+      conn.closeReason = env.reason;
+      conn._mayReconnect = !!env.reconnect;
+      conn._lost(conn._generation, env.reason || "closed by the server");
+      break;
+    case "ping":
+      try {
+        conn._transport.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
+      } catch {
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 // src/signaling.js
@@ -200,12 +319,236 @@ async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetc
   return body;
 }
 
-// src/connection.js
+// src/transport.js
 var HIGH_WATER = 1 << 20;
-var HEARTBEAT_INTERVAL = 6e3;
-var HEARTBEAT_TIMEOUT = 12e3;
-var PING = JSON.stringify({ t: "ping" });
 var LOW_WATER = 256 << 10;
+var RelayTransport = class {
+  /**
+   * @param {object} init
+   * @param {string} init.room
+   * @param {string} init.peerId
+   * @param {string} init.session the session secret (it proves the peer on /candidate, /leave)
+   * @param {object} init.options the connection's options (signalingUrl, iceServers, headers, ...)
+   * @param {(frame: string|ArrayBuffer) => void} init.onFrame every frame from the server
+   * @param {(reason: string) => void} init.onLost the connection went away (not by close())
+   * @param {() => void} [init.onDrain] the channel can take more
+   * @param {(...args: unknown[]) => void} [init.log]
+   */
+  constructor({ room, peerId, session, options, onFrame, onLost, onDrain, log }) {
+    Object.assign(this, { room, peerId, session, options });
+    this.onFrame = onFrame;
+    this.onLost = onLost;
+    this.onDrain = onDrain || (() => {
+    });
+    this.log = log || (() => {
+    });
+    this.pc = null;
+    this.channel = null;
+  }
+  get isOpen() {
+    return !!this.channel && this.channel.readyState === "open";
+  }
+  get bufferedAmount() {
+    return this.channel ? this.channel.bufferedAmount : 0;
+  }
+  requestOptions() {
+    return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
+  }
+  url(route) {
+    return signalingUrl(this.options.signalingUrl, route);
+  }
+  /** Offer, answer, channel: resolves with the answer's session once the answer is applied. */
+  async open(info) {
+    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
+    const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
+    this.pc = pc;
+    this.channel = channel;
+    channel.bufferedAmountLowThreshold = LOW_WATER;
+    channel.onbufferedamountlow = () => this.onDrain();
+    channel.onmessage = (e) => this.onFrame(e.data);
+    channel.onclose = () => this.onLost("channel closed");
+    pc.onconnectionstatechange = () => {
+      const state = pc.connectionState;
+      this.log("connection state", state);
+      if (state === "failed" || state === "disconnected") this.onLost(`connection ${state}`);
+    };
+    pc.onicecandidate = (e) => {
+      if (!e.candidate || this.pc !== pc) return;
+      postJSON(this.url("candidate"), {
+        room: this.room,
+        peer_id: this.peerId,
+        candidate: { ...e.candidate.toJSON(), session: this.session }
+      }, this.requestOptions()).catch((err) => this.log("candidate not delivered", err));
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    const reply = await postJSON(this.url("offer"), {
+      room: this.room,
+      peer_id: this.peerId,
+      offer: { sdp: pc.localDescription.sdp, type: "offer", session: this.session, protocol: PROTOCOL_VERSION, info }
+    }, this.requestOptions());
+    const answer = reply && reply.answer;
+    if (!answer || typeof answer.sdp !== "string") {
+      throw new PeerPyRTCError(ErrorCodes.ERR_SIGNALING, "the /offer reply carries no answer");
+    }
+    if (answer.session) this.session = answer.session;
+    await pc.setRemoteDescription({ type: answer.type || "answer", sdp: answer.sdp });
+    return this.session;
+  }
+  /** Hand one frame to the channel (throws when it is not open). */
+  send(frame) {
+    this.channel.send(frame);
+  }
+  /** Say goodbye after everything sent; true once the server closed the channel (it has read all). */
+  async sayGoodbye(timeout = 3e3) {
+    const channel = this.channel;
+    if (!this.isOpen) return false;
+    try {
+      channel.send(BYE);
+    } catch {
+      return false;
+    }
+    return new Promise((resolve) => {
+      if (channel.readyState === "closed") {
+        resolve(true);
+        return;
+      }
+      const timer = setTimeout(() => resolve(false), timeout);
+      channel.addEventListener("close", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+  /** Leave over HTTP (when the channel cannot carry the goodbye). */
+  leave() {
+    return postJSON(this.url("leave"), this.leaveBody(), this.requestOptions());
+  }
+  /** A closing tab: goodbye over the channel and a beacon that survives the page. */
+  goodbyeOnUnload() {
+    try {
+      this.channel.send(BYE);
+    } catch {
+    }
+    const url = this.url("leave");
+    const body = new Blob([JSON.stringify(this.leaveBody())], { type: beaconType(url) });
+    globalThis.navigator?.sendBeacon?.(url, body);
+  }
+  leaveBody() {
+    return { room: this.room, peer_id: this.peerId, session: this.session };
+  }
+  /** Stop listening; keep the peer connection open (the server still holds it) until close(). */
+  detach() {
+    const { pc, channel } = this;
+    if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    if (pc) pc.onicecandidate = pc.onconnectionstatechange = null;
+  }
+  close() {
+    this.detach();
+    const { pc, channel } = this;
+    this.pc = this.channel = null;
+    if (channel) try {
+      channel.close();
+    } catch {
+    }
+    if (pc) try {
+      pc.close();
+    } catch {
+    }
+  }
+};
+function beaconType(url) {
+  try {
+    const origin = globalThis.location?.origin;
+    return origin && new URL(url, origin).origin === origin ? "application/json" : "text/plain";
+  } catch {
+    return "text/plain";
+  }
+}
+
+// src/outbox.js
+var Outbox = class {
+  /** @param {number} maxQueued envelopes kept while there is no open transport */
+  constructor(maxQueued) {
+    this.maxQueued = maxQueued;
+    this.items = [];
+    this.transport = null;
+    this._scheduled = false;
+  }
+  /** Queue one encoded envelope; throws ERR_TOO_LARGE or (while not connected) ERR_QUEUE_FULL. */
+  put(raw) {
+    if (byteLength(raw) > MAX_ENVELOPE_BYTES) {
+      throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `message is larger than ${MAX_ENVELOPE_BYTES} bytes`);
+    }
+    if (!this.transport && this.items.length >= this.maxQueued) {
+      throw new PeerPyRTCError(
+        ErrorCodes.ERR_QUEUE_FULL,
+        `not connected and ${this.maxQueued} messages already wait to be sent`
+      );
+    }
+    this.items.push(raw);
+    if (this._scheduled || !this.transport) return;
+    this._scheduled = true;
+    queueMicrotask(() => {
+      this._scheduled = false;
+      this.flush();
+    });
+  }
+  /** Hand what is queued to the transport (``force``: even above the high-water mark). */
+  flush(force = false) {
+    const transport = this.transport;
+    if (!transport || !transport.isOpen || !this.items.length) return;
+    if (!force && transport.bufferedAmount > HIGH_WATER) return;
+    const raws = this.items;
+    this.items = [];
+    for (const frame of frames(raws)) transport.send(frame);
+  }
+  clear() {
+    this.items = [];
+  }
+};
+
+// src/room-state.js
+var RoomState = class {
+  /** @param {string} selfId this peer's id */
+  constructor(selfId) {
+    this.selfId = selfId;
+    this.peers = /* @__PURE__ */ new Map();
+    this.hostId = null;
+  }
+  /** `welcome`: the whole room, first on every connection. */
+  welcome(env) {
+    this.peers = new Map((env.peers || []).map((p) => [p.id, p]));
+    this.hostId = env.host ?? null;
+  }
+  /** `joined`: returns the newcomer as callbacks see it. */
+  joined(env) {
+    this.peers.set(env.peer.id, env.peer);
+    return { ...env.peer, isHost: env.peer.id === this.hostId };
+  }
+  /** `left`: returns the peer with the role it had when it left, and why; the new host is set. */
+  left(env) {
+    const peer = this.peers.get(env.peer.id) || env.peer;
+    this.peers.delete(env.peer.id);
+    if ("host" in env) this.hostId = env.host;
+    return { ...peer, isHost: !!env.peer.isHost, reason: env.reason };
+  }
+  /** `host`: the host changed. */
+  host(env) {
+    this.hostId = env.host ?? null;
+  }
+  /** Every peer, in join order, with `isHost` and `isSelf`. */
+  list() {
+    return [...this.peers.values()].map((p) => ({ ...p, isHost: p.id === this.hostId, isSelf: p.id === this.selfId }));
+  }
+  get size() {
+    return this.peers.size;
+  }
+  clear() {
+    this.peers.clear();
+  }
+};
+
+// src/options.js
 function randomToken(bytes) {
   const data = new Uint8Array(bytes);
   globalThis.crypto.getRandomValues(data);
@@ -229,8 +572,13 @@ var DEFAULTS = Object.freeze({
   requestTimeout: 1e4,
   connectTimeout: 15e3,
   maxQueuedMessages: 1e3,
-  headers: {}
+  headers: {},
+  // (init) => transport; the relay transport unless a test or a later topology says otherwise
+  createTransport: (init) => new RelayTransport(init)
 });
+
+// src/connection.js
+var PING = '{"t":"ping"}';
 var WebRTCConnection = class {
   /**
    * @param {string} roomName the room to join
@@ -244,32 +592,38 @@ var WebRTCConnection = class {
     this.options = { ...DEFAULTS, ...options };
     this.peerId = this.options.peerId || generatePeerId();
     this.session = randomToken(24);
-    this.hostId = null;
-    this.onOpen = null;
-    this.onClose = null;
-    this.onError = null;
-    this.onMessage = null;
-    this.onPeerJoined = null;
-    this.onPeerLeft = null;
-    this.onRoomUpdate = null;
-    this.onStatusChange = null;
+    this.onOpen = this.onClose = this.onError = this.onMessage = null;
+    this.onPeerJoined = this.onPeerLeft = this.onRoomUpdate = this.onStatusChange = null;
     this._events = new Emitter();
     this.lifecycle = new Emitter();
-    this._peers = /* @__PURE__ */ new Map();
+    this._room = new RoomState(this.peerId);
     this._status = "disconnected";
-    this._pc = null;
-    this._channel = null;
-    this._outbox = [];
-    this._flushScheduled = false;
+    this._transport = null;
+    this._stale = null;
+    this._outbox = new Outbox(this.options.maxQueuedMessages);
+    this._heartbeat = new Heartbeat(
+      () => {
+        try {
+          this._transport?.send(PING);
+        } catch {
+        }
+      },
+      (reason) => this._lost(this._generation, reason)
+    );
     this._closedByUser = false;
     this._connectPromise = null;
     this._generation = 0;
     this._mayReconnect = true;
     this.closeReason = null;
-    this._onPageHide = () => this._goodbye();
+    this._onPageHide = () => {
+      if (this._status === "connected") this._transport.goodbyeOnUnload();
+    };
     globalThis.addEventListener?.("pagehide", this._onPageHide);
   }
   // ------------------------------------------------------------ state
+  get hostId() {
+    return this._room.hostId;
+  }
   isConnected() {
     return this._status === "connected";
   }
@@ -277,13 +631,13 @@ var WebRTCConnection = class {
     return this._status;
   }
   getRoomPeers() {
-    return [...this._peers.values()].map((p) => ({ ...p, isHost: p.id === this.hostId, isSelf: p.id === this.peerId }));
+    return this._room.list();
   }
   getPeerCount() {
-    return this._peers.size;
+    return this._room.size;
   }
   isRoomHost() {
-    return this.hostId === this.peerId;
+    return this._room.hostId === this.peerId;
   }
   // ----------------------------------------------------------- events
   on(event, handler) {
@@ -336,50 +690,21 @@ var WebRTCConnection = class {
     this._closedByUser = true;
     this._generation += 1;
     clearTimeout(this._reconnectTimer);
-    if (this._welcome) {
-      this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "closeConnection() was called while connecting"));
-      this._welcome = null;
-    }
+    this._rejectWelcome(ErrorCodes.ERR_CLOSED, "closeConnection() was called while connecting");
     globalThis.removeEventListener?.("pagehide", this._onPageHide);
     const wasConnected = this._status === "connected";
-    const channel = this._channel;
-    let saidBye = false;
-    if (channel && channel.readyState === "open") {
-      this._flush(true);
-      try {
-        channel.send(BYE);
-        saidBye = true;
-      } catch {
+    const transport = this._transport;
+    if (transport) {
+      this._outbox.flush(true);
+      this._outbox.clear();
+      if (!await transport.sayGoodbye()) {
+        await transport.leave().catch((e) => this._log("leave failed", e));
       }
     }
-    this._outbox = [];
-    if (!saidBye || !await this._serverClosed(channel, 3e3)) {
-      await postJSON(
-        signalingUrl(this.options.signalingUrl, "leave"),
-        this._leaveBody(),
-        this._requestOptions()
-      ).catch((e) => this._log("leave failed", e));
-    }
     this._teardown();
-    this._peers.clear();
+    this._room.clear();
     this._setStatus("closed");
     if (wasConnected) this._fire("onClose", "close", "closed");
-  }
-  _requestOptions() {
-    return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
-  }
-  _leaveBody() {
-    return { room: this.roomName, peer_id: this.peerId, session: this.session };
-  }
-  _goodbye() {
-    if (this._status !== "connected") return;
-    try {
-      this._channel.send(BYE);
-    } catch {
-    }
-    const url = signalingUrl(this.options.signalingUrl, "leave");
-    const body = new Blob([JSON.stringify(this._leaveBody())], { type: beaconType(url) });
-    globalThis.navigator?.sendBeacon?.(url, body);
   }
   // ----------------------------------------------------------- sending
   sendMessage(message) {
@@ -387,120 +712,53 @@ var WebRTCConnection = class {
     this._enqueue(encodeMessage(text));
   }
   emit(event, data, options = {}) {
-    this._checkEvent(event);
     this._enqueue(encodeEmit(event, data, options && options.to));
   }
   broadcast(event, data) {
-    this._checkEvent(event);
     this._enqueue(encodeBroadcast(event, data));
-  }
-  _checkEvent(event) {
-    if (typeof event !== "string" || !event || event.length > 128) {
-      throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, "event must be a string of 1 to 128 characters");
-    }
   }
   _enqueue(raw) {
     if (this._closedByUser) {
       throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "cannot send: closeConnection() was called");
     }
-    if (byteLength(raw) > MAX_ENVELOPE_BYTES) {
-      throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `message is larger than ${MAX_ENVELOPE_BYTES} bytes`);
-    }
-    if (this._status !== "connected" && this._outbox.length >= this.options.maxQueuedMessages) {
-      throw new PeerPyRTCError(
-        ErrorCodes.ERR_QUEUE_FULL,
-        `not connected and ${this.options.maxQueuedMessages} messages already wait to be sent`
-      );
-    }
-    this._outbox.push(raw);
-    this._scheduleFlush();
-  }
-  _scheduleFlush() {
-    if (this._flushScheduled || this._status !== "connected") return;
-    this._flushScheduled = true;
-    queueMicrotask(() => {
-      this._flushScheduled = false;
-      this._flush();
-    });
-  }
-  _flush(force = false) {
-    const channel = this._channel;
-    if (!channel || channel.readyState !== "open" || !this._outbox.length) return;
-    if (!force && channel.bufferedAmount > HIGH_WATER) return;
-    const raws = this._outbox;
-    this._outbox = [];
-    for (const frame of frames(raws)) channel.send(frame);
-  }
-  // Resolves true once the server closes `channel` (it does after reading our goodbye).
-  _serverClosed(channel, timeout) {
-    return new Promise((resolve) => {
-      if (channel.readyState === "closed") {
-        resolve(true);
-        return;
-      }
-      const timer = setTimeout(() => resolve(false), timeout);
-      channel.addEventListener("close", () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    this._outbox.put(raw);
   }
   // ------------------------------------------------------- connecting
   async _open() {
     const generation = ++this._generation;
     this._retire();
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
-    const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
-    this._pc = pc;
-    this._channel = channel;
-    channel.bufferedAmountLowThreshold = LOW_WATER;
-    channel.onbufferedamountlow = () => this._flush();
+    const transport = this.options.createTransport({
+      room: this.roomName,
+      peerId: this.peerId,
+      session: this.session,
+      options: this.options,
+      onFrame: (frame) => {
+        if (generation === this._generation) this._onFrame(frame);
+      },
+      onLost: (reason) => this._lost(generation, reason),
+      onDrain: () => this._outbox.flush(),
+      log: (...args) => this._log(...args)
+    });
+    this._transport = transport;
     const welcomed = new Promise((resolve, reject) => {
       this._welcome = { resolve, reject };
     });
-    channel.onmessage = (e) => this._onFrame(e.data);
-    channel.onclose = () => this._lost(generation, "channel closed");
-    pc.onconnectionstatechange = () => {
-      const state = pc.connectionState;
-      this._log("connection state", state);
-      if (state === "failed" || state === "disconnected") this._lost(generation, `connection ${state}`);
-    };
-    const candidateUrl = signalingUrl(this.options.signalingUrl, "candidate");
-    pc.onicecandidate = (e) => {
-      if (!e.candidate || generation !== this._generation) return;
-      postJSON(candidateUrl, {
-        room: this.roomName,
-        peer_id: this.peerId,
-        candidate: { ...e.candidate.toJSON(), session: this.session }
-      }, this._requestOptions()).catch((err) => this._log("candidate not delivered", err));
-    };
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
     const info = this.options.sendUserAgent ? { userAgent: globalThis.navigator?.userAgent, ...this.options.peerInfo } : { ...this.options.peerInfo };
-    const reply = await postJSON(signalingUrl(this.options.signalingUrl, "offer"), {
-      room: this.roomName,
-      peer_id: this.peerId,
-      offer: { sdp: pc.localDescription.sdp, type: "offer", session: this.session, protocol: PROTOCOL_VERSION, info }
-    }, this._requestOptions());
-    const answer = reply && reply.answer;
-    if (!answer || typeof answer.sdp !== "string") {
-      throw new PeerPyRTCError(ErrorCodes.ERR_SIGNALING, "the /offer reply carries no answer");
-    }
-    if (answer.session && answer.session !== this.session) this.session = answer.session;
-    await pc.setRemoteDescription({ type: answer.type || "answer", sdp: answer.sdp });
     let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new PeerPyRTCError(
-          ErrorCodes.ERR_TIMEOUT,
-          `the channel to room "${this.roomName}" did not open within ${this.options.connectTimeout} ms`
-        )),
-        this.options.connectTimeout
-      );
-    });
     try {
+      this.session = await transport.open(info);
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new PeerPyRTCError(
+            ErrorCodes.ERR_TIMEOUT,
+            `the channel to room "${this.roomName}" did not open within ${this.options.connectTimeout} ms`
+          )),
+          this.options.connectTimeout
+        );
+      });
       await Promise.race([welcomed, timeout]);
     } catch (error) {
+      this._welcome = null;
       if (generation === this._generation) this._retire(true);
       throw error;
     } finally {
@@ -510,34 +768,20 @@ var WebRTCConnection = class {
   _opened() {
     this._dropStale();
     this._setStatus("connected");
-    this._startWatchdog(this._generation);
-    this._flush();
+    this._heartbeat.start();
+    this._outbox.transport = this._transport;
+    this._outbox.flush();
     this._fire("onOpen", "open");
   }
-  // Heartbeat: ping a quiet server; call the connection lost if it stays silent.
-  _startWatchdog(generation) {
-    clearInterval(this._watchdog);
-    this._lastHeard = Date.now();
-    this._watchdog = setInterval(() => {
-      if (generation !== this._generation) {
-        clearInterval(this._watchdog);
-        return;
-      }
-      const silent = Date.now() - this._lastHeard;
-      if (silent > HEARTBEAT_TIMEOUT) this._lost(generation, `no word from the server for ${silent} ms`);
-      else if (silent > HEARTBEAT_INTERVAL && this._channel?.readyState === "open") {
-        try {
-          this._channel.send(PING);
-        } catch {
-        }
-      }
-    }, 1e3);
+  _rejectWelcome(code, message) {
+    if (!this._welcome) return;
+    this._welcome.reject(new PeerPyRTCError(code, message));
+    this._welcome = null;
   }
   _lost(generation, reason) {
     if (generation !== this._generation || this._closedByUser) return;
     if (this._welcome) {
-      this._welcome.reject(new PeerPyRTCError(ErrorCodes.ERR_CONNECTION_FAILED, `connection to room "${this.roomName}" failed: ${reason}`));
-      this._welcome = null;
+      this._rejectWelcome(ErrorCodes.ERR_CONNECTION_FAILED, `connection to room "${this.roomName}" failed: ${reason}`);
       return;
     }
     if (this._status !== "connected") return;
@@ -545,7 +789,7 @@ var WebRTCConnection = class {
     this._generation += 1;
     if (!this._mayReconnect) {
       this._teardown();
-      this._peers.clear();
+      this._room.clear();
       this._setStatus("closed");
       this._fire("onClose", "close", this.closeReason || reason);
       return;
@@ -555,11 +799,10 @@ var WebRTCConnection = class {
     this._reconnect(1, this.closeReason || reason);
   }
   _reconnect(attempt, reason) {
-    const max = this.options.maxReconnectAttempts;
     const delay = reconnectDelay(attempt, this.options.reconnectDelay);
-    if (attempt > max || Date.now() + delay > this._reconnectUntil) {
+    if (attempt > this.options.maxReconnectAttempts || Date.now() + delay > this._reconnectUntil) {
       this._teardown();
-      this._peers.clear();
+      this._room.clear();
       this._setStatus("failed");
       const error = new PeerPyRTCError(
         ErrorCodes.ERR_RECONNECT_FAILED,
@@ -580,117 +823,33 @@ var WebRTCConnection = class {
       });
     }, delay);
   }
-  // Detach the current connection; keep it open (as stale) until a new one is welcomed.
+  // Detach the current transport; keep it open (as stale) until a new one is welcomed.
   _retire(close = false) {
-    clearInterval(this._watchdog);
-    const pc = this._pc;
-    const channel = this._channel;
-    this._pc = null;
-    this._channel = null;
-    if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
-    if (!pc) return;
-    pc.onicecandidate = pc.onconnectionstatechange = null;
+    this._heartbeat.stop();
+    const transport = this._transport;
+    this._transport = this._outbox.transport = null;
+    if (!transport) return;
     if (close) {
-      try {
-        pc.close();
-      } catch {
-      }
+      transport.close();
     } else {
+      transport.detach();
       this._dropStale();
-      this._stale = pc;
+      this._stale = transport;
     }
   }
   _dropStale() {
-    const pc = this._stale;
+    const stale = this._stale;
     this._stale = null;
-    if (pc) try {
-      pc.close();
-    } catch {
-    }
+    if (stale) stale.close();
   }
   _teardown() {
-    this._retire();
+    this._retire(true);
     this._dropStale();
   }
   // --------------------------------------------------------- receiving
   _onFrame(frame) {
-    this._lastHeard = Date.now();
-    if (typeof frame !== "string") return;
-    let envelopes;
-    try {
-      envelopes = decodeFrame(frame);
-    } catch (error) {
-      this._log("bad frame from server", error);
-      return;
-    }
-    for (const env of envelopes) {
-      try {
-        this._onEnvelope(env);
-      } catch (error) {
-        this._log("malformed envelope from server", env, error);
-      }
-    }
-  }
-  _onEnvelope(env) {
-    switch (env.t) {
-      case "msg":
-        this._fire("onMessage", "message", env.from, env.d, void 0);
-        this._events.emit("message", env.from, env.d);
-        break;
-      case "emit":
-      case "bcast":
-        this._fire("onMessage", "message", env.from, env.d, env.e);
-        this._events.emit(env.e, env.from, env.d);
-        break;
-      case "welcome": {
-        this._mayReconnect = true;
-        this._peers = new Map((env.peers || []).map((p) => [p.id, p]));
-        this.hostId = env.host ?? null;
-        if (this._welcome) {
-          this._welcome.resolve();
-          this._welcome = null;
-        }
-        this._roomUpdate();
-        break;
-      }
-      case "joined": {
-        this._peers.set(env.peer.id, env.peer);
-        this._fire("onPeerJoined", "peer-joined", { ...env.peer, isHost: env.peer.id === this.hostId });
-        this._roomUpdate();
-        break;
-      }
-      case "left": {
-        const peer = this._peers.get(env.peer.id) || env.peer;
-        this._peers.delete(env.peer.id);
-        if ("host" in env) this.hostId = env.host;
-        this._fire("onPeerLeft", "peer-left", { ...peer, isHost: !!env.peer.isHost, reason: env.reason });
-        this._roomUpdate();
-        break;
-      }
-      case "host":
-        this.hostId = env.host;
-        this._roomUpdate();
-        break;
-      case "error": {
-        const error = new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || "server error", { serverCode: env.code });
-        this._fire("onError", "error", error);
-        break;
-      }
-      case "close":
-        this._log("server is closing the connection:", env.reason);
-        this.closeReason = env.reason;
-        this._mayReconnect = !!env.reconnect;
-        this._lost(this._generation, env.reason || "closed by the server");
-        break;
-      case "ping":
-        try {
-          this._channel.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
-        } catch {
-        }
-        break;
-      default:
-        break;
-    }
+    this._heartbeat.heard();
+    receiveFrame(this, frame);
   }
   _roomUpdate() {
     this._fire("onRoomUpdate", "room-update", this.getRoomPeers());
@@ -717,14 +876,6 @@ var WebRTCConnection = class {
     if (this.options.debug) console.debug(`[peerpyrtc ${this.roomName}/${this.peerId}]`, ...args);
   }
 };
-function beaconType(url) {
-  try {
-    const origin = globalThis.location?.origin;
-    return origin && new URL(url, origin).origin === origin ? "application/json" : "text/plain";
-  } catch {
-    return "text/plain";
-  }
-}
 
 // src/room-manager.js
 var WebRTCRoomManager = class {

@@ -1,0 +1,72 @@
+// What the server says, applied to a connection: relayed messages become events, system
+// envelopes feed the room state (room-state.js), close notices and pings are answered.
+
+import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import { decodeFrame } from './protocol.js';
+
+/** Decode one server frame and apply each envelope to the connection `conn`. */
+export function receiveFrame(conn, frame) {
+  if (typeof frame !== 'string') return; // binary frames are not part of protocol v1
+  let envelopes;
+  try {
+    envelopes = decodeFrame(frame);
+  } catch (error) {
+    conn._log('bad frame from server', error);
+    return;
+  }
+  for (const env of envelopes) {
+    try {
+      onEnvelope(conn, env);
+    } catch (error) {
+      conn._log('malformed envelope from server', env, error);
+    }
+  }
+}
+
+function onEnvelope(conn, env) {
+  const room = conn._room;
+  switch (env.t) {
+    case 'msg':
+      conn._fire('onMessage', 'message', env.from, env.d, undefined);
+      conn._events.emit('message', env.from, env.d);
+      break;
+    case 'emit':
+    case 'bcast':
+      conn._fire('onMessage', 'message', env.from, env.d, env.e);
+      conn._events.emit(env.e, env.from, env.d);
+      break;
+    case 'welcome':
+      conn._mayReconnect = true;
+      room.welcome(env);
+      if (conn._welcome) { conn._welcome.resolve(); conn._welcome = null; }
+      conn._roomUpdate();
+      break;
+    case 'joined':
+      conn._fire('onPeerJoined', 'peer-joined', room.joined(env));
+      conn._roomUpdate();
+      break;
+    case 'left': // the role it had when it left; the new host is announced after this
+      conn._fire('onPeerLeft', 'peer-left', room.left(env));
+      conn._roomUpdate();
+      break;
+    case 'host':
+      room.host(env);
+      conn._roomUpdate();
+      break;
+    case 'error':
+      conn._fire('onError', 'error',
+        new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || 'server error', { serverCode: env.code }));
+      break;
+    case 'close':
+      conn._log('server is closing the connection:', env.reason);
+      conn.closeReason = env.reason;
+      conn._mayReconnect = !!env.reconnect;
+      conn._lost(conn._generation, env.reason || 'closed by the server');
+      break;
+    case 'ping':
+      try { conn._transport.send(JSON.stringify({ t: 'pong', d: env.d ?? null })); } catch { /* closing */ }
+      break;
+    default:
+      break; // unknown types are ignored: newer servers may send more
+  }
+}
