@@ -71,6 +71,8 @@ export interface ConnectionOptions {
   maxQueuedMessages?: number;
   /** Extra headers on the signalling requests (an Authorization token, say). */
   headers?: Record<string, string>;
+  /** Makes the transport of each connection attempt (default: the relay transport). */
+  createTransport?: (init: TransportInit) => Transport;
 }
 
 export type Unsubscribe = () => void;
@@ -85,18 +87,59 @@ export declare class Emitter {
   listenerCount(event: string): number;
 }
 
-export interface LifecycleEvents {
-  on(event: 'open', handler: () => void): Unsubscribe;
-  on(event: 'close', handler: (reason: string) => void): Unsubscribe;
-  on(event: 'error', handler: (error: PeerPyRTCError) => void): Unsubscribe;
-  on(event: 'message', handler: (senderId: string, message: any, event?: string) => void): Unsubscribe;
-  on(event: 'peer-joined' | 'peer-left', handler: (peer: Peer) => void): Unsubscribe;
-  on(event: 'room-update', handler: (peers: Peer[]) => void): Unsubscribe;
-  on(event: 'status', handler: (status: ConnectionStatus) => void): Unsubscribe;
-  off(event?: string, handler?: (...args: any[]) => void): void;
+/** The lifecycle events and their handlers' arguments. */
+export interface LifecycleEventMap {
+  open: [];
+  close: [reason: string];
+  error: [error: PeerPyRTCError];
+  message: [senderId: string, message: any, event?: string];
+  'peer-joined': [peer: Peer];
+  'peer-left': [peer: Peer];
+  'room-update': [peers: Peer[]];
+  status: [status: ConnectionStatus];
 }
 
-export declare class WebRTCConnection {
+export interface LifecycleEvents {
+  on<E extends keyof LifecycleEventMap>(event: E, handler: (...args: LifecycleEventMap[E]) => void): Unsubscribe;
+  once<E extends keyof LifecycleEventMap>(event: E, handler: (...args: LifecycleEventMap[E]) => void): Unsubscribe;
+  off<E extends keyof LifecycleEventMap>(event?: E, handler?: (...args: LifecycleEventMap[E]) => void): void;
+}
+
+/**
+ * What a transport gives the facade (the relay transport by default; a fake one in tests).
+ * `createTransport(init)` in the options makes one per connection attempt.
+ */
+export interface Transport {
+  readonly isOpen: boolean;
+  readonly bufferedAmount: number;
+  /** Offer/answer; resolves with the session the server confirmed. */
+  open(info: Record<string, unknown>): Promise<string>;
+  send(frame: string): void;
+  /** Goodbye over the channel; true once the server closed it after reading everything. */
+  sayGoodbye(timeout?: number): Promise<boolean>;
+  leave(): Promise<unknown>;
+  goodbyeOnUnload(): void;
+  /** Stop listening but keep the connection open (a reconnect in progress). */
+  detach(): void;
+  close(): void;
+}
+
+export interface TransportInit {
+  room: string;
+  peerId: string;
+  session: string;
+  options: ConnectionOptions;
+  onFrame(frame: string | ArrayBuffer): void;
+  onLost(reason: string): void;
+  onDrain(): void;
+  log(...args: unknown[]): void;
+}
+
+/**
+ * One peer in one room. `Events` maps your event names to their data, so `on`, `emit` and
+ * `broadcast` are checked: `new WebRTCConnection<{ move: { x: number } }>('game')`.
+ */
+export declare class WebRTCConnection<Events extends Record<string, any> = Record<string, any>> {
   constructor(roomName: string, options?: ConnectionOptions);
   readonly roomName: string;
   readonly peerId: string;
@@ -112,15 +155,17 @@ export declare class WebRTCConnection {
   getConnectionStatus(): ConnectionStatus;
 
   sendMessage(message: string | object): void;
-  emit(event: string, data?: unknown, options?: { to?: string }): void;
-  broadcast(event: string, data?: unknown): void;
+  emit<E extends keyof Events & string>(event: E, data?: Events[E], options?: { to?: string }): void;
+  broadcast<E extends keyof Events & string>(event: E, data?: Events[E]): void;
 
   getRoomPeers(): Peer[];
   getPeerCount(): number;
   isRoomHost(): boolean;
 
-  on(event: string, handler: EventHandler): Unsubscribe;
-  once(event: string, handler: EventHandler): Unsubscribe;
+  on<E extends (keyof Events & string) | 'message'>(
+    event: E, handler: (senderId: string, data: E extends keyof Events ? Events[E] : string) => void): Unsubscribe;
+  once<E extends (keyof Events & string) | 'message'>(
+    event: E, handler: (senderId: string, data: E extends keyof Events ? Events[E] : string) => void): Unsubscribe;
   off(event: string, handler?: EventHandler): void;
   onAny(handler: (event: string, senderId: string, data: any) => void): Unsubscribe;
 

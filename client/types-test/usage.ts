@@ -53,3 +53,32 @@ async function multi(): Promise<void> {
 
 void single;
 void multi;
+
+interface GameEvents {
+  move: { x: number; y: number };
+  chat: string;
+}
+
+function typedEvents(): void {
+  const rtc = new WebRTCConnection<GameEvents>('game');
+  rtc.on('move', (senderId, data) => console.log(senderId, data.x + data.y));
+  rtc.on('message', (senderId, text) => console.log(text.toUpperCase()));
+  rtc.emit('move', { x: 1, y: 2 }, { to: 'peer-2' });
+  rtc.broadcast('chat', 'hi');
+  // @ts-expect-error the data of an event is checked against the map
+  rtc.emit('move', { x: 'one' });
+  // @ts-expect-error only events of the map can be emitted
+  rtc.broadcast('jump', 1);
+  // @ts-expect-error handlers get the event's data type
+  rtc.on('chat', (senderId, data: number) => console.log(data));
+  rtc.lifecycle.on('peer-left', (peer) => console.log(peer.id, peer.isHost, peer.reason));
+  rtc.lifecycle.on('close', (reason) => console.log(reason.length));
+  // @ts-expect-error lifecycle events are a known set
+  rtc.lifecycle.on('opened', () => undefined);
+  // @ts-expect-error and their handlers' arguments are typed
+  rtc.lifecycle.on('status', (status: number) => console.log(status));
+  const plain = new WebRTCConnection('any');
+  plain.emit('anything', { free: true }); // without a map, any event and data
+}
+
+void typedEvents;
