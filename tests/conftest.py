@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingServer, start_server
+from peerpyrtc._http import body_length, parse_head
 
 TIMEOUT = 10.0
 
@@ -117,21 +118,16 @@ async def http_request(
         # read the answer as a browser does (by its length): a server may still be reading
         # away a refused body, waiting for us to close
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {
-            k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
-        }
+        (_, status, _), headers = parse_head(head)  # the package's own strict parser
         if "content-length" in headers:
-            payload = await asyncio.wait_for(
-                reader.readexactly(int(headers["content-length"])), TIMEOUT
-            )
+            payload = await asyncio.wait_for(reader.readexactly(body_length(headers)), TIMEOUT)
         else:
             payload = await asyncio.wait_for(reader.read(), TIMEOUT)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    return int(lines[0].split()[1]), headers, payload
+    return int(status), headers, payload
 
 
 POLL = 0.02

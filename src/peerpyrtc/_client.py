@@ -188,7 +188,9 @@ class AsyncClient:
         generation = self._generation
         # keep the old connection open until the new one is welcomed: closing it first would
         # tell the server we left (the room would see a leave, a new host, then a join)
-        self._retire()
+        extra = self._retire()
+        if extra is not None:
+            await extra.close()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
         self._pc = pc = RTCPeerConnection(await self._ice.configuration())
@@ -260,13 +262,9 @@ class AsyncClient:
         reason = self.close_reason or reason
         if self._may_reconnect and self.max_reconnect_attempts != 0:
             self._state = "reconnecting"
-            task = asyncio.ensure_future(self._reconnect(reason))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._reconnect(reason))
         else:
-            task = asyncio.ensure_future(self._finish(reason))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._finish(reason))
 
     async def _reconnect(self, reason: str) -> None:
         """Retry with capped, jittered backoff until it works, time runs out or it is refused."""
@@ -453,23 +451,23 @@ class AsyncClient:
             logger.exception("%s: callback %s raised", self.peer_id, callback)
             return
         if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(result)
 
-    def _retire(self) -> None:
-        """Detach the current connection; keep its peer connection open as the stale one."""
+    def _retire(self) -> RTCPeerConnection | None:
+        """Detach the current connection; keep its peer connection open as the stale one.
+
+        Returns a peer connection the caller must close (a failed attempt's, when an older
+        one is already kept).
+        """
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
         if self._queue is not None:
             self._queue.close()
-        if self._pc is not None:
-            pc, self._pc = self._pc, None
-            if self._stale is None:  # the first one is the one the server still holds
-                self._stale = pc
-            else:
-                self._spawn(pc.close())
+        pc, self._pc = self._pc, None
+        if pc is not None and self._stale is None:  # the one the server still holds
+            self._stale, pc = pc, None
+        return pc
 
     async def _close_stale(self) -> None:
         if self._stale is not None:
@@ -477,7 +475,9 @@ class AsyncClient:
             await pc.close()
 
     async def _drop_connection(self) -> None:
-        self._retire()
+        extra = self._retire()
+        if extra is not None:
+            await extra.close()
         await self._close_stale()
 
     def _spawn(self, coro: Any) -> None:

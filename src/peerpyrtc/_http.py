@@ -33,6 +33,8 @@ def parse_head(head: bytes) -> ParsedHead:
     """Parse a head ending in CRLF CRLF. Raises :class:`HeadError` when it is malformed."""
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
+    if len(parts) == 2:  # a status line may omit its reason phrase
+        parts.append("")
     if len(parts) != 3 or not all(parts[:2]):
         raise HeadError("malformed start line")
     headers: dict[str, str] = {}

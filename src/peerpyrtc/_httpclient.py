@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import SignalingError
+from ._http import HeadError, body_length, parse_head
 
 __all__ = ["post_json"]
 
@@ -45,12 +46,13 @@ async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
         )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        status = int(status_line.split(" ", 2)[1])
-        answer_headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            answer_headers[name.strip().lower()] = value.strip()
+        try:
+            (_, code, _), answer_headers = parse_head(head)
+            status = int(code)
+            if "transfer-encoding" not in answer_headers:
+                body_length(answer_headers)  # a malformed length is refused before reading
+        except (HeadError, ValueError):
+            raise SignalingError(f"{url} answered with a malformed HTTP head", 502) from None
         if "chunked" in answer_headers.get("transfer-encoding", "").lower():
             data = b""
             while True:
@@ -60,7 +62,7 @@ async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
                 data += await reader.readexactly(size + 2)
                 data = data[:-2]
         elif "content-length" in answer_headers:
-            data = await reader.readexactly(int(answer_headers["content-length"]))
+            data = await reader.readexactly(body_length(answer_headers))
         else:
             data = await reader.read()
     finally:

@@ -66,14 +66,26 @@ class ServerPeer:
         self.queue.attach(channel)
         channel.on("close", self._remote_closed.set)
 
-    async def wait_remote_close(self, timeout: float) -> None:
-        """Wait (bounded) for the client to close the channel after a close notice."""
-        if self.channel is None or self.channel.readyState == "closed":
+    async def wait_remote_close(self, grace: float, limit: float = 10.0) -> None:
+        """Wait for the client to close the channel after a close notice: ``grace`` seconds,
+        renewed while what is buffered ahead of the notice is still draining (a slow client
+        must read it all before it reads why), ``limit`` seconds at most."""
+        channel = self.channel
+        if channel is None or channel.readyState == "closed":
             return
-        try:
-            await asyncio.wait_for(self._remote_closed.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while True:
+            before = channel.bufferedAmount
+            try:
+                await asyncio.wait_for(
+                    self._remote_closed.wait(), max(0.0, min(grace, deadline - loop.time()))
+                )
+                return
+            except asyncio.TimeoutError:
+                pass
+            if loop.time() >= deadline or not 0 < before > channel.bufferedAmount:
+                return  # nothing was left to drain, or nothing drained: the client is not reading
 
     def send(self, raw: str | bytes) -> None:
         """Queue one encoded envelope (or binary frame) for this peer."""

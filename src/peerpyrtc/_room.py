@@ -42,9 +42,6 @@ class Room:
     def __len__(self) -> int:
         return len(self.members)
 
-    def __contains__(self, peer_id: object) -> bool:
-        return peer_id in self.members
-
     def next_seq(self) -> int:
         """The next broadcast sequence number: one server-assigned order per room."""
         self._seq += 1

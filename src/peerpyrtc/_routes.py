@@ -15,10 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._assets import JS_TYPE, bundle
 from ._errors import InvalidRequest, PayloadTooLarge, PeerPyRTCError, ProtocolError, Unauthorized
 from ._manager import AsyncSignalingManager
 from ._protocol import loads
+from ._static import JS_TYPE, bundle
 
 __all__ = ["ADMIN_ROUTES", "METHODS", "PATHS", "ROUTES", "dispatch", "error_body", "respond"]
 

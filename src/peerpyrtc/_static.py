@@ -1,17 +1,28 @@
-"""Where the browser client bundles and the demo page live inside the package."""
+"""The files the package serves: the browser client bundles and the demo page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["client_dir", "demo_page"]
+__all__ = ["BUNDLES", "JS_TYPE", "bundle", "client_dir", "demo_page"]
 
 _HERE = Path(__file__).resolve().parent
+
+JS_TYPE = "text/javascript; charset=utf-8"
+#: The only files served under ``/peerpyrtc/``.
+BUNDLES = ("peerpyrtc.umd.js", "peerpyrtc.esm.js")
 
 
 def client_dir() -> Path:
     """The folder holding the browser client: ``peerpyrtc.umd.js`` and ``peerpyrtc.esm.js``."""
     return _HERE / "static"
+
+
+def bundle(name: str) -> bytes | None:
+    """The bytes of a client bundle, or None if ``name`` is not one."""
+    if name not in BUNDLES:
+        return None
+    return (client_dir() / name).read_bytes()
 
 
 def demo_page() -> str:
