@@ -171,3 +171,48 @@ async def test_the_seed_routes_have_their_documented_effect() -> None:
         await bob.close()
     finally:
         await asyncio.to_thread(served.close)
+
+
+async def test_a_rewrite_counts_field_by_field(make_server: Any) -> None:
+    """before_relay: ``data``, ``event`` and ``to`` of a returned copy are what is relayed."""
+    server, manager = await make_server()
+    hooked: list[tuple[str, Any]] = []
+
+    @manager.before_relay
+    def rewrite(message: Message) -> Message | None:
+        if message.event == "rename":
+            return dataclasses.replace(message, event="renamed")
+        if message.event == "redirect":
+            return dataclasses.replace(message, to="carol")
+        if message.event == "to-all":
+            return dataclasses.replace(message, to=None)
+        if message.kind == "message" and message.data == "bad":
+            return dataclasses.replace(message, data=42)  # a msg must stay text: dropped
+        return message
+
+    @manager.on("renamed")
+    def on_renamed(room: str, sender: str, data: Any) -> None:
+        hooked.append(("renamed", data))
+
+    clients = {name: AsyncClient(server.url, "r", name) for name in ("alice", "bob", "carol")}
+    recs = {name: Recorder(c) for name, c in clients.items()}
+    try:
+        for c in clients.values():
+            await c.connect()
+        alice = clients["alice"]
+        await alice.emit("rename", 1)
+        assert await recs["bob"].expect("message") == ("alice", 1, "renamed")
+        await alice.emit("redirect", 2, to="bob")  # the hook sends it to carol instead
+        assert await recs["carol"].expect("message") == ("alice", 1, "renamed")
+        assert await recs["carol"].expect("message") == ("alice", 2, "redirect")
+        await alice.emit("to-all", 3, to="bob")
+        assert await recs["carol"].expect("message") == ("alice", 3, "to-all")
+        assert await recs["bob"].expect("message") == ("alice", 3, "to-all")
+        await alice.send_message("bad")
+        await alice.send_message("good")
+        assert await recs["bob"].expect("message") == ("alice", "good", None)
+        assert ("alice", 2, "redirect") not in [m for k, m in recs["bob"].history if k == "message"]
+        assert hooked == [("renamed", 1)]
+    finally:
+        for c in clients.values():
+            await c.close()

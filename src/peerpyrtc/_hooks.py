@@ -23,9 +23,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Message:
     """A client message on its way through the relay, as moderation hooks see it.
 
-    Return it unchanged to relay the original bytes, return
-    ``dataclasses.replace(message, data=...)`` to relay a rewritten copy, or
-    return ``None`` to drop it.
+    Return it unchanged to relay the original bytes, return a changed copy
+    (``dataclasses.replace(message, data=...)``) to relay that instead, or return
+    ``None`` to drop it. In a copy, ``data``, ``event`` (emits and broadcasts) and
+    ``to`` (an emit's target: one peer, or None for the room) count, and are
+    checked as a client's would be; ``room``, ``sender_id`` and ``kind`` cannot
+    change. Handler hooks then see the rewritten message.
     """
 
     room: str

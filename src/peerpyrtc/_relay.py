@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from . import _protocol as protocol
 from ._delivery import Delivery
@@ -149,23 +148,21 @@ class Relay:
         room = self.rooms.get(peer.room)
         if room is None:
             return
-        data = env.data
-        base = env.raw  # the sender's bytes, stamped; a rewrite is encoded, then stamped alike
-        if rewritten is not None:
-            data = rewritten.data
+        if rewritten is not None:  # relayed as if the sender had written the rewrite
             try:
-                base = _encode_as(kind, env, data)
+                env = _rewrite(kind, rewritten)
             except ProtocolError as exc:
                 logger.error("%r: a before_relay hook's rewrite cannot be sent: %s", peer, exc)
                 return
+        data = env.data
         if kind == "bcast":
-            raw = stamp(base, stamp_suffix(peer.id, room.next_seq()))
+            raw = stamp(env.raw, stamp_suffix(peer.id, room.next_seq()))
             self.delivery.deliver(peer.room, raw)
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
             return
-        raw = stamp(base, peer.stamp)
+        raw = stamp(env.raw, peer.stamp)
         if env.to is None:
             self.delivery.deliver(peer.room, raw, exclude=peer.id)
         elif env.to != SERVER_ID and not self.delivery.deliver(peer.room, raw, to=env.to):
@@ -183,11 +180,17 @@ class Relay:
         peer.send(protocol.error(code, message))
 
 
-def _encode_as(kind: str, env: Incoming, data: Any) -> str:
-    """A rewritten envelope as its sender would have written it (the relay stamps it)."""
+def _rewrite(kind: str, message: Message) -> Incoming:
+    """A moderation hook's copy as an envelope of the same kind, validated like client input.
+
+    ``data``, ``event`` and ``to`` (an emit's target) count; ``kind``, ``room`` and
+    ``sender_id`` cannot change.
+    """
     if kind == "msg":
-        return protocol.message(data)
-    assert env.event is not None
-    if kind == "bcast":
-        return protocol.broadcast(env.event, data)
-    return protocol.event(env.event, data, to=env.to)
+        raw = protocol.message(message.data)
+    elif kind == "bcast":
+        raw = protocol.broadcast(message.event, message.data)  # type: ignore[arg-type]
+    else:
+        raw = protocol.event(message.event, message.data, to=message.to)  # type: ignore[arg-type]
+    [env] = decode(raw)
+    return env
