@@ -9,15 +9,16 @@ from typing import Any
 
 from conftest import TIMEOUT, Recorder, http_request
 from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
+from peerpyrtc._clientcodec import Relayed
 from test_seed_flask import Served, load
 
 
-def raw_envelopes(client: AsyncClient) -> list[dict[str, Any]]:
-    """Every envelope the client receives, as the server sent it."""
-    seen: list[dict[str, Any]] = []
+def raw_envelopes(client: AsyncClient) -> list[Any]:
+    """Every envelope the client receives, parsed (the client's typed envelopes)."""
+    seen: list[Any] = []
     original = client._on_envelope
 
-    def spy(env: dict[str, Any]) -> None:
+    def spy(env: Any) -> None:
         seen.append(env)
         original(env)
 
@@ -42,9 +43,9 @@ async def test_broadcasts_carry_one_gapless_sequence_per_room(make_server: Any) 
             await rec.messages(10)
         orders = []
         for envs in seen:
-            ticks = [e for e in envs if e.get("t") == "bcast"]
-            assert [e["n"] for e in ticks] == list(range(1, 11))  # gapless, from 1, per room
-            orders.append([(e["from"], e["d"]) for e in ticks])
+            ticks = [e for e in envs if isinstance(e, Relayed) and e.kind == "bcast"]
+            assert [e.seq for e in ticks] == list(range(1, 11))  # gapless, from 1, per room
+            orders.append([(e.sender, e.data) for e in ticks])
             for i in range(3):  # each sender's own order is kept
                 assert [d for f, d in orders[-1] if f == f"p{i}"] == list(range(i, 10, 3))
         assert orders[0] == orders[1] == orders[2]  # one order for every receiver

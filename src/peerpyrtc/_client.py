@@ -7,34 +7,43 @@ signalling and DataChannel protocol as the browser client.
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
 import logging
 import random
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urljoin
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 
 from . import _patches
 from . import _protocol as protocol
+from ._clientcodec import (
+    Close,
+    HostChanged,
+    Joined,
+    Left,
+    Ping,
+    Pong,
+    Relayed,
+    ServerEnvelope,
+    Welcome,
+    parse_server_frame,
+)
+from ._clientconn import ClientConnection
+from ._clientevents import ClientEvents
+from ._clientroom import ClientRoom
 from ._errors import (
     ConnectionFailed,
     InvalidRequest,
     NotConnected,
     PayloadTooLarge,
+    ProtocolError,
     SignalingError,
 )
-from ._httpclient import post_json
 from ._ice import IceServerPool, IceServerSpec, normalize_ice_servers
 from ._protocol import (
-    CHANNEL_LABEL,
-    CHANNEL_PROTOCOL,
     MAX_ENVELOPE_BYTES,
-    PROTOCOL_VERSION,
     utf8_len,
 )
 from ._sendqueue import SendQueue
@@ -43,10 +52,8 @@ __all__ = ["AsyncClient"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[str, Any], Any]
 
-
-class AsyncClient:
+class AsyncClient(ClientEvents):
     """One peer in one room.
 
     Args:
@@ -79,6 +86,7 @@ class AsyncClient:
         heartbeat_timeout: float = 12.0,
     ) -> None:
         _patches.apply()
+        super().__init__()
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
         self.peer_id = peer_id or f"py-{secrets.token_hex(4)}"
@@ -99,7 +107,6 @@ class AsyncClient:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.session = secrets.token_urlsafe(24)
-        self.host_id: str | None = None
         self.close_reason: str | None = None
         self.on_message: Callable[[str, Any, str | None], Any] | None = None
         self.on_peer_joined: Callable[[dict[str, Any]], Any] | None = None
@@ -110,14 +117,11 @@ class AsyncClient:
         #: Configured STUN/TURN servers, probed like the server's: a dead one is left out
         #: (0.5 s once per 30 s) instead of costing every connect 5 s of gathering.
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
-        self._handlers: dict[str, list[Handler]] = {}
-        self._peers: dict[str, dict[str, Any]] = {}
-        self._pc: RTCPeerConnection | None = None
-        self._stale: RTCPeerConnection | None = None  # the previous one, during a reconnect
-        self._queue: SendQueue | None = None
+        self._room = ClientRoom()
+        self._conn: ClientConnection | None = None
+        self._stale: ClientConnection | None = None  # the previous one, during a reconnect
         self._welcome: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._pings: dict[str, asyncio.Future[None]] = {}
         self._generation = 0
         self._last_heard = 0.0
@@ -134,35 +138,16 @@ class AsyncClient:
     @property
     def peers(self) -> list[dict[str, Any]]:
         """Every peer in the room, this one included, in join order."""
-        return [{**p, "isHost": p["id"] == self.host_id} for p in self._peers.values()]
+        return self._room.listing()
+
+    @property
+    def host_id(self) -> str | None:
+        """The room's host, as the server last said."""
+        return self._room.host_id
 
     @property
     def is_host(self) -> bool:
         return self.host_id == self.peer_id
-
-    # ------------------------------------------------------------- handlers
-    def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Call ``handler(sender_id, data)`` for ``event`` (``"message"`` for plain messages).
-
-        Returns a function that unsubscribes. Usable as a decorator when
-        ``handler`` is omitted.
-        """
-        if handler is None:
-
-            def register(func: Handler) -> Handler:
-                self.on(event, func)
-                return func
-
-            return register
-        self._handlers.setdefault(event, []).append(handler)
-        return lambda: self.off(event, handler)
-
-    def off(self, event: str, handler: Handler | None = None) -> None:
-        """Remove one handler, or every handler of ``event``."""
-        if handler is None:
-            self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, []):
-            self._handlers[event].remove(handler)
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> AsyncClient:
@@ -193,36 +178,15 @@ class AsyncClient:
             await extra.close()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
-        self._pc = pc = RTCPeerConnection(await self._ice.configuration())
-        channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
-        self._queue = SendQueue(64 * 1024 * 1024)
-        self._queue.attach(channel)
-        channel.on("message", lambda frame: self._on_frame(frame, generation))
-        channel.on("close", lambda: self._lost(generation, "channel closed"))
-
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            if pc.connectionState == "failed":
-                self._lost(generation, "connection failed")
-
-        await pc.setLocalDescription(await pc.createOffer())
-        offer = {
-            "sdp": pc.localDescription.sdp,
-            "type": "offer",
-            "session": self.session,
-            "protocol": PROTOCOL_VERSION,
-            "info": self.info,
-        }
-        reply = await post_json(
-            urljoin(self.server_url, "offer"),
-            {"room": self.room, "peer_id": self.peer_id, "offer": offer},
-            self.timeout,
-            self.headers,
+        self._conn = conn = ClientConnection(
+            await self._ice.configuration(),
+            lambda frame: self._on_frame(frame, generation),
+            lambda reason: self._lost(generation, reason),
         )
-        answer = reply.get("answer") if isinstance(reply, dict) else None
-        if not isinstance(answer, dict) or "sdp" not in answer:
-            raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
-        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        await conn.offer(
+            self.server_url, self.room, self.peer_id, self.session, self.info, self.timeout,
+            self.headers,
+        )  # fmt: skip
         try:
             await asyncio.wait_for(asyncio.shield(welcome), self.timeout)
         except asyncio.TimeoutError:
@@ -379,111 +343,85 @@ class AsyncClient:
         if not isinstance(frame, str):
             logger.warning("%s: ignoring a binary frame", self.peer_id)
             return
-        try:  # a client needs values, not raw slices: one C-speed parse of the whole frame
-            decoded = json.loads(frame)
-        except ValueError as exc:
-            logger.warning("%s: bad frame from server: %s", self.peer_id, exc)
+        try:
+            envelopes, problems = parse_server_frame(frame)
+        except ProtocolError as exc:
+            logger.warning("%s: %s", self.peer_id, exc)
             return
-        for value in decoded if isinstance(decoded, list) else (decoded,):
-            if isinstance(value, dict):
-                try:
-                    self._on_envelope(value)
-                except (KeyError, TypeError, AttributeError) as exc:
-                    logger.warning(
-                        "%s: malformed %r from server: %s", self.peer_id, value.get("t"), exc
-                    )
+        for problem in problems:
+            logger.warning("%s: from the server: %s", self.peer_id, problem)
+        for env in envelopes:
+            self._on_envelope(env)
 
-    def _on_envelope(self, env: dict[str, Any]) -> None:
-        kind = env.get("t")
-        if kind in ("msg", "emit", "bcast"):
-            event = env.get("e") if kind != "msg" else None
-            sender, data = env.get("from", ""), env.get("d")
-            self._call(self.on_message, sender, data, event)
-            for handler in list(self._handlers.get(event or "message", ())):
-                self._call(handler, sender, data)
-        elif kind == "welcome":
+    def _on_envelope(self, env: ServerEnvelope) -> None:
+        room = self._room
+        if isinstance(env, Relayed):
+            self._call(self.on_message, env.sender, env.data, env.event)
+            self._emit(env.event or "message", env.sender, env.data)
+        elif isinstance(env, Welcome):
             self._may_reconnect = True
-            self._peers = {p["id"]: p for p in env.get("peers", [])}
-            self.host_id = env.get("host")
+            room.welcome(env)
             if self._welcome is not None and not self._welcome.done():
                 self._welcome.set_result(None)
             self._call(self.on_room_update, self.peers)
-        elif kind == "joined":
-            peer = env["peer"]
-            self._peers[peer["id"]] = peer
-            self._call(self.on_peer_joined, {**peer, "isHost": peer["id"] == self.host_id})
+        elif isinstance(env, Joined):
+            self._call(self.on_peer_joined, room.joined(env))
             self._call(self.on_room_update, self.peers)
-        elif kind == "left":
-            peer = self._peers.pop(env["peer"]["id"], env["peer"])
-            self.host_id = env.get("host", self.host_id)
-            # the role it had when it left (a leaving host says so; the new host comes next)
-            role, reason = bool(env["peer"].get("isHost")), env.get("reason")
-            self._call(self.on_peer_left, {**peer, "isHost": role, "reason": reason})
+        elif isinstance(env, Left):  # the role it had when it left; the new host comes next
+            self._call(self.on_peer_left, room.left(env))
             self._call(self.on_room_update, self.peers)
-        elif kind == "host":
-            self.host_id = env.get("host")
+        elif isinstance(env, HostChanged):
+            room.host(env)
             self._call(self.on_room_update, self.peers)
-        elif kind == "pong":
-            token = env.get("d")
-            waiter = self._pings.get(token) if isinstance(token, str) else None
+        elif isinstance(env, Pong):
+            waiter = self._pings.get(env.data) if isinstance(env.data, str) else None
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-        elif kind == "close":  # the server asks us to hang up (and says whether to come back)
-            self.close_reason = env.get("reason")
-            self._may_reconnect = bool(env.get("reconnect"))
-            self._lost(self._generation, self.close_reason or "closed by the server")
-        elif kind == "ping":
+        elif isinstance(env, Close):  # the server hangs up (and says whether to come back)
+            self.close_reason = env.reason
+            self._may_reconnect = env.reconnect
+            self._lost(self._generation, env.reason or "closed by the server")
+        elif isinstance(env, Ping):
             if self._queue is not None:
-                self._queue.put(protocol.pong(env.get("d")))
-        elif kind == "error":
-            logger.warning(
-                "%s: server error %s: %s", self.peer_id, env.get("code"), env.get("message")
-            )
-            for handler in list(self._handlers.get("error", ())):
-                self._call(handler, "server", env)
+                self._queue.put(protocol.pong(env.data))
+        else:  # ServerError
+            logger.warning("%s: server error %s: %s", self.peer_id, env.code, env.message)
+            self._emit("error", "server", {"t": "error", "code": env.code, "message": env.message})
 
-    def _call(self, callback: Callable[..., Any] | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            result = callback(*args)
-        except Exception:
-            logger.exception("%s: callback %s raised", self.peer_id, callback)
-            return
-        if inspect.isawaitable(result):
-            self._spawn(result)
+    @property
+    def _queue(self) -> SendQueue | None:
+        return self._conn.queue if self._conn is not None else None
 
-    def _retire(self) -> RTCPeerConnection | None:
-        """Detach the current connection; keep its peer connection open as the stale one.
+    @property
+    def _pc(self) -> RTCPeerConnection | None:
+        return self._conn.pc if self._conn is not None else None
 
-        Returns a peer connection the caller must close (a failed attempt's, when an older
-        one is already kept).
+    def _retire(self) -> ClientConnection | None:
+        """Detach the current connection; keep it open as the stale one.
+
+        Returns a connection the caller must close (a failed attempt's, when an older one
+        is already kept).
         """
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        if self._queue is not None:
-            self._queue.close()
-        pc, self._pc = self._pc, None
-        if pc is not None and self._stale is None:  # the one the server still holds
-            self._stale, pc = pc, None
-        return pc
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.stop_sending()
+            if self._stale is None:  # the one the server still holds
+                self._stale, conn = conn, None
+        return conn
 
     async def _close_stale(self) -> None:
         if self._stale is not None:
-            pc, self._stale = self._stale, None
-            await pc.close()
+            conn, self._stale = self._stale, None
+            await conn.close()
 
     async def _drop_connection(self) -> None:
         extra = self._retire()
         if extra is not None:
             await extra.close()
         await self._close_stale()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _teardown(self) -> None:
         self._state = "closed"

@@ -1,0 +1,82 @@
+"""One connection of an ``AsyncClient`` to the relay: the offer over HTTP, the peer
+connection, the room's channel and its send queue. It moves frames and reports loss;
+rooms, reconnection and heartbeats are the client's (``_client``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urljoin
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from ._errors import ConnectionFailed
+from ._httpclient import post_json
+from ._protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
+from ._sendqueue import SendQueue
+
+__all__ = ["ClientConnection"]
+
+#: What a client may queue before it waits for the channel to drain.
+CLIENT_QUEUE_BYTES = 64 * 1024 * 1024
+
+
+class ClientConnection:
+    """A peer connection and its channel; ``on_frame`` and ``on_lost`` report what happens."""
+
+    def __init__(
+        self,
+        configuration: RTCConfiguration,
+        on_frame: Callable[[str | bytes], None],
+        on_lost: Callable[[str], None],
+    ) -> None:
+        self.pc = pc = RTCPeerConnection(configuration)
+        channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
+        self.queue = SendQueue(CLIENT_QUEUE_BYTES)
+        self.queue.attach(channel)
+        channel.on("message", on_frame)
+        channel.on("close", lambda: on_lost("channel closed"))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed":
+                on_lost("connection failed")
+
+    async def offer(
+        self,
+        server_url: str,
+        room: str,
+        peer_id: str,
+        session: str,
+        info: dict[str, Any],
+        timeout: float,
+        headers: dict[str, str],
+    ) -> None:
+        """Post the offer to ``server_url``/offer and apply the answer."""
+        pc = self.pc
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {
+            "sdp": pc.localDescription.sdp,
+            "type": "offer",
+            "session": session,
+            "protocol": PROTOCOL_VERSION,
+            "info": info,
+        }
+        reply = await post_json(
+            urljoin(server_url, "offer"),
+            {"room": room, "peer_id": peer_id, "offer": offer},
+            timeout,
+            headers,
+        )
+        answer = reply.get("answer") if isinstance(reply, dict) else None
+        if not isinstance(answer, dict) or "sdp" not in answer:
+            raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    def stop_sending(self) -> None:
+        """Drop what is queued and queue nothing more (the connection is being retired)."""
+        self.queue.close()
+
+    async def close(self) -> None:
+        self.queue.close()
+        await self.pc.close()
