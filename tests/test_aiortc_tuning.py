@@ -75,8 +75,9 @@ same = before == (aioice.ice.Connection.connect, aioice.ice.CONSENT_INTERVAL,
 print(same, not any(_patches.applied().values()))
 peerpyrtc.AsyncSignalingManager()
 after = _patches.applied()
-print(all(after.values()), RTCSctpTransport._handle_data is not before[3],
-      aioice.ice.Connection.connect is not before[0])
+print(all(after[n] == p.checked() for n, p in _patches.PATCHES.items()),
+      RTCSctpTransport._handle_data is not before[3],
+      (aioice.ice.Connection.connect is not before[0]) == _patches.PATCHES["aioice_connect"].checked())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True", "True", "True"], out.stdout
