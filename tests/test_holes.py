@@ -217,3 +217,52 @@ async def test_a_rewrite_counts_field_by_field(make_server: Any) -> None:
     finally:
         for c in clients.values():
             await c.close()
+
+
+async def test_bye_and_pong_are_for_the_server_only(make_server: Any) -> None:
+    """Mutants: ``bye``/``pong`` not recognised, so relayed to the room like a message."""
+    server, _ = await make_server()
+    alice = AsyncClient(server.url, "r", "alice")
+    bob = AsyncClient(server.url, "r", "bob")
+    seen = raw_envelopes(bob)
+    rb = Recorder(bob)
+    try:
+        await alice.connect()
+        await bob.connect()
+        assert alice._queue is not None
+        alice._queue.put('{"t":"pong","d":"not for bob"}')
+        await alice.send_message("after the pong")
+        assert await rb.expect("message") == ("alice", "after the pong", None)
+        await alice.close()  # a goodbye over the channel
+        left = await rb.expect("left")
+        assert (left["id"], left["reason"]) == ("alice", "left")  # not "closed": the bye counted
+        assert [type(e).__name__ for e in seen if type(e).__name__ in ("Pong", "Relayed")] == [
+            "Relayed"
+        ]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_the_message_burst_is_exact(make_server: Any) -> None:
+    """Mutants: the bucket charging 2 per frame, or cutting off at zero instead of below it."""
+    server, _ = await make_server(limits=Limits(message_burst=10, max_messages_per_second=0.001))
+    sender = AsyncClient(server.url, "r", "sender", max_reconnect_attempts=0)
+    other = AsyncClient(server.url, "r", "other")
+    rs, ro = Recorder(sender), Recorder(other)
+    try:
+        await sender.connect()
+        await other.connect()
+        assert sender._queue is not None
+        for i in range(10):  # ten frames of one envelope: exactly the burst
+            sender._queue.put(f'{{"t":"msg","d":"{i}"}}')
+            sender._queue.flush()
+        got = await ro.messages(10)
+        assert [m[1] for m in got] == [str(i) for i in range(10)]
+        assert sender.connected
+        sender._queue.put('{"t":"msg","d":"one too many"}')
+        sender._queue.flush()
+        assert "flooding" in await rs.expect("close")
+    finally:
+        await sender.close()
+        await other.close()
