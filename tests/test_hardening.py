@@ -547,3 +547,15 @@ def test_ids_are_ascii() -> None:
         with pytest.raises(InvalidRequest, match="ASCII"):
             validate_id(bad, "peer_id", Limits())
     assert validate_id("peer-x.y:z@w~1+2_3", "peer_id", Limits())
+
+
+async def test_clients_behind_one_address_all_get_in_past_the_pending_cap(make_server: Any) -> None:
+    """A 429 for too many offers from one address is retried by the clients, not final."""
+    server, manager = await make_server(limits=Limits(max_pending_per_address=3))
+    clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(24)]
+    try:
+        await asyncio.gather(*(c.connect() for c in clients))  # 24 at once, 3 set up at a time
+        assert all(c.connected for c in clients)
+        assert manager.rooms_info()["r"]["peer_count"] == 24
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))

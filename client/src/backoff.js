@@ -14,3 +14,20 @@ export function reconnectDelay(attempt, base, random = Math.random) {
   const grown = Math.min(base * 2 ** (Math.max(1, attempt) - 1), MAX_RECONNECT_DELAY);
   return Math.round(grown * (0.75 + 0.5 * random()));
 }
+
+/**
+ * Run `attempt` until it succeeds, again after a short jittered backoff (50 ms doubling to 1 s)
+ * while `retryable(error)` says so and `timeoutMs` allows.
+ */
+export async function retry(attempt, retryable, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const wait = delay * (0.5 + Math.random());
+      if (!retryable(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}

@@ -1,8 +1,7 @@
-// WebRTCConnection: one peer in one room. The public facade: it composes a transport (signalling
-// and the peer connection: transport.js) and the room state (room-state.js), and owns the
-// outbox, heartbeats, reconnection and events.
+// WebRTCConnection: one peer in one room. The facade: it composes a transport (transport.js) and
+// the room state (room-state.js), and owns the outbox, heartbeats, reconnection and events.
 
-import { reconnectDelay } from './backoff.js';
+import { reconnectDelay, retry } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
@@ -77,7 +76,7 @@ export class WebRTCConnection {
     if (this._status === 'connected') return Promise.resolve(this);
     if (!this._connectPromise) {
       this._setStatus('connecting');
-      this._connectPromise = this._open().then(
+      this._connectPromise = this._openRetrying429().then(
         () => { this._connectPromise = null; this._opened(); return this; },
         (error) => {
           this._connectPromise = null;
@@ -137,6 +136,13 @@ export class WebRTCConnection {
   }
 
   // ------------------------------------------------------- connecting
+  // A 429 (the server is setting up too many connections, or too many from this address) means
+  // "try again shortly": retried with jittered backoff within connectTimeout.
+  _openRetrying429() {
+    return retry(() => this._open(), (e) => e?.status === 429 && !this._closedByUser,
+      this.options.connectTimeout);
+  }
+
   async _open() {
     const generation = ++this._generation;
     // a reconnect keeps the old connection until the new one is welcomed: closing it first

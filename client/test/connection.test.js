@@ -144,3 +144,32 @@ test('the heartbeat pings a quiet server and gives up on a silent one', async ()
   assert.match(lost[0], /no word from the server/);
   heartbeat.stop();
 });
+
+test('a 429 from the server is tried again within connectTimeout; other refusals are final', async () => {
+  const { PeerPyRTCError } = await import('../src/errors.js');
+  let refusals = 2;
+  const made = [];
+  const rtc = new WebRTCConnection('room', {
+    peerId: 'me',
+    createTransport: (init) => {
+      const t = new FakeTransport(init, made);
+      if (refusals-- > 0) t.open = async () => { throw new PeerPyRTCError('ERR_SIGNALING', 'busy', { status: 429 }); };
+      return t;
+    },
+  });
+  const done = rtc.connect();
+  while (made.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  await tick();
+  made[2].say(welcome([{ id: 'me' }], 'me'));
+  await done;
+  assert.equal(rtc.isConnected(), true);
+  const refused = new WebRTCConnection('room', {
+    peerId: 'me',
+    createTransport: (init) => {
+      const t = new FakeTransport(init, []);
+      t.open = async () => { throw new PeerPyRTCError('ERR_FORBIDDEN', 'no', { status: 403 }); };
+      return t;
+    },
+  });
+  await assert.rejects(refused.connect(), { code: 'ERR_FORBIDDEN' });
+});

@@ -153,14 +153,30 @@ class AsyncClient(ClientEvents):
     async def connect(self) -> AsyncClient:
         """Join the room; returns once the channel is open and the room state arrived.
 
+        A 429 (the server is setting up too many connections, or too many from this
+        address) is retried with jittered backoff within ``timeout``.
+
         Raises :class:`SignalingError` when the server refuses the offer and
         :class:`ConnectionFailed` when the channel does not open in time.
         """
         if self._state != "new":
             raise RuntimeError("connect() can be called once per AsyncClient")
         self._state = "connecting"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        delay = 0.05
         try:
-            await self._open()
+            while True:
+                try:
+                    await self._open()
+                    break
+                except SignalingError as exc:
+                    wait = delay * random.uniform(0.5, 1.5)
+                    if exc.status != 429 or loop.time() + wait > deadline:
+                        raise
+                    logger.debug("%s: %s; trying again in %.2fs", self.peer_id, exc, wait)
+                    await asyncio.sleep(wait)
+                    delay = min(delay * 2, 1.0)
         except BaseException:
             await self._teardown()
             raise

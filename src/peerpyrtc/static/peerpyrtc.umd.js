@@ -45,6 +45,18 @@ function reconnectDelay(attempt, base, random = Math.random) {
   const grown = Math.min(base * 2 ** (Math.max(1, attempt) - 1), MAX_RECONNECT_DELAY);
   return Math.round(grown * (0.75 + 0.5 * random()));
 }
+async function retry(attempt, retryable, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1e3)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const wait = delay * (0.5 + Math.random());
+      if (!retryable(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
 
 // src/emitter.js
 var Emitter = class {
@@ -701,7 +713,7 @@ var WebRTCConnection = class {
     if (this._status === "connected") return Promise.resolve(this);
     if (!this._connectPromise) {
       this._setStatus("connecting");
-      this._connectPromise = this._open().then(
+      this._connectPromise = this._openRetrying429().then(
         () => {
           this._connectPromise = null;
           this._opened();
@@ -763,6 +775,15 @@ var WebRTCConnection = class {
     this._outbox.put(raw);
   }
   // ------------------------------------------------------- connecting
+  // A 429 (the server is setting up too many connections, or too many from this address) means
+  // "try again shortly": retried with jittered backoff within connectTimeout.
+  _openRetrying429() {
+    return retry(
+      () => this._open(),
+      (e) => e?.status === 429 && !this._closedByUser,
+      this.options.connectTimeout
+    );
+  }
   async _open() {
     const generation = ++this._generation;
     this._retire();
