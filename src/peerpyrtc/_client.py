@@ -371,9 +371,10 @@ class AsyncClient(ClientEvents):
 
     def _on_envelope(self, env: ServerEnvelope) -> None:
         room = self._room
-        if isinstance(env, Relayed):
-            self._call(self.on_message, env.sender, env.data, env.event)
-            self._emit(env.event or "message", env.sender, env.data)
+        if isinstance(env, Relayed):  # the hot path: one unpack, then the callbacks
+            _, sender, event, data, _ = env
+            self._call(self.on_message, sender, data, event)
+            self._emit(event or "message", sender, data)
         elif isinstance(env, Welcome):
             self._may_reconnect = True
             room.welcome(env)

@@ -84,12 +84,25 @@ def _peer(value: Any) -> dict[str, Any]:
     return value
 
 
+_new_relayed = tuple.__new__  # Relayed(...) without NamedTuple's Python-level __new__: the hot path
+
+
 def _envelope(env: dict[str, Any]) -> ServerEnvelope | None:
     kind = env.get("t")
-    if kind in ("msg", "emit", "bcast"):
-        event = env.get("e") if kind != "msg" else None
-        seq = env.get("n") if isinstance(env.get("n"), int) else None
-        return Relayed(kind, str(env.get("from", "")), event, env.get("d"), seq)
+    if kind == "msg":
+        return _new_relayed(Relayed, (kind, env.get("from", ""), None, env.get("d"), None))
+    if kind == "emit" or kind == "bcast":
+        seq = env.get("n")
+        return _new_relayed(
+            Relayed,
+            (
+                kind,
+                env.get("from", ""),
+                env.get("e"),
+                env.get("d"),
+                seq if type(seq) is int else None,
+            ),
+        )
     if kind == "welcome":
         peers = env.get("peers", [])
         if not isinstance(peers, list):
@@ -125,8 +138,9 @@ def parse_server_frame(frame: str) -> tuple[list[ServerEnvelope], list[str]]:
         raise ProtocolError(f"bad frame from server: {exc}") from None
     envelopes: list[ServerEnvelope] = []
     problems: list[str] = []
-    for value in decoded if isinstance(decoded, list) else (decoded,):
-        if not isinstance(value, dict):
+    append = envelopes.append
+    for value in decoded if type(decoded) is list else (decoded,):
+        if type(value) is not dict:
             problems.append("an envelope that is not an object")
             continue
         try:
@@ -135,5 +149,5 @@ def parse_server_frame(frame: str) -> tuple[list[ServerEnvelope], list[str]]:
             problems.append(f"malformed {str(value.get('t'))[:20]!r}: {exc}")
             continue
         if parsed is not None:
-            envelopes.append(parsed)
+            append(parsed)
     return envelopes, problems

@@ -48,8 +48,10 @@ class ClientEvents:
             self._handlers[event].remove(handler)
 
     def _emit(self, event: str, *args: Any) -> None:
-        for handler in list(self._handlers.get(event, ())):
-            self._call(handler, *args)
+        handlers = self._handlers.get(event)
+        if handlers:
+            for handler in list(handlers):
+                self._call(handler, *args)
 
     def _call(self, callback: Callable[..., Any] | None, *args: Any) -> None:
         """Call a plain or ``async`` callback; one that raises is logged, never propagated."""
@@ -60,7 +62,7 @@ class ClientEvents:
         except Exception:
             logger.exception("%s: callback %s raised", self.peer_id, callback)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             self._spawn(result)
 
     def _spawn(self, coro: Any) -> None:

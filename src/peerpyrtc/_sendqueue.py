@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from aiortc import RTCDataChannel
 
-from ._protocol import MAX_FRAME_BYTES, batch, utf8_len
+from ._protocol import MAX_FRAME_BYTES, batch
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "SendQueue"]
 
@@ -64,14 +64,14 @@ class SendQueue:
         """Queue one encoded envelope (or binary frame); it leaves at the end of this turn."""
         if self.closed:
             return
-        if isinstance(raw, str):
+        if type(raw) is not str or raw.isascii():  # bytes, or ASCII text: its length is its size
+            size = len(raw)
+        else:
             try:
-                size = utf8_len(raw)
+                size = len(raw.encode("utf-8"))
             except UnicodeEncodeError:
                 logger.error("dropped an envelope that UTF-8 cannot carry: %.80r", raw)
                 return
-        else:
-            size = len(raw)
         self._queue.append((raw, size))
         self._bytes += size
         if self._bytes > self.max_bytes:
