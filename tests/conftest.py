@@ -145,3 +145,94 @@ async def until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None
 
 async def wait_for_event(event: asyncio.Event, timeout: float = TIMEOUT) -> None:
     await asyncio.wait_for(event.wait(), timeout)
+
+
+STORES = ["memory", "redis"]
+
+
+@pytest.fixture(params=STORES)
+async def store_factory(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """Makes room stores of one implementation (the contract suite runs over each)."""
+    from peerpyrtc._store import MemoryStore, RoomStore
+
+    made: list[RoomStore] = []
+    redis = None
+    if request.param == "redis":
+        import redis.asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(request.getfixturevalue("redis_server").url)
+
+    async def make(limits: Any = None) -> RoomStore:
+        store: RoomStore
+        if redis is None:
+            store = MemoryStore(limits)
+        else:
+            from peerpyrtc._redis_store import RedisStore
+
+            store = RedisStore(redis, limits, worker_id="w1", prefix=f"t{next(_prefixes)}:")
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        await store.close()
+    if redis is not None:
+        await redis.aclose()
+
+
+class RedisServer:
+    """A real redis-server on a unix socket in a temporary directory (no port to race for)."""
+
+    def __init__(self, directory: str) -> None:
+        import subprocess
+
+        self.socket = f"{directory}/redis.sock"
+        self.url = f"unix://{self.socket}"
+        self._directory = directory
+        self._subprocess = subprocess
+        self.process: Any = None
+
+    def start(self) -> None:
+        import os
+        import time
+
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket)
+        command = ["redis-server", "--port", "0", "--unixsocket", self.socket, "--save", ""]
+        command += ["--appendonly", "no", "--dir", self._directory]
+        self.process = self._subprocess.Popen(command, stdout=self._subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(self.socket):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(TIMEOUT)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
+    server = RedisServer(str(tmp_path_factory.mktemp("redis")))
+    server.start()
+    yield server
+    server.stop()
+
+
+_prefixes = iter(range(1_000_000))
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Any]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()

@@ -233,6 +233,11 @@ async def test_two_data_sections_are_a_400(served: tuple[str, AsyncSignalingMana
     payload = {"room": "r", "peer_id": "p", "offer": {"type": "offer", "sdp": doubled}}
     status, body = await post(url + "/offer", payload)
     assert status == 400 and body["code"] == "ERR_INVALID_REQUEST" and "one media" in body["error"]
+    for attribute in ("a=fingerprint:", "a=setup:"):  # aiortc would fail later, in a task
+        bare = "\r\n".join(x for x in sdp.split("\r\n") if not x.startswith(attribute))
+        payload = {"room": "r", "peer_id": "p", "offer": {"type": "offer", "sdp": bare}}
+        status, body = await post(url + "/offer", payload)
+        assert status == 400 and "DTLS" in body["error"], body
 
 
 async def test_authorize_gets_cookies_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:

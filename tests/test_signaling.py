@@ -75,7 +75,8 @@ GOOD_OFFER = {"sdp": "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\
                 "room": "r",
                 "peer_id": "x",
                 "offer": {
-                    "sdp": "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+                    "sdp": "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                    "a=fingerprint:sha-256 00\r\na=setup:actpass\r\n",
                     "type": "offer",
                 },
             },

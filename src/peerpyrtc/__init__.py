@@ -22,6 +22,7 @@ from ._errors import (
     RoomFull,
     SignalingError,
     Unauthorized,
+    Unavailable,
     UnknownPeer,
 )
 from ._hooks import Message
@@ -54,6 +55,7 @@ __all__ = [
     "SignalingManager",
     "SignalingServer",
     "Unauthorized",
+    "Unavailable",
     "UnknownPeer",
     "__version__",
     "apply_patches",

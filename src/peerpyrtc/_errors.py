@@ -19,6 +19,7 @@ __all__ = [
     "RoomFull",
     "SignalingError",
     "Unauthorized",
+    "Unavailable",
     "UnknownPeer",
 ]
 
@@ -113,3 +114,10 @@ class NotConnected(PeerPyRTCError):
     """An operation needs an open connection and there is none."""
 
     code = "ERR_NOT_CONNECTED"
+
+
+class Unavailable(PeerPyRTCError):
+    """A part the server needs (the backplane) cannot be reached; try again later."""
+
+    status = 503
+    code = "ERR_UNAVAILABLE"

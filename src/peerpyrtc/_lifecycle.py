@@ -2,7 +2,8 @@
 
 A mixin of :class:`~peerpyrtc.AsyncSignalingManager`: signalling (``_manager``)
 creates pending peers; from then on this module moves them through
-``pending -> open -> closed``, announces joins, leaves and host changes, and
+``pending -> joining -> open -> closed`` (joining: the room store is
+asked), announces joins, leaves and host changes, and
 removes peers that fall silent. The state it works on is declared below.
 """
 
@@ -21,7 +22,7 @@ from ._limits import Limits
 from ._peer import ServerPeer
 from ._protocol import CHANNEL_LABEL
 from ._relay import Relay
-from ._room import Member, Room, RoomRegistry
+from ._store import Left, RoomStore
 
 __all__ = ["CLOSE_GRACE", "PeerLifecycle"]
 
@@ -35,7 +36,7 @@ class PeerLifecycle:
     """Opening, announcing and removing peers, and the heartbeat sweep."""
 
     limits: Limits
-    _rooms: RoomRegistry
+    _store: RoomStore
     _hooks: Hooks
     _relay: Relay
     _delivery: Delivery
@@ -84,7 +85,7 @@ class PeerLifecycle:
         if self._pending.get(key) is not peer or peer.state != "pending":
             return
         del self._pending[key]
-        peer.state = "open"
+        peer.state = "joining"  # frames are held until the store has answered
         if peer.timer is not None:
             peer.timer.cancel()
         peer.last_seen = peer.tokens_at = self._loop_time()
@@ -98,30 +99,57 @@ class PeerLifecycle:
                 protocol.close_notice("replaced by a newer connection", reconnect=False)
             )
             old.state = "closed"
+            self._delivery.detach(old)
             self._spawn(old.close())
-            r = self._rooms.get(peer.room)
-            assert r is not None
-            member = r.members[peer.id]
-            member.info = peer.info
-            self._welcome(peer, r)
-            return
-        room, _ = self._rooms.join(peer.room, Member(peer.id, peer.info))
-        self._welcome(peer, room)
-        self._delivery.deliver(
-            peer.room, protocol.joined(room.describe(room.members[peer.id])), exclude=peer.id
-        )
-        logger.debug("%s joined %s", peer.id, peer.room)
-        self._hooks.dispatch(
-            self._hooks.joined, peer.room, peer.id, room.describe(room.members[peer.id])
-        )
+        self._spawn(self._join(peer))
 
-    @staticmethod
-    def _welcome(peer: ServerPeer, room: Room) -> None:
-        peer.send(protocol.welcome(peer.id, peer.room, room.host_id, room.peers()))
+    async def _join(self, peer: ServerPeer) -> None:
+        delivery = self._delivery
+        try:
+            await delivery.follow(peer.room)  # hear the room before joining it
+            joined = await self._store.join(peer.room, peer.id, peer.session, peer.info)
+        except Exception as exc:  # the claim was lost (a shared store restarted, ...)
+            logger.warning("%r could not join: %s", peer, exc)
+            delivery.abandon(peer.room)
+            await self._remove(peer, "could not join the room", notify=True)
+            await self._store.release(peer.room, peer.id, peer.session)
+            return
+        if peer.state != "joining":  # removed while the store answered: undo the join
+            delivery.abandon(peer.room)
+            left = await self._store.leave(peer.room, peer.id, peer.session)
+            if left is not None and joined.rejoined:
+                self._announce_left(peer.room, peer.id, left, peer.close_reason)
+            return
+        peer.state = "open"
+        peer.order, peer.joined_at = joined.order, joined.member["joinedAt"]
+        delivery.attach(peer, [p["id"] for p in joined.peers])
+        peer.send(protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers))
+        if not joined.rejoined:
+            self._delivery.presence(peer.room, protocol.joined(joined.member), peer.id, True)
+            logger.debug("%s joined %s", peer.id, peer.room)
+            self._hooks.dispatch(self._hooks.joined, peer.room, peer.id, joined.member)
+        held, peer.held = peer.held, []
+        for frame in held:
+            self._relay.on_frame(peer, frame)
+
+    def _announce_left(self, room: str, peer_id: str, left: Left, reason: str) -> None:
+        self._delivery.presence(
+            room, protocol.left(left.member, left.host_id, reason), peer_id, False
+        )
+        if left.new_host:  # after the leave, in every member's order
+            self._delivery.deliver(room, protocol.host_changed(left.new_host))
+        logger.debug("%s left %s (%s)", peer_id, room, reason)
+        self._hooks.dispatch(self._hooks.left, room, peer_id, left.member)
 
     async def _discard(self, peer: ServerPeer) -> None:
         peer.state = "closed"
         await peer.close()
+
+    async def _release(self, peer: ServerPeer) -> None:
+        """Give up the store's claim of a peer that never joined, unless a newer one holds it."""
+        key = (peer.room, peer.id)
+        if key not in self._pending and key not in self._active:
+            await self._store.release(peer.room, peer.id, peer.session)
 
     async def _remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
         """Take a peer out (once): announce, run hooks, close its connection.
@@ -131,28 +159,28 @@ class PeerLifecycle:
         """
         if peer.state == "closed":
             return
-        was_open = peer.state == "open"
+        state = peer.state
         key = (peer.room, peer.id)
         if notify is None:
             notify = reason not in ("left", "closed", "failed")
-        notify = notify and was_open
+        notify = notify and state in ("open", "joining")
         if notify:
             peer.queue.send_last(protocol.close_notice(reason, reconnect=False))
         peer.state = "closed"
+        peer.close_reason = reason
+        self._delivery.detach(peer)
         if self._pending.get(key) is peer:
             del self._pending[key]
-        if was_open and self._active.get(key) is peer:
+        current = self._active.get(key) is peer
+        if current:
             del self._active[key]
-            before = self._rooms.get(peer.room)
-            was_host = before is not None and before.host_id == peer.id
-            room, member, new_host = self._rooms.leave(peer.room, peer.id)
-            if room is not None and member is not None:
-                info = {**room.describe(member), "isHost": was_host}  # the role it had
-                self._delivery.deliver(peer.room, protocol.left(info, room.host_id, reason))
-                if new_host:  # after the leave, in every member's order
-                    self._delivery.deliver(peer.room, protocol.host_changed(new_host))
-                logger.debug("%s left %s (%s)", peer.id, peer.room, reason)
-                self._hooks.dispatch(self._hooks.left, peer.room, peer.id, info)
+        if state == "pending":
+            await self._release(peer)
+        elif state == "open" and current:
+            left = await self._store.leave(peer.room, peer.id, peer.session)
+            if left is not None:
+                self._announce_left(peer.room, peer.id, left, reason)
+        # a joining peer is taken out of the store by its own _join
         if notify:  # let the client read why, and close its side, before we abort ours
             await peer.wait_remote_close(CLOSE_GRACE)
         await peer.close()

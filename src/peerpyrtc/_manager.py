@@ -8,6 +8,7 @@ hooks); offers are validated in ``_offers`` and candidates in ``_candidates``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from . import _patches
 from . import _protocol as protocol
+from ._backplane import RedisBackplane
 from ._candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
 from ._delivery import Delivery
 from ._errors import (
@@ -23,7 +25,6 @@ from ._errors import (
     InvalidRequest,
     PeerIdTaken,
     RateLimited,
-    RoomFull,
     UnknownPeer,
 )
 from ._hooks import HookRegistry, Hooks
@@ -35,13 +36,15 @@ from ._offers import EarlyCandidates, validate_offer
 from ._peer import ServerPeer
 from ._protocol import PROTOCOL_VERSION, SERVER_ID
 from ._relay import Relay
-from ._room import RoomRegistry
+from ._store import MemoryStore, RoomStore
 
 __all__ = ["AsyncSignalingManager"]
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+
+_BACKPLANES = ("redis://", "rediss://", "unix://")
 
 
 class AsyncSignalingManager(HookRegistry, PeerLifecycle):
@@ -54,6 +57,9 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         limits: bounds on ids, sizes, rates, rooms and queues.
         admin_token: the bearer token that opens the admin routes (``GET /rooms``);
             None (the default) keeps them closed: no room data leaves the server.
+        backplane: ``"redis://host:6379/0"`` (or ``unix://``, ``rediss://``) to share
+            rooms with every worker using the same Redis (``pip install
+            'peerpyrtc[redis]'``); None (the default) keeps rooms in this process.
     """
 
     def __init__(
@@ -63,6 +69,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         debug: bool = False,
         limits: Limits | None = None,
         admin_token: str | None = None,
+        backplane: str | None = None,
     ) -> None:
         _patches.apply()
         if debug:
@@ -73,7 +80,15 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         self.admin_token = admin_token
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
-        self._rooms = RoomRegistry()
+        self._backplane: RedisBackplane | None = None
+        self._store: RoomStore
+        if backplane is not None:
+            if not isinstance(backplane, str) or not backplane.startswith(_BACKPLANES):
+                raise ValueError(f"backplane must be a URL starting with one of {_BACKPLANES}")
+            self._backplane = RedisBackplane(backplane, self.limits)
+            self._store = self._backplane.store
+        else:
+            self._store = MemoryStore(self.limits)
         self._hooks = Hooks()
         self._active: dict[Key, ServerPeer] = {}
         self._pending: dict[Key, ServerPeer] = {}
@@ -81,9 +96,8 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
-        self._delivery = Delivery(self._rooms, self._active)
+        self._delivery = self._make_delivery()
         self._relay = Relay(
-            self._rooms,
             self._delivery,
             self._hooks,
             self.limits,
@@ -113,6 +127,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         validate_id(room, "room", limits)
         validate_id(peer_id, "peer_id", limits)
         sdp, session, info = validate_offer(offer, limits)
+        await self.start()
         addr = _remote_addr(metadata)
         if self._hooks.authorizers:
             await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": info})
@@ -120,7 +135,12 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         key = (room, peer_id)
         configuration = await self._ice.configuration()
         self._check_open()
-        self._claim(key, session, addr)  # no await between the claim and taking the slot
+        self._limit_pending(addr)
+        await self._store.claim(room, peer_id, session)
+        if self._backplane is not None:  # candidates that reached another worker first
+            for parked in await self._backplane.take_parked(room, peer_id, session):
+                self._early.keep(room, peer_id, session, parked, addr)
+        self._check_open()
         pc = RTCPeerConnection(configuration)
         peer = ServerPeer(room, peer_id, session, pc, info, addr, limits.max_queue_bytes)
         old_pending = self._pending.get(key)
@@ -145,6 +165,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             if self._pending.get(key) is peer:
                 del self._pending[key]
             await peer.close()
+            await self._release(peer)
             raise
         if self._pending.get(key) is not peer:  # replaced while we awaited
             await peer.close()
@@ -195,6 +216,11 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         if peer is None:
             if session is None:
                 raise UnknownPeer(f"no peer {peer_id!r} in room {room!r}")
+            if parsed is None:
+                return
+            plane = self._backplane
+            if plane is not None and await plane.route_candidate(room, peer_id, candidate, session):
+                return
             if parsed is not None:
                 self._early.keep(room, peer_id, session, candidate, _remote_addr(metadata))
             return
@@ -225,6 +251,10 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
                 return
         if key in self._active or key in self._pending:
             logger.debug("leave for %s/%s without its session: ignored", room, peer_id)
+        elif session is not None and self._backplane is not None:
+            owner = await self._backplane.elsewhere(room, peer_id)
+            if owner is not None:
+                await self._backplane.forward(owner, "leave", room, peer_id, session)
 
     async def kick(self, room: str, peer_id: str, reason: str = "removed by the server") -> bool:
         """Remove a peer on the backend's authority; it sees ``reason`` and does not reconnect.
@@ -237,19 +267,35 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         key = (room, peer_id)
         peer = self._active.get(key) or self._pending.get(key)
         if peer is None:
+            owner = self._backplane and await self._backplane.elsewhere(room, peer_id)
+            if owner:
+                return bool(await self._backplane.forward(owner, "kick", room, peer_id, reason))  # type: ignore[union-attr]
             return False
         await self._remove(peer, reason, notify=True)
         return True
 
     # ------------------------------------------------------------- room info
     def rooms_info(self) -> dict[str, dict[str, Any]]:
-        """``{room: {"peer_count", "peers", "host_id"}}`` for every room."""
-        return self._rooms.info()
+        """``{room: {"peer_count", "peers", "host_id"}}`` for every room.
+
+        Reads the in-process store; with a backplane, ``await fetch_rooms_info()``.
+        """
+        return self._memory_store().registry.info()
 
     def get_room_peers(self, room: str) -> list[dict[str, Any]]:
-        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order."""
-        r = self._rooms.get(room)
-        return r.peers() if r is not None else []
+        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order.
+
+        Reads the in-process store; with a backplane, ``await fetch_room_peers(room)``.
+        """
+        return self._memory_store().room_peers_nowait(room)
+
+    async def fetch_rooms_info(self) -> dict[str, dict[str, Any]]:
+        """:meth:`rooms_info` from the room store (every worker's peers, with a backplane)."""
+        return await self._store.rooms_info()
+
+    async def fetch_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """:meth:`get_room_peers` from the room store (every worker's, with a backplane)."""
+        return await self._store.room_peers(room)
 
     # ------------------------------------------------------- server speaking
     async def send_message(self, room: str, message: str) -> int:
@@ -257,16 +303,36 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         if not isinstance(message, str):
             raise InvalidRequest("message must be a string")
         self._check_open()
-        return self._relay.speak(room, protocol.message(message, SERVER_ID), None)
+        return await self._speak(room, protocol.message(message, SERVER_ID), None)
 
     async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
         """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
         if not isinstance(event, str) or not event:
             raise InvalidRequest("event must be a non-empty string")
         self._check_open()
-        return self._relay.speak(room, protocol.event(event, data, SERVER_ID, to), to)
+        return await self._speak(room, protocol.event(event, data, SERVER_ID, to), to)
+
+    async def _speak(self, room: str, raw: str, to: str | None) -> int:
+        if self._backplane is None:
+            return self._relay.speak(room, raw, to)
+        await self.start()
+        ids = [p["id"] for p in await self._store.room_peers(room)]  # every worker's peers
+        if to is not None and to not in ids:
+            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+        self._relay.speak(room, raw, to, known=True)
+        return 1 if to is not None else len(ids)
 
     # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Connect to the backplane now (else on first use); nothing to do without one.
+
+        Raises:
+            Unavailable: the backplane cannot be reached.
+        """
+        self._check_open()
+        if self._backplane is not None:
+            await self._backplane.start(self)
+
     async def close(self) -> None:
         """Close every peer connection and end every task and timer."""
         if self._closed:
@@ -282,14 +348,18 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
                 peer.queue.send_last(bye)
         self._pending.clear()
         self._active.clear()
-        self._rooms.rooms.clear()
+        self._delivery.local.clear()
         self._early.clear()
+        await self._vacate(peers)
         await asyncio.gather(*(p.wait_remote_close(CLOSE_GRACE) for p in peers))
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
         await self._hooks.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._ice.close()
+        if self._backplane is not None:
+            await self._backplane.close()
+        await self._store.close()
 
     async def __aenter__(self) -> AsyncSignalingManager:
         return self
@@ -302,12 +372,36 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         if self._closed:
             raise RuntimeError("this AsyncSignalingManager is closed")
 
-    def _claim(self, key: Key, session: str, addr: str | None) -> None:
-        room, peer_id = key
-        for table in (self._pending, self._active):
-            holder = table.get(key)
-            if holder is not None and holder.session != session:
-                raise PeerIdTaken(f"peer id {peer_id!r} is already in use in room {room!r}")
+    async def _vacate(self, peers: list[ServerPeer]) -> None:
+        """Take this process's peers out of the room store (they are being closed); with a
+        backplane the other workers' peers are told they left."""
+        for peer in peers:
+            if peer.state == "pending":
+                await self._store.release(peer.room, peer.id, peer.session)
+                continue
+            with contextlib.suppress(Exception):  # a backplane may be unreachable
+                left = await self._store.leave(peer.room, peer.id, peer.session)
+                if left is not None and self._backplane is not None:
+                    raw = protocol.left(left.member, left.host_id, "server shutting down")
+                    self._delivery.presence(peer.room, raw, peer.id, False)
+                    if left.new_host:
+                        self._delivery.deliver(peer.room, protocol.host_changed(left.new_host))
+        if self._backplane is not None:
+            await self._backplane.delivery.flush()
+
+    def _make_delivery(self) -> Delivery:
+        if self._backplane is not None:
+            return self._backplane.delivery
+        return Delivery(self._memory_store().next_seq_nowait)
+
+    def _memory_store(self) -> MemoryStore:
+        store = self._store
+        if not isinstance(store, MemoryStore):
+            raise RuntimeError("rooms live in a shared store here: await the fetch_* methods")
+        return store
+
+    def _limit_pending(self, addr: str | None) -> None:
+        """Bound the offers this process is setting up, server-wide and per address."""
         limits = self.limits
         if len(self._pending) >= limits.max_pending_offers:
             raise RateLimited("too many connections are being set up; try again shortly")
@@ -315,13 +409,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             same = sum(1 for p in self._pending.values() if p.remote_addr == addr)
             if same >= limits.max_pending_per_address:
                 raise RateLimited("too many connections from this address are being set up")
-        if key not in self._active and key not in self._pending:
-            r = self._rooms.get(room)
-            count = (len(r) if r else 0) + sum(1 for k in self._pending if k[0] == room)
-            if count >= self.limits.max_peers_per_room:
-                raise RoomFull(f"room {room!r} is full ({self.limits.max_peers_per_room} peers)")
-            if r is None and len(self._rooms.rooms) >= self.limits.max_rooms:
-                raise RoomFull(f"this server holds its maximum of {self.limits.max_rooms} rooms")
 
     async def _add_candidate(self, peer: ServerPeer, candidate: dict[str, Any]) -> None:
         parsed = candidate_from_json(candidate, self._policy)

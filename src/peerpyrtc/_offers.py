@@ -55,7 +55,12 @@ def validate_offer(offer: Any, limits: Limits) -> ValidOffer:
             f"(m=application); it has {media[:8]}"
         )
     session = validate_session(offer.get("session")) or new_session()
-    return ValidOffer(sdp, session, validate_info(offer.get("info"), limits))
+    info = validate_info(offer.get("info"), limits)
+    lines = sdp.splitlines()
+    for attribute, what in (("a=fingerprint:", "DTLS fingerprint"), ("a=setup:", "DTLS role")):
+        if not any(line.startswith(attribute) for line in lines):
+            raise InvalidRequest(f"the offer has no {what} ({attribute.rstrip(':')})")
+    return ValidOffer(sdp, session, info)
 
 
 class EarlyCandidates:

@@ -37,7 +37,14 @@ class ServerPeer:
         #: Candidates added to this connection (bounded).
         self.candidates = 0
         self.channel: RTCDataChannel | None = None
-        self.state = "pending"  # pending -> open -> closed
+        self.state = "pending"  # pending -> joining -> open -> closed
+        #: Its place in the room's join order (from the room store).
+        self.order = 0
+        self.joined_at = 0
+        #: Why it was removed (once closed).
+        self.close_reason = ""
+        #: Frames that arrived while joining, relayed once open.
+        self.held: list[str | bytes] = []
         self.remote_set = False
         #: Ends a pending connection that never opens.
         self.timer: asyncio.TimerHandle | None = None

@@ -1,8 +1,8 @@
 """The relay: one client frame's way to the peers that get it.
 
 channel -> ``Relay.on_frame`` -> ``_protocol.decode`` -> rate limit ->
-moderation hooks (only when set) -> ``_room`` (who gets it) -> each peer's
-send queue -> channel, then the handler hooks. No signalling here.
+moderation hooks (only when set) -> ``_delivery`` (who gets it) -> each
+peer's send queue -> channel, then the handler hooks. No signalling here.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from ._protocol import (
     Incoming,
     decode,
     stamp,
-    stamp_suffix,
     utf8_len,
 )
-from ._room import RoomRegistry
 
 __all__ = ["Relay"]
 
 logger = logging.getLogger(__name__)
+
+#: Frames a peer may send between its channel opening and its welcome (clients send none).
+MAX_HELD_FRAMES = 256
 
 _KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
 
@@ -40,25 +41,26 @@ class Relay:
 
     def __init__(
         self,
-        rooms: RoomRegistry,
         delivery: Delivery,
         hooks: Hooks,
         limits: Limits,
         remove: Callable[[ServerPeer, str], None],
     ) -> None:
-        self.rooms = rooms
         self.delivery = delivery
         self.hooks = hooks
         self.limits = limits
         #: Takes a peer out of its room with a reason (the manager's job).
         self.remove = remove
 
-    def speak(self, room: str, raw: str, to: str | None) -> int:
-        """Send an encoded server envelope to a room, or to one peer; returns how many got it."""
+    def speak(self, room: str, raw: str, to: str | None, *, known: bool = False) -> int:
+        """Send an encoded server envelope to a room, or to one peer; returns how many got it.
+
+        ``known``: the caller checked that ``to`` is a member (a cluster's store knows).
+        """
         if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
         count = self.delivery.deliver(room, raw, to=to)
-        if to is not None and not count:
+        if to is not None and not count and not known:
             raise UnknownPeer(f"no peer {to!r} in room {room!r}")
         return count
 
@@ -70,6 +72,8 @@ class Relay:
         the sender and nobody else.
         """
         if peer.state != "open":
+            if peer.state == "joining":  # the room store has not answered yet: hold it
+                self._hold(peer, frame)
             return
         now = asyncio.get_running_loop().time()
         peer.last_seen = now
@@ -100,6 +104,12 @@ class Relay:
             return
         for env in envelopes:
             self._route(peer, env, None)
+
+    def _hold(self, peer: ServerPeer, frame: str | bytes) -> None:
+        if len(peer.held) >= MAX_HELD_FRAMES:
+            self.remove(peer, "flooding: too many frames before its welcome")
+            return
+        peer.held.append(frame)
 
     def _charge(self, peer: ServerPeer, now: float, size: int) -> bool:
         """Refill the sender's token buckets and take one frame; False (cut off) when dry."""
@@ -145,9 +155,6 @@ class Relay:
         if kind == "bye":
             self.remove(peer, "left")
             return
-        room = self.rooms.get(peer.room)
-        if room is None:
-            return
         if rewritten is not None:  # relayed as if the sender had written the rewrite
             try:
                 env = _rewrite(kind, rewritten)
@@ -156,8 +163,7 @@ class Relay:
                 return
         data = env.data
         if kind == "bcast":
-            raw = stamp(env.raw, stamp_suffix(peer.id, room.next_seq()))
-            self.delivery.deliver(peer.room, raw)
+            self.delivery.broadcast(peer.room, env.raw, peer.id)
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )

@@ -64,7 +64,7 @@ async def _leave(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) ->
 
 
 async def _rooms(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
-    return 200, m.rooms_info()
+    return 200, await m.fetch_rooms_info()
 
 
 Handler = Callable[[AsyncSignalingManager, bytes, dict[str, Any]], Awaitable[Result]]

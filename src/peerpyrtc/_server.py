@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from typing import Any
 
 from ._http import HeadError, body_length, parse_cookies, parse_head
@@ -54,10 +55,15 @@ class SignalingServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.prefix}"
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port)
-        sock = self._server.sockets[0].getsockname()
-        self.host, self.port = sock[0], sock[1]
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+    ) -> None:
+        if sock is not None:  # a listening socket shared by worker processes
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._serve, host, port)
+        name = self._server.sockets[0].getsockname()
+        self.host, self.port = name[0], name[1]
 
     async def close(self) -> None:
         """Stop listening and end open HTTP connections (the manager is not closed)."""
@@ -194,9 +200,13 @@ async def start_server(
     *,
     prefix: str = "",
     index_html: str | None = None,
+    sock: socket.socket | None = None,
 ) -> SignalingServer:
-    """Serve ``manager``'s signalling routes over HTTP; port 0 picks a free port."""
+    """Serve ``manager``'s signalling routes over HTTP; port 0 picks a free port.
+
+    ``sock``: serve on this listening socket instead (``host``/``port`` unused).
+    """
     server = SignalingServer(manager, prefix, index_html)
-    await server.start(host, port)
+    await server.start(host, port, sock=sock)
     logger.info("serving on %s", server.url)
     return server

@@ -54,6 +54,7 @@ class SignalingManager(HookRegistry):
         ice_servers: Iterable[IceServerSpec] | None = None,
         limits: Limits | None = None,
         admin_token: str | None = None,
+        backplane: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -62,6 +63,7 @@ class SignalingManager(HookRegistry):
             "debug": debug,
             "limits": limits,
             "admin_token": admin_token,
+            "backplane": backplane,
         }
         self.async_manager = AsyncSignalingManager(**self._config)
         self._hooks: Hooks = self.async_manager._hooks
@@ -120,7 +122,10 @@ class SignalingManager(HookRegistry):
             return self._loop
 
     def _claim_process(self) -> None:
-        """Refuse a second process serving this manager (its rooms would split)."""
+        """Refuse a second process serving this manager (its rooms would split), unless a
+        backplane joins the processes' rooms."""
+        if self._config["backplane"] is not None:
+            return
         try:
             import fcntl
         except ImportError:  # pragma: no cover - no fork on this platform
@@ -134,8 +139,9 @@ class SignalingManager(HookRegistry):
             raise RuntimeError(
                 "this SignalingManager already serves in another process: several WSGI "
                 "worker processes would each hold part of every room. Run one worker "
-                "process with threads (gunicorn -w 1 --threads 16) or serve the signalling "
-                "routes from one process (peerpyrtc serve, or an ASGI app)."
+                "process with threads (gunicorn -w 1 --threads 16), serve the signalling "
+                "routes from one process (peerpyrtc serve, or an ASGI app), or share rooms "
+                "through Redis (backplane='redis://...')."
             ) from None
         self._claim = claim
 
@@ -151,12 +157,6 @@ class SignalingManager(HookRegistry):
                 "use `await manager.async_manager.<method>()` inside async handlers"
             )
         return asyncio.run_coroutine_threadsafe(coro, loop).result(self.timeout)
-
-    def _run_sync(self, func: Any, *args: Any) -> Any:
-        async def call() -> Any:
-            return func(*args)
-
-        return self._run(call())
 
     def _speak(self, coro: Coroutine[Any, Any, int]) -> int | None:
         if self._thread is not None and threading.current_thread() is self._thread:
@@ -197,13 +197,11 @@ class SignalingManager(HookRegistry):
 
     def rooms_info(self) -> dict[str, dict[str, Any]]:
         """``{room: {"peer_count", "peers", "host_id"}}`` for every room."""
-        result: dict[str, dict[str, Any]] = self._run_sync(self._core.rooms_info)
-        return result
+        return self._run(self._core.fetch_rooms_info())
 
     def get_room_peers(self, room: str) -> list[dict[str, Any]]:
         """Peers of one room, in join order."""
-        result: list[dict[str, Any]] = self._run_sync(self._core.get_room_peers, room)
-        return result
+        return self._run(self._core.fetch_room_peers(room))
 
     def dispatch(
         self, method: str, path: str, body: bytes, metadata: dict[str, Any] | None = None
@@ -221,6 +219,14 @@ class SignalingManager(HookRegistry):
         return self._speak(self._core.emit(room, event, data, to))
 
     # -- lifecycle
+    def start(self) -> None:
+        """Start the loop and connect to the backplane now (else on first use).
+
+        Raises:
+            Unavailable: the backplane cannot be reached.
+        """
+        self._run(self._core.start())
+
     def close(self) -> None:
         """Close every connection, then stop the threads. Idempotent."""
         if self._closed:

@@ -9,10 +9,12 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from ._errors import Unavailable
 from ._ice import normalize_ice_servers
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
@@ -67,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="override one of peerpyrtc.Limits, e.g. max_bytes_per_second=0 (repeatable)",
     )
+    serve.add_argument(
+        "--redis",
+        default=os.environ.get("PEERPYRTC_REDIS_URL"),
+        metavar="URL",
+        help="share rooms with every server using this Redis, e.g. redis://127.0.0.1:6379/0 "
+        "(default: $PEERPYRTC_REDIS_URL; unset: rooms live in this process)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N worker processes on one port (needs --redis when N > 1; default: 1)",
+    )
     serve.add_argument("--debug", action="store_true", help="log every signalling step to stderr")
     return parser  # fmt: skip
 
@@ -98,13 +114,25 @@ async def serve(
     debug: bool,
     admin_token: str | None = None,
     limits: Limits | None = None,
+    redis: str | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Run the server until SIGINT/SIGTERM."""
     manager = AsyncSignalingManager(
-        ice_servers=ice_servers, debug=debug, admin_token=admin_token, limits=limits
+        ice_servers=ice_servers,
+        debug=debug,
+        admin_token=admin_token,
+        limits=limits,
+        backplane=redis,
     )
-    server = await start_server(manager, host, port, index_html=demo_page())
-    print(f"peerpyrtc serving on {server.url}", flush=True)
+    try:
+        await manager.start()
+    except BaseException:
+        await manager.close()
+        raise
+    server = await start_server(manager, host, port, index_html=demo_page(), sock=sock)
+    if sock is None:
+        print(f"peerpyrtc serving on {server.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,13 +181,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--admin-token: use at least 16 characters")
     if not args.debug:
         logging.getLogger("peerpyrtc").setLevel(logging.INFO)
+    if args.workers < 1 or (args.workers > 1 and not args.redis):
+        parser.error("--workers: N > 1 needs --redis (each worker holds part of every room)")
     raise_open_file_limit()
+    options = (args.ice_server, args.debug, args.admin_token, limits, args.redis)
     try:
-        run(serve(args.host, args.port, args.ice_server, args.debug, args.admin_token, limits))
+        if args.workers > 1:
+            return _supervise(args.host, args.port, args.workers, options)
+        run(serve(args.host, args.port, *options))
+    except Unavailable as exc:
+        print(f"peerpyrtc: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"peerpyrtc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _supervise(host: str, port: int, workers: int, options: tuple[Any, ...]) -> int:
+    """Bind once, fork ``workers`` processes that all accept on the socket, restart any that
+    dies, and stop them all on SIGINT/SIGTERM."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if family == socket.AF_INET6 else bound[0]
+    children: dict[int, int] = {}  # pid -> slot
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: its own loop, its own Redis connections
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            code = 0
+            try:
+                ice, debug, token, limits, redis = options
+                run(serve(host, port, ice, debug, token, limits, redis, sock=sock))
+            except Unavailable as exc:
+                print(f"peerpyrtc worker {slot}: {exc}", file=sys.stderr, flush=True)
+                code = 2
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children[pid] = slot
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for slot in range(workers):
+        spawn(slot)
+    print(f"peerpyrtc serving on http://{shown}:{bound[1]} with {workers} workers", flush=True)
+    code = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in children:
+            continue
+        slot = children.pop(pid)
+        exit_code = os.waitstatus_to_exitcode(status)
+        if exit_code == 2:  # the backplane is unreachable: restarting would not help
+            stop()
+            code = 2
+        elif not stopping:
+            print(f"peerpyrtc: worker {slot} ended ({exit_code}); restarting it", flush=True)
+            spawn(slot)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,221 @@
+"""Worker processes sharing rooms through a real redis-server: killed workers, a restarted
+Redis, ``peerpyrtc serve --workers N``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from conftest import TIMEOUT, Recorder, RedisServer, http_request, until
+from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
+from test_cluster import flush
+
+TOKEN = "cluster-admin-token-0123456789"
+
+
+class Serve:
+    """``peerpyrtc serve`` processes, stopped at the end."""
+
+    def __init__(self) -> None:
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def start(self, *args: str) -> tuple[asyncio.subprocess.Process, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        found = re.search(r"serving on (http://\S+)", line)
+        assert found, line
+        return proc, found.group(1)
+
+    async def stop(self) -> None:
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), TIMEOUT)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@pytest.fixture
+async def serve(redis_server: RedisServer) -> AsyncIterator[Serve]:
+    await flush(redis_server)
+    s = Serve()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[AsyncClient]]:
+    made: list[AsyncClient] = []
+    yield made
+    for client in made:
+        await client.close()
+
+
+async def join(made: list[AsyncClient], url: str, room: str, peer_id: str) -> Recorder:
+    client = AsyncClient(url, room, peer_id, max_reconnect_attempts=0)
+    made.append(client)
+    rec = Recorder(client)
+    await client.connect()
+    return rec
+
+
+async def test_a_killed_worker_takes_its_peers_out_within_ten_seconds(
+    serve: Serve, clients: list[AsyncClient], redis_server: RedisServer
+) -> None:
+    workers = [await serve.start("--redis", redis_server.url) for _ in range(3)]
+    recs = []
+    for i, (_, url) in enumerate(workers):  # ann (host) and dan on worker 0
+        recs.append(await join(clients, url, "r", ["ann", "bob", "cat"][i]))
+    recs.append(await join(clients, workers[0][1], "r", "dan"))
+    ann, bob, cat, dan = clients
+    await until(lambda: len(bob.peers) == 4 and len(cat.peers) == 4)
+    await ann.send_message("from worker 0")
+    assert (await recs[2].expect("message"))[1] == "from worker 0"
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    workers[0][0].kill()  # SIGKILL: no goodbye from the worker
+    for rec in (recs[1], recs[2]):
+        gone = {(await rec.expect("left", timeout=15))["id"] for _ in range(2)}
+        assert gone == {"ann", "dan"}
+    assert loop.time() - killed_at < 10
+    await until(lambda: bob.is_host and not cat.is_host)
+    manager = AsyncSignalingManager(backplane=redis_server.url)
+    try:  # the cluster's view agrees: bob (host) and cat
+        peers = await manager.fetch_room_peers("r")
+        assert [(p["id"], p["isHost"]) for p in peers] == [("bob", True), ("cat", False)]
+    finally:
+        await manager.close()
+    await bob.send_message("still here")
+    assert (await recs[2].expect("message"))[1] == "still here"
+
+
+async def test_a_redis_restart_keeps_local_peers_and_reconciles(
+    redis_server: RedisServer, clients: list[AsyncClient]
+) -> None:
+    await flush(redis_server)
+    workers = []
+    for _ in range(2):
+        manager = AsyncSignalingManager(backplane=redis_server.url)
+        await manager.start()
+        workers.append((await start_server(manager), manager))
+    try:
+        ann = await join(clients, workers[0][0].url, "r", "ann")
+        bob = await join(clients, workers[0][0].url, "r", "bob")
+        cat = await join(clients, workers[1][0].url, "r", "cat")
+        await until(lambda: all(len(c.peers) == 3 for c in clients))
+        presence = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
+        redis_server.stop()
+        await until(lambda: not workers[0][1]._delivery.linked, timeout=15)  # type: ignore[attr-defined]
+        await clients[0].send_message("while Redis is away")  # same worker: still served
+        assert (await bob.expect("message"))[1] == "while Redis is away"
+        redis_server.start()
+        await until(lambda: all(m._delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
+        peers = await workers[1][1].fetch_room_peers("r")
+        assert [(p["id"], p["isHost"]) for p in peers] == [
+            ("ann", True), ("bob", False), ("cat", False),
+        ]  # fmt: skip
+        await clients[2].send_message("across again")
+        for rec in (ann, bob):
+            assert (await rec.expect("message"))[1] == "across again"
+        after = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
+        assert after == presence  # nobody was told of a leave or a second join
+        assert [len(c.peers) for c in clients] == [3, 3, 3]
+    finally:
+        for server, manager in workers:
+            await server.close()
+            await manager.close()
+
+
+async def test_serve_workers_share_one_port(
+    serve: Serve, clients: list[AsyncClient], redis_server: RedisServer
+) -> None:
+    proc, url = await serve.start("--workers", "3", "--redis", redis_server.url,
+                                  "--admin-token", TOKEN)  # fmt: skip
+    recs = [await join(clients, url, "r", f"p{i}") for i in range(6)]
+    await until(lambda: all(len(c.peers) == 6 for c in clients))
+    await clients[5].send_message("to all five")
+    for rec in recs[:5]:
+        assert (await rec.expect("message"))[1] == "to all five"
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert await r.scard("peerpyrtc:workers") == 3
+        for _ in range(3):  # any worker answers /rooms with the whole cluster
+            status, _, body = await http_request(
+                url + "/rooms", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert status == 200 and json.loads(body)["r"]["peer_count"] == 6
+    finally:
+        await r.aclose()
+
+
+async def test_serve_refuses_to_start_without_redis(serve: Serve, tmp_path: Any) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0",
+        "--redis", f"unix://{tmp_path}/none.sock",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 2 and b"unreachable" in err and b"Traceback" not in err
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--workers", "2",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 2 and b"needs --redis" in err
+
+
+async def test_a_worker_cut_off_long_enough_to_be_reaped_comes_back_announced(
+    redis_server: RedisServer, clients: list[AsyncClient]
+) -> None:
+    await flush(redis_server)
+    workers = []
+    for _ in range(2):
+        manager = AsyncSignalingManager(backplane=redis_server.url)
+        await manager.start()
+        workers.append((await start_server(manager), manager))
+    try:
+        ann = await join(clients, workers[0][0].url, "r", "ann")
+        await join(clients, workers[1][0].url, "r", "cat")
+        await until(lambda: all(len(c.peers) == 2 for c in clients))
+        plane = workers[1][1]._backplane
+        assert plane is not None
+        register = plane._register
+        cut = True
+
+        async def unreachable() -> bool:
+            if cut:
+                raise ConnectionError("cut off (test)")
+            return await register()
+
+        plane._register = unreachable  # type: ignore[method-assign]
+        left = await ann.expect("left", timeout=15)  # reaped after its key expired
+        assert left["id"] == "cat"
+        cut = False
+        joined = await ann.expect("joined", timeout=15)  # back, and announced once
+        assert joined["id"] == "cat"
+        await clients[1].send_message("back again")
+        assert (await ann.expect("message"))[1] == "back again"
+        peers = await workers[0][1].fetch_room_peers("r")
+        assert [(p["id"], p["isHost"]) for p in peers] == [("ann", True), ("cat", False)]
+        assert [e[1]["id"] for e in ann.history if e[0] == "joined"] == ["cat", "cat"]
+    finally:
+        for server, manager in workers:
+            await server.close()
+            await manager.close()

@@ -1,0 +1,163 @@
+"""The room store contract: every RoomStore implementation passes these, unchanged.
+
+Parametrized over implementations (``store_factory`` in conftest): the
+in-memory store always, the Redis store when ``redis-server`` is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from peerpyrtc import Limits, PeerIdTaken, RoomFull
+from peerpyrtc._store import RoomStore
+
+Factory = Callable[..., Awaitable[RoomStore]]
+
+
+async def member(store: RoomStore, room: str, peer_id: str, info: dict | None = None) -> None:
+    await store.claim(room, peer_id, f"s-{peer_id}")
+    await store.join(room, peer_id, f"s-{peer_id}", info or {})
+
+
+async def test_an_id_is_held_by_one_session(store_factory: Factory) -> None:
+    store = await store_factory()
+    await store.claim("r", "ann", "s1")
+    await store.claim("r", "ann", "s1")  # the holder may claim again (a reconnect)
+    with pytest.raises(PeerIdTaken):
+        await store.claim("r", "ann", "s2")
+    await store.claim("other", "ann", "s2")  # ids are per room
+    await store.release("r", "ann", "s2")  # not the holder: nothing happens
+    with pytest.raises(PeerIdTaken):
+        await store.claim("r", "ann", "s2")
+    await store.release("r", "ann", "s1")
+    await store.claim("r", "ann", "s2")
+    assert await store.owner("r", "ann") == store.worker_id
+    assert await store.owner("r", "bob") is None
+
+
+async def test_claims_count_toward_the_caps(store_factory: Factory) -> None:
+    store = await store_factory(Limits(max_peers_per_room=2, max_rooms=2))
+    await store.claim("a", "p1", "s1")
+    await member(store, "a", "p2")
+    with pytest.raises(RoomFull, match="full"):
+        await store.claim("a", "p3", "s3")
+    await store.claim("a", "p1", "s1")  # a holder is never refused for the cap
+    await store.claim("b", "p1", "s1")
+    with pytest.raises(RoomFull, match="maximum"):
+        await store.claim("c", "p1", "s1")
+    await store.release("a", "p1", "s1")
+    await store.claim("a", "p3", "s3")  # a released claim frees its place
+    await store.leave("a", "p2", "s-p2")
+    await store.release("a", "p3", "s3")
+    await store.claim("c", "p1", "s1")  # an emptied room frees its place too
+
+
+async def test_first_member_is_host_and_order_is_join_order(store_factory: Factory) -> None:
+    store = await store_factory()
+    await store.claim("r", "ann", "s1")
+    joined = await store.join("r", "ann", "s1", {"name": "Ann"})
+    assert joined.host_id == "ann" and not joined.rejoined
+    assert joined.member["isHost"] is True and joined.member["name"] == "Ann"
+    assert [p["id"] for p in joined.peers] == ["ann"]
+    await store.claim("r", "bob", "s2")
+    bob = await store.join("r", "bob", "s2", {})
+    assert bob.host_id == "ann" and bob.member["isHost"] is False
+    assert [(p["id"], p["isHost"]) for p in bob.peers] == [("ann", True), ("bob", False)]
+    assert isinstance(bob.member["joinedAt"], int)
+    assert await store.room_peers("r") == bob.peers
+    assert await store.room_peers("nowhere") == []
+
+
+async def test_join_needs_the_claim(store_factory: Factory) -> None:
+    store = await store_factory()
+    with pytest.raises(PeerIdTaken):
+        await store.join("r", "ann", "s1", {})
+    await store.claim("r", "ann", "s1")
+    with pytest.raises(PeerIdTaken):
+        await store.join("r", "ann", "s2", {})
+    assert await store.room_peers("r") == []
+
+
+async def test_the_host_leaving_hands_over_to_the_longest_present(store_factory: Factory) -> None:
+    store = await store_factory()
+    for peer_id in ("ann", "bob", "cat"):
+        await member(store, "r", peer_id)
+    left = await store.leave("r", "bob", "s-bob")
+    assert left is not None and left.new_host is None and left.host_id == "ann"
+    assert left.member["id"] == "bob" and left.member["isHost"] is False
+    left = await store.leave("r", "ann", "s-ann")
+    assert left is not None and left.new_host == "cat" and left.host_id == "cat"
+    assert left.member["isHost"] is True  # the role it had
+    assert [(p["id"], p["isHost"]) for p in await store.room_peers("r")] == [("cat", True)]
+    left = await store.leave("r", "cat", "s-cat")
+    assert left is not None and left.host_id is None and left.new_host is None
+    assert await store.rooms_info() == {}
+    await member(store, "r", "dan")  # a new room: a new host
+    assert (await store.room_peers("r"))[0]["isHost"] is True
+
+
+async def test_leave_is_for_the_member_session_only(store_factory: Factory) -> None:
+    store = await store_factory()
+    await member(store, "r", "ann")
+    assert await store.leave("r", "ann", "stale") is None
+    assert await store.leave("r", "bob", "s-bob") is None
+    assert await store.leave("elsewhere", "ann", "s-ann") is None
+    assert [p["id"] for p in await store.room_peers("r")] == ["ann"]
+    await store.release("r", "ann", "s-ann")  # a member is not released: it leaves
+    assert [p["id"] for p in await store.room_peers("r")] == ["ann"]
+    assert await store.leave("r", "ann", "s-ann") is not None
+    assert await store.leave("r", "ann", "s-ann") is None  # once
+    await store.claim("r", "ann", "other")  # the id is free again
+
+
+async def test_a_rejoin_keeps_place_and_role_and_updates_info(store_factory: Factory) -> None:
+    store = await store_factory()
+    await member(store, "r", "ann", {"v": 1})
+    await member(store, "r", "bob")
+    again = await store.join("r", "ann", "s-ann", {"v": 2})
+    assert again.rejoined and again.host_id == "ann"
+    assert [(p["id"], p.get("v")) for p in again.peers] == [("ann", 2), ("bob", None)]
+
+
+async def test_presence_data_cannot_shadow_the_server_fields(store_factory: Factory) -> None:
+    store = await store_factory()
+    await member(store, "r", "ann", {"id": "mallory", "isHost": False, "joinedAt": 0, "x": 1})
+    [peer] = await store.room_peers("r")
+    assert peer["id"] == "ann" and peer["isHost"] is True and peer["joinedAt"] > 0
+    assert peer["x"] == 1
+
+
+async def test_one_broadcast_order_per_room(store_factory: Factory) -> None:
+    store = await store_factory()
+    await member(store, "a", "ann")
+    await member(store, "b", "bob")
+    numbers = await asyncio.gather(*(store.next_seq("a") for _ in range(50)))
+    assert sorted(numbers) == list(range(1, 51))
+    assert await store.next_seq("b") == 1
+    await store.leave("a", "ann", "s-ann")
+    await member(store, "a", "ann")
+    assert await store.next_seq("a") == 1  # an emptied room starts again
+
+
+async def test_rooms_info_lists_rooms_with_members(store_factory: Factory) -> None:
+    store = await store_factory()
+    await member(store, "a", "ann", {"name": "Ann"})
+    await member(store, "a", "bob")
+    await store.claim("b", "cat", "s-cat")  # claimed, not joined: not listed
+    info = await store.rooms_info()
+    assert list(info) == ["a"]
+    assert info["a"]["peer_count"] == 2 and info["a"]["host_id"] == "ann"
+    assert [p["id"] for p in info["a"]["peers"]] == ["ann", "bob"]
+    assert info["a"]["peers"][0]["name"] == "Ann"
+
+
+async def test_concurrent_claims_of_one_id_admit_one_session(store_factory: Factory) -> None:
+    store = await store_factory()
+    results = await asyncio.gather(
+        *(store.claim("r", "ann", f"s{i}") for i in range(20)), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, PeerIdTaken) for r in results if r is not None)

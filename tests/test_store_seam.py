@@ -1,0 +1,104 @@
+"""The manager asks its room store, which may answer late (a shared store does I/O)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import TIMEOUT, Recorder, until
+from peerpyrtc import AsyncClient, AsyncSignalingManager
+from peerpyrtc._store import Joined, MemoryStore
+
+
+def gate_joins(manager: AsyncSignalingManager) -> asyncio.Event:
+    """Make the manager's store hold every join until the returned event is set."""
+    store = manager._store
+    assert isinstance(store, MemoryStore)
+    release = asyncio.Event()
+    original = store.join
+
+    async def join(room: str, peer_id: str, session: str, info: dict[str, Any]) -> Joined:
+        await release.wait()
+        return await original(room, peer_id, session, info)
+
+    store.join = join  # type: ignore[method-assign]
+    return release
+
+
+def server_peer(manager: AsyncSignalingManager, peer_id: str) -> Any:
+    return next((p for (_, pid), p in manager._active.items() if pid == peer_id), None)
+
+
+async def test_frames_sent_before_the_welcome_are_relayed_once_joined(make_server: Any) -> None:
+    server, manager = await make_server()
+    ann = AsyncClient(server.url, "r", "ann")
+    rec = Recorder(ann)
+    await ann.connect()
+    release = gate_joins(manager)
+    bob = AsyncClient(server.url, "r", "bob")
+    connecting = asyncio.ensure_future(bob.connect())
+    try:
+        await until(lambda: getattr(server_peer(manager, "bob"), "state", "") == "joining")
+        channel = bob._conn.queue.channel if bob._conn else None
+        assert channel is not None and channel.readyState == "open"
+        for i in range(3):  # a raw client may speak as soon as its channel opens
+            channel.send(f'{{"t":"msg","d":"early {i}"}}')
+        await until(lambda: len(server_peer(manager, "bob").held) == 3)
+        assert manager.get_room_peers("r") == manager.get_room_peers("r")[:1]  # not yet a member
+        release.set()
+        await asyncio.wait_for(connecting, TIMEOUT)
+        joined = await rec.expect("joined")
+        assert joined["id"] == "bob"
+        got = [m[1] for m in await rec.messages(3)]
+        assert got == ["early 0", "early 1", "early 2"]  # after the join notice, in order
+    finally:
+        release.set()
+        await bob.close()
+        await ann.close()
+
+
+async def test_a_peer_removed_while_joining_never_appears(make_server: Any) -> None:
+    server, manager = await make_server()
+    ann = AsyncClient(server.url, "r", "ann")
+    rec = Recorder(ann)
+    await ann.connect()
+    release = gate_joins(manager)
+    bob = AsyncClient(server.url, "r", "bob", max_reconnect_attempts=0)
+    connecting = asyncio.ensure_future(bob.connect())
+    try:
+        await until(lambda: getattr(server_peer(manager, "bob"), "state", "") == "joining")
+        assert await manager.kick("r", "bob", "not today")
+        release.set()
+        await asyncio.wait_for(asyncio.gather(connecting, return_exceptions=True), TIMEOUT)
+        await until(lambda: manager._tasks == set() or all(t.done() for t in manager._tasks))
+        assert [p["id"] for p in manager.get_room_peers("r")] == ["ann"]
+        assert list(manager._store.claims) == ["r"]  # type: ignore[attr-defined]
+        assert list(manager._store.claims["r"]) == ["ann"]  # type: ignore[attr-defined]
+        assert await manager.send_message("r", "after") == 1
+        assert (await rec.expect("message"))[1] == "after"
+        assert not [k for k, _ in rec.history if k in ("joined", "left")]
+    finally:
+        release.set()
+        await bob.close()
+        await ann.close()
+
+
+async def test_a_failed_or_expired_offer_gives_its_claim_back(make_server: Any) -> None:
+    from peerpyrtc import Limits
+
+    server, manager = await make_server(limits=Limits(pending_timeout=0.3))
+    store = manager._store
+    assert isinstance(store, MemoryStore)
+    from test_hardening import offer_sdp, post
+
+    sdp = await offer_sdp()
+    status, body = await post(
+        server.url, "/offer", {"room": "r", "peer_id": "x", "offer": {"type": "offer", "sdp": sdp}}
+    )
+    assert status == 200, body
+    assert store.claims == {"r": {"x": body["answer"]["session"]}}
+    await until(lambda: store.claims == {}, timeout=TIMEOUT)  # it never connected
+    no_ufrag = "\r\n".join(x for x in sdp.split("\r\n") if not x.startswith("a=ice-ufrag"))
+    offer = {"type": "offer", "sdp": no_ufrag}  # refused by aiortc, after the claim
+    status, body = await post(server.url, "/offer", {"room": "r", "peer_id": "y", "offer": offer})
+    assert status == 400 and "ICE" in body["error"] and store.claims == {}
