@@ -1,6 +1,7 @@
 """The python-socketio reference server for the benchmarks (AsyncServer with rooms, aiohttp).
 
 Run: python benchmarks/sio_server.py --port 0   (prints "serving on http://...")
+     add --redis URL to share rooms through python-socketio's AsyncRedisManager.
 Events: join(room) -> ack; msg(data) -> the rest of the room; batch([data...]) -> the rest
 of the room as one event (the same application-level batching peerpyrtc does).
 """
@@ -15,8 +16,11 @@ import socketio
 from aiohttp import web
 
 
-async def main(port: int) -> None:
-    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=1 << 24)
+async def main(port: int, redis: str | None) -> None:
+    manager = socketio.AsyncRedisManager(redis) if redis else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp", max_http_buffer_size=1 << 24, client_manager=manager
+    )
     rooms: dict[str, str] = {}
 
     @sio.event
@@ -55,4 +59,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--redis", default=None)
+    args = parser.parse_args()
+    asyncio.run(main(args.port, args.redis))

@@ -32,11 +32,12 @@ BLANK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test</ti
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
+async def chromium(*extra_args: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=args)
         try:
             yield browser
         finally:

@@ -219,3 +219,87 @@ async def test_a_worker_cut_off_long_enough_to_be_reaped_comes_back_announced(
         for server, manager in workers:
             await server.close()
             await manager.close()
+
+
+def _flask_worker(manager: Any, results: Any, done: Any) -> None:
+    """One WSGI worker process (as gunicorn -w N --preload forks them)."""
+    import threading
+
+    import flask
+    from werkzeug.serving import make_server
+
+    from peerpyrtc.contrib.flask import signaling_blueprint
+
+    app = flask.Flask(__name__)
+    app.register_blueprint(signaling_blueprint(manager), url_prefix="/rtc")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    results.put(f"http://127.0.0.1:{server.port}/rtc")
+    done.wait(60)
+    server.shutdown()
+    manager.close()
+
+
+async def test_forked_wsgi_workers_share_rooms_through_the_backplane(
+    redis_server: RedisServer, clients: list[AsyncClient]
+) -> None:
+    import multiprocessing
+
+    from peerpyrtc import SignalingManager
+
+    await flush(redis_server)
+    manager = SignalingManager(backplane=redis_server.url)  # made in the parent (--preload)
+    context = multiprocessing.get_context("fork")
+    results, done = context.Queue(), context.Event()
+    children = [context.Process(target=_flask_worker, args=(manager, results, done)) for _ in "ab"]
+    for child in children:
+        child.start()
+    try:
+        loop = asyncio.get_running_loop()
+        urls = [await loop.run_in_executor(None, results.get, True, TIMEOUT) for _ in children]
+        ann = await join(clients, urls[0], "r", "ann")
+        bob = await join(clients, urls[1], "r", "bob")
+        await clients[1].send_message("from the other worker")
+        assert (await ann.expect("message"))[1] == "from the other worker"
+        await clients[0].broadcast("b", 1)
+        assert (await bob.expect("message"))[2] == "b"
+        assert [p["id"] for p in clients[1].peers] == ["ann", "bob"]
+    finally:
+        done.set()
+        for child in children:
+            await loop.run_in_executor(None, child.join, TIMEOUT)
+        manager.close()
+
+
+@pytest.mark.browser
+async def test_browser_tabs_chat_through_three_workers(
+    serve: Serve, redis_server: RedisServer
+) -> None:
+    """Chromium trickles candidates as it gathers them: with three workers behind one port,
+    /offer and each /candidate may reach different workers (parked, then forwarded)."""
+    from browser_support import chromium
+
+    proc, url = await serve.start("--workers", "3", "--redis", redis_server.url, "--debug")
+    # real addresses in candidates (not mDNS names, which the server skips)
+    async with chromium("--disable-features=WebRtcHideLocalIpsWithMdns") as browser:
+        pages: list[Any] = []
+        for name in ("Ann", "Bob", "Cat"):
+            page = await browser.new_page()
+            await page.goto(url)
+            await page.get_by_label("Your name").fill(name)
+            await page.get_by_role("button", name="Join").click()
+            await page.get_by_role("status").filter(has_text="Connected to lobby").wait_for()
+            pages.append(page)
+        await pages[2].get_by_label("Message").fill("hello from Cat")
+        await pages[2].get_by_label("Message").press("Enter")
+        for page in pages[:2]:
+            await page.get_by_text("Cat: hello from Cat").wait_for()
+        users = pages[1].get_by_role("list", name="Online users")
+        await users.locator("li").nth(2).wait_for()
+        assert await users.locator("li").count() == 3
+        assert "host" in await users.locator("li").filter(has_text="Ann").inner_text()
+    await serve.stop()
+    assert proc.stderr is not None
+    log = (await proc.stderr.read()).decode()
+    # the kernel spread the HTTP requests of each page over the workers
+    assert "forwarded to worker" in log or "parked candidates" in log

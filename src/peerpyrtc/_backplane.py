@@ -51,6 +51,21 @@ KEEPALIVE_EVERY = 1.0
 #: How long a forwarded request waits for the owning worker's answer.
 FORWARD_TIMEOUT = 5.0
 
+#: Candidates parked per peer id before its offer, and for how long (ms).
+_PARKED_MAX = 16
+_PARKED_MS = 30_000
+
+PARK = """
+local P, room, id = ARGV[1], ARGV[2], ARGV[3]
+local owner = redis.call('HGET', P .. 'r:' .. room .. ':owners', id)
+if owner then return owner end
+local key = P .. 'early:' .. room .. ':' .. id
+redis.call('RPUSH', key, ARGV[4])
+redis.call('LTRIM', key, -tonumber(ARGV[5]), -1)
+redis.call('PEXPIRE', key, ARGV[6])
+return false
+"""
+
 _ERRORS: dict[str, type[PeerPyRTCError]] = {
     cls.code: cls for cls in (Forbidden, InvalidRequest, RateLimited, UnknownPeer)
 }
@@ -79,6 +94,7 @@ class RedisBackplane:
         )
         self.store = RedisStore(self.redis, limits, worker_id=self.worker_id, prefix=prefix)
         self.delivery = ClusterDelivery(self.redis, prefix, self)
+        self._park_script = self.redis.register_script(PARK)
         #: Redis's identity: it changes when Redis lost its data (a restart without persistence).
         self._epoch: bytes | None = None
         self._manager: AsyncSignalingManager | None = None
@@ -223,28 +239,35 @@ class RedisBackplane:
     ) -> bool:
         """A candidate for a peer this worker does not hold: forward it to its worker, or park
         it in Redis until its offer arrives on any worker. False: keep it here."""
-        owner = await self.store.owner(room, peer_id)
+        owner = await self._park(room, peer_id, candidate)
+        if owner is None:
+            logger.debug("candidate for %s/%s parked until its offer", room, peer_id)
+            return True
         if owner == self.worker_id:
             return False
-        if owner is not None:
-            await self.forward(owner, "candidate", room, peer_id, candidate)
-            return True
-        key = f"{self.prefix}early:{room}:{peer_id}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, json.dumps(candidate))
-            pipe.ltrim(key, -16, -1)
-            pipe.pexpire(key, 30_000)
-            await pipe.execute()
+        logger.debug("candidate for %s/%s forwarded to worker %s", room, peer_id, owner)
+        await self.forward(owner, "candidate", room, peer_id, candidate)
         return True
 
+    async def _park(self, room: str, peer_id: str, candidate: dict[str, Any]) -> str | None:
+        """Park the candidate unless the id is claimed (then: its owner), atomically with the
+        claim, so an offer claiming it meanwhile either finds it parked or is its owner."""
+        owner = await self._park_script(
+            args=[self.prefix, room, peer_id, json.dumps(candidate), _PARKED_MAX, _PARKED_MS]
+        )
+        return owner.decode() if owner else None
+
     async def take_parked(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
-        """Candidates parked for this session before its offer was claimed here."""
+        """Candidates parked for this session before its offer was claimed here (call after
+        the claim)."""
         key = f"{self.prefix}early:{room}:{peer_id}"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lrange(key, 0, -1)
             pipe.delete(key)
             parked, _ = await pipe.execute()
         found = [json.loads(c) for c in parked]
+        if found:
+            logger.debug("%d parked candidates for %s/%s", len(found), room, peer_id)
         return [c for c in found if isinstance(c, dict) and c.get("session") == session]
 
     async def forward(self, owner: str, op: str, *args: Any) -> Any:
