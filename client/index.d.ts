@@ -32,6 +32,9 @@ export type ConnectionStatus =
   | 'closed'
   | 'failed';
 
+/** 'relay': every message through the server; 'mesh': peers also connect directly. */
+export type Topology = 'relay' | 'mesh';
+
 export interface Peer {
   id: string;
   isHost: boolean;
@@ -39,6 +42,8 @@ export interface Peer {
   joinedAt: number;
   /** True for this connection's own entry (getRoomPeers only). */
   isSelf?: boolean;
+  /** Messages to this peer travel on a direct link (mesh rooms; getRoomPeers only). */
+  isDirect?: boolean;
   /** Why it left (onPeerLeft only): 'left', 'closed', 'timeout', a kick's reason, ... */
   reason?: string;
   userAgent?: string;
@@ -57,8 +62,10 @@ export interface ConnectionOptions {
   reconnectTimeout?: number;
   /** Add navigator.userAgent to the info other peers see (default false). */
   sendUserAgent?: boolean;
-  /** STUN/TURN servers; none by default. */
+  /** STUN/TURN servers (for the server connection and, in mesh rooms, direct links); none by default. */
   iceServers?: RTCIceServer[];
+  /** 'relay' sends direct (mesh) links only through TURN: other peers never see this one's addresses (default 'all'). */
+  meshIceTransportPolicy?: RTCIceTransportPolicy;
   /** Base URL of the signalling routes (default: same origin). */
   signalingUrl?: string;
   /** A small object shown to other peers, such as a display name. */
@@ -161,6 +168,8 @@ export declare class WebRTCConnection<Events extends Record<string, any> = Recor
   getRoomPeers(): Peer[];
   getPeerCount(): number;
   isRoomHost(): boolean;
+  /** How this room's messages travel, as the server decided: through it, or peer to peer (null before connecting). */
+  readonly topology: Topology | null;
 
   on<E extends (keyof Events & string) | 'message'>(
     event: E, handler: (senderId: string, data: E extends keyof Events ? Events[E] : string) => void): Unsubscribe;

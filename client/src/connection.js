@@ -5,7 +5,7 @@ import { reconnectDelay, retry } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
-import { receiveFrame } from './inbound.js';
+import { createMesh, receiveFrame } from './inbound.js';
 import { Outbox } from './outbox.js';
 import { encodeBroadcast, encodeEmit, encodeMessage } from './protocol.js';
 import { RoomState } from './room-state.js';
@@ -34,6 +34,7 @@ export class WebRTCConnection {
     /** Lifecycle events: open, close, error, message, peer-joined, peer-left, room-update, status. */
     this.lifecycle = new Emitter();
     this._room = new RoomState(this.peerId);
+    this._mesh = createMesh(this); // direct links, in mesh rooms
     this._status = 'disconnected';
     this._transport = null;
     this._stale = null; // the previous transport during a reconnect (the server still holds it)
@@ -56,7 +57,10 @@ export class WebRTCConnection {
   get hostId() { return this._room.hostId; }
   isConnected() { return this._status === 'connected'; }
   getConnectionStatus() { return this._status; }
-  getRoomPeers() { return this._room.list(); }
+  /** The room's peers in join order; `isDirect`: messages to it travel on a direct link (mesh). */
+  getRoomPeers() { return this._room.list().map((p) => ({ ...p, isDirect: this._mesh.isDirect(p.id) })); }
+  /** 'relay' or 'mesh', as the server decided for this room (null before the welcome). */
+  get topology() { return this._room.topology; }
   getPeerCount() { return this._room.size; }
   isRoomHost() { return this._room.hostId === this.peerId; }
 
@@ -120,19 +124,19 @@ export class WebRTCConnection {
 
   // ----------------------------------------------------------- sending
   sendMessage(message) {
-    const text = typeof message === 'string' ? message : JSON.stringify(message);
-    this._enqueue(encodeMessage(text));
+    this._send(encodeMessage(typeof message === 'string' ? message : JSON.stringify(message)));
   }
 
-  emit(event, data, options = {}) { this._enqueue(encodeEmit(event, data, options && options.to)); }
+  emit(event, data, options = {}) { const to = options?.to; this._send(encodeEmit(event, data, to), to); }
 
-  broadcast(event, data) { this._enqueue(encodeBroadcast(event, data)); }
+  broadcast(event, data) { this._send(encodeBroadcast(event, data), undefined, false); }
 
-  _enqueue(raw) {
+  _send(raw, to, direct = true) {
     if (this._closedByUser) {
       throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'cannot send: closeConnection() was called');
     }
-    this._outbox.put(raw);
+    const relayed = direct ? this._mesh.route(raw, to) : raw; // broadcasts: one order, the server's
+    if (relayed !== null) this._outbox.put(relayed);
   }
 
   // ------------------------------------------------------- connecting
@@ -257,16 +261,9 @@ export class WebRTCConnection {
     }
   }
 
-  _dropStale() {
-    const stale = this._stale;
-    this._stale = null;
-    if (stale) stale.close();
-  }
+  _dropStale() { const stale = this._stale; this._stale = null; stale?.close(); }
 
-  _teardown() {
-    this._retire(true);
-    this._dropStale();
-  }
+  _teardown() { this._retire(true); this._dropStale(); this._mesh.close(); }
 
   // --------------------------------------------------------- receiving
   _onFrame(frame) {

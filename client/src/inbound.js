@@ -2,7 +2,26 @@
 // envelopes feed the room state (room-state.js), close notices and pings are answered.
 
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import { Mesh } from './mesh.js';
 import { decodeFrame } from './protocol.js';
+
+/** The mesh of a connection: its direct links speak through the connection's relay. */
+export function createMesh(conn) {
+  return new Mesh({
+    selfId: conn.peerId,
+    members: () => [...conn._room.peers.keys()],
+    signal: (to, d) => {
+      try { conn._outbox.put(JSON.stringify({ t: 'sig', to, d })); } catch (e) { conn._log('signal not sent', e); }
+    },
+    deliver: (from, env) => onEnvelope(conn, { ...env, from }),
+    config: () => ({
+      iceServers: conn.options.iceServers || [],
+      iceTransportPolicy: conn.options.meshIceTransportPolicy || 'all',
+    }),
+    changed: () => conn._roomUpdate(),
+    log: (...args) => conn._log(...args),
+  });
+}
 
 /** Decode one server frame and apply each envelope to the connection `conn`. */
 export function receiveFrame(conn, frame) {
@@ -38,20 +57,26 @@ function onEnvelope(conn, env) {
     case 'welcome':
       conn._mayReconnect = true;
       room.welcome(env);
+      conn._mesh.configure(env);
       if (conn._welcome) { conn._welcome.resolve(); conn._welcome = null; }
       conn._roomUpdate();
       break;
     case 'joined':
       conn._fire('onPeerJoined', 'peer-joined', room.joined(env));
+      conn._mesh.update();
       conn._roomUpdate();
       break;
     case 'left': // the role it had when it left; the new host is announced after this
       conn._fire('onPeerLeft', 'peer-left', room.left(env));
+      conn._mesh.update();
       conn._roomUpdate();
       break;
     case 'host':
       room.host(env);
       conn._roomUpdate();
+      break;
+    case 'sig':
+      conn._mesh.onSignal(env.from, env.d);
       break;
     case 'error':
       conn._fire('onError', 'error',

@@ -30,4 +30,5 @@ export const DEFAULTS = Object.freeze({
   headers: {},
   // (init) => transport; the relay transport unless a test or a later topology says otherwise
   createTransport: (init) => new RelayTransport(init),
+  meshIceTransportPolicy: 'all',
 });

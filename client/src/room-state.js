@@ -9,12 +9,15 @@ export class RoomState {
     this.peers = new Map();
     /** @type {string|null} */
     this.hostId = null;
+    /** @type {'relay'|'mesh'|null} */
+    this.topology = null;
   }
 
   /** `welcome`: the whole room, first on every connection. */
   welcome(env) {
     this.peers = new Map((env.peers || []).map((p) => [p.id, p]));
     this.hostId = env.host ?? null;
+    this.topology = env.topology || 'relay';
   }
 
   /** `joined`: returns the newcomer as callbacks see it. */

@@ -1,8 +1,15 @@
 // The facade driven through a fake transport: no browser, no network.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebRTCConnection } from '../src/connection.js';
+import { WebRTCConnection as Connection } from '../src/connection.js';
 import { Heartbeat } from '../src/heartbeat.js';
+
+// every connection a test makes is closed at the end (its timers would keep node running)
+const connections = [];
+class WebRTCConnection extends Connection {
+  constructor(...args) { super(...args); connections.push(this); }
+}
+after(() => Promise.all(connections.map((c) => c.closeConnection().catch(() => {}))));
 
 class FakeTransport {
   constructor(init, made) {

@@ -27,6 +27,11 @@ async function single(): Promise<void> {
   const connection: WebRTCConnection = await rtc.connect();
   const host: boolean = connection.isRoomHost();
   const peers: Peer[] = rtc.getRoomPeers();
+  const direct: boolean = peers.some((p) => p.isDirect === true) && rtc.topology === 'mesh';
+  console.log(direct);
+  // @ts-expect-error topology is a known string union
+  const t: 'p2p' = rtc.topology;
+  console.log(t);
   console.log(host, peers, rtc.isConnected(), rtc.getConnectionStatus());
   await rtc.closeConnection();
   // @ts-expect-error the event name is required

@@ -42,10 +42,7 @@ from ._errors import (
     SignalingError,
 )
 from ._ice import IceServerPool, IceServerSpec, normalize_ice_servers
-from ._protocol import (
-    MAX_ENVELOPE_BYTES,
-    utf8_len,
-)
+from ._protocol import MAX_ENVELOPE_BYTES, utf8_len
 from ._sendqueue import SendQueue
 
 __all__ = ["AsyncClient"]

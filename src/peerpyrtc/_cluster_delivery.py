@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._delivery import Delivery
@@ -86,16 +86,22 @@ class ClusterDelivery(Delivery):
 
     # ---------------------------------------------------------------- sending
     def deliver(
-        self, room: str, raw: str | bytes, *, exclude: str | None = None, to: str | None = None
+        self,
+        room: str,
+        raw: str | bytes,
+        *,
+        exclude: str | None = None,
+        to: str | None = None,
+        skip: Collection[str] | None = None,
     ) -> int:
-        if not self._publish(room, "f", raw, exclude, to):
-            return self.deliver_local(room, raw, exclude, to)
+        if not self._publish(room, "f", raw, exclude, to, None, skip):
+            return self.deliver_local(room, raw, exclude, to, skip)
         members = self.mirror.get(room)
         if members is None:
             return 0
         if to is not None:
             return int(to in members)
-        return len(members) - (exclude in members)
+        return len(members - {exclude, *(skip or ())})
 
     def broadcast(self, room: str, raw: str, sender: str) -> int:
         if not self._publish(room, "b", raw, None, None, sender):
@@ -120,10 +126,14 @@ class ClusterDelivery(Delivery):
         exclude: str | None,
         to: str | None,
         subject: str | None = None,
+        skip: Collection[str] | None = None,
     ) -> bool:
         if not self.linked or self._outbox.qsize() >= MAX_OUTBOX:
             return False
-        head = json.dumps([kind, exclude or "", to or "", subject or ""], separators=(",", ":"))
+        fields: list[Any] = [kind, exclude or "", to or "", subject or ""]
+        if skip:
+            fields.append(sorted(skip))
+        head = json.dumps(fields, separators=(",", ":"))
         body = raw.encode() if isinstance(raw, str) else raw
         self._outbox.put_nowait((kind, room, head.encode() + b"\n" + body))
         return True
@@ -177,7 +187,7 @@ class ClusterDelivery(Delivery):
             payload = payload[head_end + 1 :]
             head_end = payload.index(b"\n")
             head = payload[:head_end]
-        kind, exclude, to, subject = json.loads(head)
+        kind, exclude, to, subject, *rest = json.loads(head)
         raw = payload[head_end + 1 :].decode()
         if kind == "b":
             if not n:
@@ -187,7 +197,7 @@ class ClusterDelivery(Delivery):
             members = self.mirror.get(room)
             if members is not None:
                 (members.add if kind == "j" else members.discard)(subject)
-        self.deliver_local(room, raw, exclude or None, to or None)
+        self.deliver_local(room, raw, exclude or None, to or None, rest[0] if rest else None)
 
     def degraded_seq(self, room: str) -> int:
         """Numbers for broadcasts while Redis is away (this worker's peers only)."""

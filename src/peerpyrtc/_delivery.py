@@ -15,7 +15,7 @@ not a second path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from ._peer import ServerPeer
 from ._protocol import stamp, stamp_suffix
@@ -58,13 +58,20 @@ class Delivery:
                 del self.local[peer.room]
 
     def deliver(
-        self, room: str, raw: str | bytes, *, exclude: str | None = None, to: str | None = None
+        self,
+        room: str,
+        raw: str | bytes,
+        *,
+        exclude: str | None = None,
+        to: str | None = None,
+        skip: Collection[str] | None = None,
     ) -> int:
-        """Queue ``raw`` for every member of ``room`` but ``exclude``, or for ``to`` only.
+        """Queue ``raw`` for every member of ``room`` but ``exclude`` and ``skip`` (peers its
+        sender reached directly), or for ``to`` only.
 
         Returns how many peers it was queued for (0 for an unknown room or target).
         """
-        return self.deliver_local(room, raw, exclude, to)
+        return self.deliver_local(room, raw, exclude, to, skip)
 
     def broadcast(self, room: str, raw: str, sender: str) -> int:
         """Stamp a broadcast with its sender and the room's next number; queue it for all."""
@@ -75,7 +82,12 @@ class Delivery:
         self.deliver_local(room, raw, peer_id if joined else None)
 
     def deliver_local(
-        self, room: str, raw: str | bytes, exclude: str | None = None, to: str | None = None
+        self,
+        room: str,
+        raw: str | bytes,
+        exclude: str | None = None,
+        to: str | None = None,
+        skip: Collection[str] | None = None,
     ) -> int:
         """Queue ``raw`` for this process's peers of ``room`` (the only member loop)."""
         members = self.local.get(room)
@@ -89,7 +101,7 @@ class Delivery:
             return 1
         count = 0
         for member_id, peer in members.items():
-            if member_id != exclude:
+            if member_id != exclude and (skip is None or member_id not in skip):
                 peer.send(raw)
                 count += 1
         return count

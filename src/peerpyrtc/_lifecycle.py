@@ -123,7 +123,10 @@ class PeerLifecycle:
         peer.state = "open"
         peer.order, peer.joined_at = joined.order, joined.member["joinedAt"]
         delivery.attach(peer, [p["id"] for p in joined.peers])
-        peer.send(protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers))
+        topology = self._relay.topology(peer.room)
+        cap = self.limits.mesh_max_peers
+        welcome = protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers, topology, cap)
+        peer.send(welcome)
         if not joined.rejoined:
             self._delivery.presence(peer.room, protocol.joined(joined.member), peer.id, True)
             logger.debug("%s joined %s", peer.id, peer.room)

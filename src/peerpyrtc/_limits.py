@@ -33,6 +33,9 @@ class Limits:
     max_rooms: int = 100_000
     #: Most peers (open or pending) in one room.
     max_peers_per_room: int = 1000
+    #: In a mesh room, the first this many members (in join order) connect directly to each
+    #: other; the others are reached through the relay (nobody holds more than this - 1).
+    mesh_max_peers: int = 8
     #: Bytes queued for one peer before it is disconnected as too slow.
     max_queue_bytes: int = 32 * 1024 * 1024
     #: Seconds an answered offer may take to open its channel.

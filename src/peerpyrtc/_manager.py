@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str]
 
 _BACKPLANES = ("redis://", "rediss://", "unix://")
+TOPOLOGIES = ("relay", "mesh")
 
 
 class AsyncSignalingManager(HookRegistry, PeerLifecycle):
@@ -57,6 +58,10 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         limits: bounds on ids, sizes, rates, rooms and queues.
         admin_token: the bearer token that opens the admin routes (``GET /rooms``);
             None (the default) keeps them closed: no room data leaves the server.
+        topology: ``"relay"`` (the default: every message goes through the server) or
+            ``"mesh"`` (peers also connect directly to each other; messages travel peer
+            to peer, server hooks do not see them), or a callable taking a room name and
+            returning one of these (per room; it must answer the same on every worker).
         backplane: ``"redis://host:6379/0"`` (or ``unix://``, ``rediss://``) to share
             rooms with every worker using the same Redis (``pip install
             'peerpyrtc[redis]'``); None (the default) keeps rooms in this process.
@@ -69,6 +74,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         debug: bool = False,
         limits: Limits | None = None,
         admin_token: str | None = None,
+        topology: str | Callable[[str], str] = "relay",
         backplane: str | None = None,
     ) -> None:
         _patches.apply()
@@ -96,12 +102,16 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
+        if not callable(topology) and topology not in TOPOLOGIES:
+            raise ValueError(f"topology must be one of {TOPOLOGIES} or a callable")
+        self.topology = topology
         self._delivery = self._make_delivery()
         self._relay = Relay(
             self._delivery,
             self._hooks,
             self.limits,
             lambda peer, reason: self._spawn(self._remove(peer, reason)),
+            self.room_topology,
         )
 
     # -------------------------------------------------------------- signalling
@@ -273,6 +283,21 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             return False
         await self._remove(peer, reason, notify=True)
         return True
+
+    def room_topology(self, room: str) -> str:
+        """``"relay"`` or ``"mesh"``: how the peers of ``room`` exchange messages."""
+        topology = self.topology
+        if not callable(topology):
+            return topology
+        try:
+            decided = topology(room)
+        except Exception:
+            logger.exception("the topology callable raised for room %r: relay", room)
+            return "relay"
+        if decided not in TOPOLOGIES:
+            logger.error("the topology callable answered %r for room %r: relay", decided, room)
+            return "relay"
+        return decided
 
     # ------------------------------------------------------------- room info
     def rooms_info(self) -> dict[str, dict[str, Any]]:

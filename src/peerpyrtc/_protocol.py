@@ -65,7 +65,9 @@ MAX_BATCH_ITEMS = 4096
 MAX_DEPTH = 32
 
 #: Types a client may send.
-CLIENT_TYPES = frozenset({"msg", "emit", "bcast", "bye", "ping", "pong"})
+CLIENT_TYPES = frozenset({"msg", "emit", "bcast", "bye", "ping", "pong", "sig"})
+#: Most peer ids a message may name in ``x`` (the peers its sender reached directly).
+MAX_SKIP = 64
 #: Fields only the server writes; a client envelope carrying one is refused.
 SERVER_FIELDS = ("from", "n")
 
@@ -97,6 +99,8 @@ class Incoming(NamedTuple):
     data: Any
     to: str | None
     raw: str
+    #: Peers the sender reached directly (mesh): the relay skips them.
+    skip: frozenset[str] | None = None
 
 
 def encode(envelope: dict[str, Any]) -> str:
@@ -243,10 +247,23 @@ def _validate(value: Any, raw: str) -> Incoming | None:
     event = value.get("e")
     to = value.get("to")
     data = value.get("d")
+    skip = value.get("x")
+    if skip is not None:
+        if kind not in ("msg", "emit") or value.get("to") is not None:
+            raise ProtocolError("'x' is for messages to the whole room")
+        if not isinstance(skip, list) or len(skip) > MAX_SKIP:
+            raise ProtocolError(f"'x' must be a list of at most {MAX_SKIP} peer ids")
+        if not all(isinstance(i, str) and 0 < len(i) <= 128 for i in skip):
+            raise ProtocolError("'x' must list peer ids")
+        skip = frozenset(skip)
     if kind == "msg":
         if not isinstance(data, str):
             raise ProtocolError("a 'msg' envelope needs 'd' as a string")
         event = to = None
+    elif kind == "sig":
+        if not isinstance(to, str) or not isinstance(data, dict):
+            raise ProtocolError("a 'sig' envelope needs 'to', a peer id, and 'd', an object")
+        event = None
     elif kind in ("emit", "bcast"):
         if not isinstance(event, str) or not 0 < len(event) <= MAX_EVENT_LENGTH:
             raise ProtocolError(
@@ -258,7 +275,7 @@ def _validate(value: Any, raw: str) -> Incoming | None:
             raise ProtocolError("'to' must be a peer id")
     else:
         event = to = None
-    return Incoming(kind, event, data, to, raw)
+    return Incoming(kind, event, data, to, raw, skip)
 
 
 def decode(frame: str) -> list[Incoming]:
@@ -313,19 +330,29 @@ def pong(data: Any) -> str:
     return encode({"t": "pong", "d": data})
 
 
-def welcome(peer_id: str, room: str, host: str | None, peers: list[dict[str, Any]]) -> str:
-    """The first envelope of every connection: who it is, the room's peers and host."""
-    return encode(
-        {
-            "t": "welcome",
-            "v": PROTOCOL_VERSION,
-            "id": peer_id,
-            "room": room,
-            "host": host,
-            "peers": peers,
-            "maxMessageSize": MAX_ENVELOPE_BYTES,
-        }
-    )
+def welcome(
+    peer_id: str,
+    room: str,
+    host: str | None,
+    peers: list[dict[str, Any]],
+    topology: str = "relay",
+    mesh_max_peers: int = 0,
+) -> str:
+    """The first envelope of every connection: who it is, the room's peers and host, and the
+    room's topology (in a mesh room: how many of the first members connect directly)."""
+    envelope = {
+        "t": "welcome",
+        "v": PROTOCOL_VERSION,
+        "id": peer_id,
+        "room": room,
+        "host": host,
+        "peers": peers,
+        "maxMessageSize": MAX_ENVELOPE_BYTES,
+        "topology": topology,
+    }
+    if topology == "mesh":
+        envelope["meshMaxPeers"] = mesh_max_peers
+    return encode(envelope)
 
 
 def joined(peer: dict[str, Any]) -> str:

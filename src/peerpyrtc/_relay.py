@@ -45,8 +45,11 @@ class Relay:
         hooks: Hooks,
         limits: Limits,
         remove: Callable[[ServerPeer, str], None],
+        topology: Callable[[str], str] = lambda room: "relay",
     ) -> None:
         self.delivery = delivery
+        #: The room's topology ("relay" or "mesh"), decided by the server.
+        self.topology = topology
         self.hooks = hooks
         self.limits = limits
         #: Takes a peer out of its room with a reason (the manager's job).
@@ -155,6 +158,9 @@ class Relay:
         if kind == "bye":
             self.remove(peer, "left")
             return
+        if kind == "sig":  # mesh signalling between two peers: relayed as is, no hooks
+            self._signal(peer, env)
+            return
         if rewritten is not None:  # relayed as if the sender had written the rewrite
             try:
                 env = _rewrite(kind, rewritten)
@@ -170,7 +176,7 @@ class Relay:
             return
         raw = stamp(env.raw, peer.stamp)
         if env.to is None:
-            self.delivery.deliver(peer.room, raw, exclude=peer.id)
+            self.delivery.deliver(peer.room, raw, exclude=peer.id, skip=env.skip)
         elif env.to != SERVER_ID and not self.delivery.deliver(peer.room, raw, to=env.to):
             self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
             return
@@ -180,6 +186,12 @@ class Relay:
             self.hooks.dispatch(
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
+
+    def _signal(self, peer: ServerPeer, env: Incoming) -> None:
+        if self.topology(peer.room) != "mesh":
+            self._error(peer, "ERR_PROTOCOL", "'sig' envelopes are for mesh rooms")
+        elif not self.delivery.deliver(peer.room, stamp(env.raw, peer.stamp), to=env.to):
+            self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
 
     def _error(self, peer: ServerPeer, code: str, message: str) -> None:
         logger.debug("%r: %s %s", peer, code, message)

@@ -23,7 +23,7 @@ import secrets
 import tempfile
 import threading
 import weakref
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -54,6 +54,7 @@ class SignalingManager(HookRegistry):
         ice_servers: Iterable[IceServerSpec] | None = None,
         limits: Limits | None = None,
         admin_token: str | None = None,
+        topology: str | Callable[[str], str] = "relay",
         backplane: str | None = None,
         timeout: float = 30.0,
     ) -> None:
@@ -63,6 +64,7 @@ class SignalingManager(HookRegistry):
             "debug": debug,
             "limits": limits,
             "admin_token": admin_token,
+            "topology": topology,
             "backplane": backplane,
         }
         self.async_manager = AsyncSignalingManager(**self._config)
@@ -76,6 +78,14 @@ class SignalingManager(HookRegistry):
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
+
+    @property
+    def topology(self) -> str | Callable[[str], str]:
+        return self.async_manager.topology
+
+    def room_topology(self, room: str) -> str:
+        """``"relay"`` or ``"mesh"`` (see :meth:`AsyncSignalingManager.room_topology`)."""
+        return self.async_manager.room_topology(room)
 
     @property
     def limits(self) -> Limits:

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one of peerpyrtc.Limits, e.g. max_bytes_per_second=0 (repeatable)",
     )
     serve.add_argument(
+        "--topology",
+        choices=["relay", "mesh"],
+        default="relay",
+        help="relay: every message through the server; mesh: peers also connect directly and "
+        "messages travel peer to peer (default: %(default)s)",
+    )
+    serve.add_argument(
         "--redis",
         default=os.environ.get("PEERPYRTC_REDIS_URL"),
         metavar="URL",
@@ -116,6 +123,7 @@ async def serve(
     limits: Limits | None = None,
     redis: str | None = None,
     sock: socket.socket | None = None,
+    topology: str = "relay",
 ) -> None:
     """Run the server until SIGINT/SIGTERM."""
     manager = AsyncSignalingManager(
@@ -124,6 +132,7 @@ async def serve(
         admin_token=admin_token,
         limits=limits,
         backplane=redis,
+        topology=topology,
     )
     try:
         await manager.start()
@@ -184,11 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1 or (args.workers > 1 and not args.redis):
         parser.error("--workers: N > 1 needs --redis (each worker holds part of every room)")
     raise_open_file_limit()
-    options = (args.ice_server, args.debug, args.admin_token, limits, args.redis)
+    options = (args.ice_server, args.debug, args.admin_token, limits, args.redis, args.topology)
     try:
         if args.workers > 1:
             return _supervise(args.host, args.port, args.workers, options)
-        run(serve(args.host, args.port, *options))
+        ice, debug, token, limits_, redis, topology = options
+        run(serve(args.host, args.port, ice, debug, token, limits_, redis, None, topology))
     except Unavailable as exc:
         print(f"peerpyrtc: {exc}", file=sys.stderr)
         return 2
@@ -219,8 +229,8 @@ def _supervise(host: str, port: int, workers: int, options: tuple[Any, ...]) -> 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             code = 0
             try:
-                ice, debug, token, limits, redis = options
-                run(serve(host, port, ice, debug, token, limits, redis, sock=sock))
+                ice, debug, token, limits, redis, topology = options
+                run(serve(host, port, ice, debug, token, limits, redis, sock, topology))
             except Unavailable as exc:
                 print(f"peerpyrtc worker {slot}: {exc}", file=sys.stderr, flush=True)
                 code = 2

@@ -153,6 +153,111 @@ var Heartbeat = class {
   }
 };
 
+// src/peer-link.js
+var CHANNEL_ID = 0;
+var PeerLink = class {
+  /**
+   * @param {object} init
+   * @param {string} init.peerId the other peer
+   * @param {string} init.linkId this link's id (the initiator's; the same on both sides)
+   * @param {boolean} init.polite whether this side yields when offers collide
+   * @param {RTCConfiguration} init.config ICE servers and policy
+   * @param {(d: object) => void} init.signal sends one signal to the other peer
+   * @param {(frame: string) => void} init.onFrame a frame from the other peer
+   * @param {() => void} init.onOpen the channel opened
+   * @param {(reason: string) => void} init.onClosed the link is gone (once)
+   * @param {(...args: unknown[]) => void} [init.log]
+   */
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onClosed, log }) {
+    Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.log = log || (() => {
+    });
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    const channel = pc.createDataChannel("peerpyrtc-direct", { negotiated: true, id: CHANNEL_ID, ordered: true });
+    this.channel = channel;
+    channel.onopen = () => {
+      if (!this.closed) this.onOpen();
+    };
+    channel.onmessage = (e) => {
+      if (!this.closed && typeof e.data === "string") this.onFrame(e.data);
+    };
+    channel.onclose = () => this.close("channel closed");
+    pc.onicecandidate = (e) => {
+      if (e.candidate && !this.closed) this.signal({ k: "neg", link: this.linkId, candidate: e.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.close(`connection ${pc.connectionState}`);
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
+      } catch (error) {
+        this.log("direct offer failed", this.peerId, error);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+  }
+  get isOpen() {
+    return !this.closed && this.channel.readyState === "open";
+  }
+  /** One negotiation signal from the other peer (a description or a candidate). */
+  async receive(d) {
+    if (this.closed) return;
+    const pc = this.pc;
+    try {
+      if (d.description) {
+        const offer = d.description.type === "offer";
+        const collision = offer && (this.makingOffer || pc.signalingState !== "stable");
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(d.description);
+        if (offer) {
+          await pc.setLocalDescription();
+          this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
+        }
+      } else if (d.candidate) {
+        try {
+          await pc.addIceCandidate(d.candidate);
+        } catch (error) {
+          if (!this.ignoreOffer) throw error;
+        }
+      }
+    } catch (error) {
+      this.log("direct negotiation failed", this.peerId, error);
+      this.close("negotiation failed");
+    }
+  }
+  send(frame) {
+    this.channel.send(frame);
+  }
+  get bufferedAmount() {
+    return this.channel.bufferedAmount;
+  }
+  close(reason = "closed") {
+    if (this.closed) return;
+    this.closed = true;
+    const { pc, channel } = this;
+    channel.onopen = channel.onmessage = channel.onclose = null;
+    pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
+    try {
+      channel.close();
+    } catch {
+    }
+    try {
+      pc.close();
+    } catch {
+    }
+    this.onClosed(reason);
+  }
+};
+
 // src/protocol.js
 var PROTOCOL_VERSION = 1;
 var CHANNEL_LABEL = "peerpyrtc";
@@ -206,81 +311,6 @@ function decodeFrame(frame) {
   const value = JSON.parse(frame);
   const list = Array.isArray(value) ? value : [value];
   return list.filter((env) => env !== null && typeof env === "object" && typeof env.t === "string");
-}
-
-// src/inbound.js
-function receiveFrame(conn, frame) {
-  if (typeof frame !== "string") return;
-  let envelopes;
-  try {
-    envelopes = decodeFrame(frame);
-  } catch (error) {
-    conn._log("bad frame from server", error);
-    return;
-  }
-  for (const env of envelopes) {
-    try {
-      onEnvelope(conn, env);
-    } catch (error) {
-      conn._log("malformed envelope from server", env, error);
-    }
-  }
-}
-function onEnvelope(conn, env) {
-  const room = conn._room;
-  switch (env.t) {
-    case "msg":
-      conn._fire("onMessage", "message", env.from, env.d, void 0);
-      conn._events.emit("message", env.from, env.d);
-      break;
-    case "emit":
-    case "bcast":
-      conn._fire("onMessage", "message", env.from, env.d, env.e);
-      conn._events.emit(env.e, env.from, env.d);
-      break;
-    case "welcome":
-      conn._mayReconnect = true;
-      room.welcome(env);
-      if (conn._welcome) {
-        conn._welcome.resolve();
-        conn._welcome = null;
-      }
-      conn._roomUpdate();
-      break;
-    case "joined":
-      conn._fire("onPeerJoined", "peer-joined", room.joined(env));
-      conn._roomUpdate();
-      break;
-    case "left":
-      conn._fire("onPeerLeft", "peer-left", room.left(env));
-      conn._roomUpdate();
-      break;
-    case "host":
-      room.host(env);
-      conn._roomUpdate();
-      break;
-    case "error":
-      conn._fire(
-        "onError",
-        "error",
-        new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || "server error", { serverCode: env.code })
-      );
-      break;
-    case "close":
-      conn._log("server is closing the connection:", env.reason);
-      conn.closeReason = env.reason;
-      conn._mayReconnect = !!env.reconnect;
-      conn._lost(conn._generation, env.reason || "closed by the server");
-      break;
-    case "ping":
-      try {
-        conn._transport.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
-      } catch {
-      }
-      break;
-    default:
-      break;
-  }
 }
 
 // src/signaling.js
@@ -477,6 +507,377 @@ function beaconType(url) {
   }
 }
 
+// src/options.js
+function randomToken(bytes) {
+  const data = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(data);
+  let text = "";
+  for (const b of data) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+function generatePeerId() {
+  return `peer-${randomToken(6).replace(/[-_]/g, "x")}`;
+}
+var DEFAULTS = Object.freeze({
+  debug: false,
+  // retried with capped, jittered backoff until reconnectTimeout has passed
+  maxReconnectAttempts: Infinity,
+  reconnectDelay: 2e3,
+  reconnectTimeout: 12e4,
+  sendUserAgent: false,
+  iceServers: [],
+  signalingUrl: "",
+  peerInfo: {},
+  requestTimeout: 1e4,
+  connectTimeout: 15e3,
+  maxQueuedMessages: 1e3,
+  headers: {},
+  // (init) => transport; the relay transport unless a test or a later topology says otherwise
+  createTransport: (init) => new RelayTransport(init),
+  meshIceTransportPolicy: "all"
+});
+
+// src/mesh.js
+var MAX_DIRECT_BYTES = 64e3;
+var ACK_EVERY = 32;
+var ACK_AFTER_MS = 100;
+var MAX_UNACKED = 1e4;
+var RETRY_MS = [1e3, 3e3, 1e4, 3e4];
+var Mesh = class {
+  /**
+   * @param {object} host what the mesh needs of its connection
+   * @param {string} host.selfId
+   * @param {() => string[]} host.members the room's peer ids in join order (self included)
+   * @param {(to: string, d: object) => void} host.signal a `sig` envelope through the relay
+   * @param {(from: string, env: object) => void} host.deliver a peer's envelope, to the app
+   * @param {() => RTCConfiguration} host.config ICE configuration of direct links
+   * @param {() => void} host.changed the path to some peer changed
+   * @param {(...args: unknown[]) => void} host.log
+   * @param {(init: object) => PeerLink} [host.createLink] (tests: a fake link)
+   */
+  constructor(host) {
+    this.host = host;
+    this.active = false;
+    this.cap = 0;
+    this.pairs = /* @__PURE__ */ new Map();
+  }
+  /** The room's topology, from the welcome. */
+  configure(env) {
+    this.active = env.topology === "mesh";
+    this.cap = env.meshMaxPeers || 0;
+    this.update();
+  }
+  /** Membership changed: open links to eligible peers (the first `cap` in join order), drop others. */
+  update() {
+    const { selfId } = this.host;
+    const eligible = new Set(this.active ? this.host.members().slice(0, this.cap) : []);
+    if (!eligible.has(selfId)) eligible.clear();
+    for (const id of [...this.pairs.keys()]) if (!eligible.has(id)) this.drop(id);
+    for (const id of eligible) {
+      if (id === selfId || this.pairs.has(id)) continue;
+      const pair = new Pair(id);
+      this.pairs.set(id, pair);
+      if (selfId > id) this.startLink(pair);
+    }
+  }
+  isDirect(peerId) {
+    const pair = this.pairs.get(peerId);
+    return !!pair && pair.out === "direct";
+  }
+  /**
+   * Send a msg/emit envelope: direct to the peers it can, the rest through the relay.
+   * @returns {string|null} what to relay (with `x` listing peers reached directly), or null
+   */
+  route(raw, to) {
+    if (!this.active || !this.pairs.size || byteLength(raw) > MAX_DIRECT_BYTES) return raw;
+    const targets = to != null ? [to] : this.host.members().filter((id) => id !== this.host.selfId);
+    const direct = targets.filter((id) => this.pairs.get(id)?.canSend);
+    for (const id of direct) this.sendDirect(this.pairs.get(id), raw);
+    if (!direct.length) return raw;
+    if (to != null || direct.length === targets.length) return null;
+    return `${raw.slice(0, -1)},"x":${JSON.stringify(direct)}}`;
+  }
+  sendDirect(pair, raw) {
+    pair.outSeq += 1;
+    pair.unacked.push([pair.outSeq, raw]);
+    if (pair.unacked.length > MAX_UNACKED) {
+      pair.link.close("too far behind");
+      return;
+    }
+    pair.outbox.push(raw);
+    if (pair.outbox.length === 1) queueMicrotask(() => this.flushDirect(pair));
+  }
+  flushDirect(pair) {
+    const raws = pair.outbox;
+    pair.outbox = [];
+    if (!raws.length || !pair.canSend) return;
+    let first = pair.outSeq - raws.length + 1;
+    let batch2 = [];
+    let size = 0;
+    const send = () => {
+      pair.link.send(`{"t":"d","s":${first},"b":[${batch2.join(",")}]}`);
+      first += batch2.length;
+    };
+    for (const raw of raws) {
+      if (batch2.length && size + raw.length > MAX_DIRECT_BYTES) {
+        send();
+        batch2 = [];
+        size = 0;
+      }
+      batch2.push(raw);
+      size += raw.length + 1;
+    }
+    send();
+  }
+  // ------------------------------------------------------------ links
+  startLink(pair, linkId = randomToken(9), polite = false) {
+    pair.link?.close("replaced");
+    const link = (this.host.createLink || ((init) => new PeerLink(init)))({
+      peerId: pair.id,
+      linkId,
+      polite,
+      config: this.host.config(),
+      signal: (d) => this.host.signal(pair.id, d),
+      onFrame: (frame) => this.onFrame(pair, link, frame),
+      onOpen: () => this.opened(pair, link),
+      onClosed: (reason) => this.closed(pair, link, reason),
+      log: this.host.log
+    });
+    pair.link = link;
+  }
+  opened(pair, link) {
+    if (pair.link !== link) return;
+    pair.retries = 0;
+    this.host.signal(pair.id, { k: "switch", link: link.linkId });
+    pair.out = "direct";
+    this.host.changed();
+  }
+  closed(pair, link, reason) {
+    if (pair.link !== link) return;
+    pair.link = null;
+    this.host.log("direct link to", pair.id, "closed:", reason);
+    this.fallBack(pair, link.linkId);
+    if (this.pairs.get(pair.id) === pair && this.host.selfId > pair.id && reason !== "replaced") {
+      const delay = RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)];
+      clearTimeout(pair.retryTimer);
+      pair.retryTimer = setTimeout(() => {
+        if (this.pairs.get(pair.id) === pair && !pair.link) this.startLink(pair);
+      }, delay);
+    }
+  }
+  fallBack(pair, linkId) {
+    pair.inDirect = false;
+    pair.held = [];
+    if (pair.out !== "direct") return;
+    pair.out = "relay";
+    this.host.signal(pair.id, { k: "fallback", link: linkId });
+    for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: "resend", s, e: JSON.parse(raw) });
+    pair.unacked = [];
+    pair.outbox = [];
+    this.host.changed();
+  }
+  drop(id) {
+    const pair = this.pairs.get(id);
+    this.pairs.delete(id);
+    if (!pair) return;
+    clearTimeout(pair.retryTimer);
+    clearTimeout(pair.ackTimer);
+    pair.link?.close("left the mesh");
+  }
+  close() {
+    for (const id of [...this.pairs.keys()]) this.drop(id);
+    this.active = false;
+  }
+  // ------------------------------------------------------------ receiving
+  /** A `sig` envelope relayed by the server. */
+  onSignal(from, d) {
+    const pair = this.pairs.get(from);
+    if (!pair || !d || typeof d !== "object") return;
+    switch (d.k) {
+      case "neg":
+        if (d.link !== pair.link?.linkId) {
+          if (this.host.selfId > from) return;
+          this.startLink(pair, d.link, true);
+        }
+        pair.link.receive(d);
+        break;
+      case "switch":
+        if (d.link !== pair.link?.linkId) return;
+        pair.inDirect = true;
+        for (const [s, env] of pair.held.splice(0)) this.accept(pair, s, env);
+        break;
+      case "fallback":
+        pair.inDirect = false;
+        pair.held = [];
+        if (pair.link && pair.link.linkId === d.link) pair.link.close("the peer fell back");
+        break;
+      case "resend":
+        if (Number.isInteger(d.s) && d.s > pair.inSeq) this.accept(pair, d.s, d.e, false);
+        break;
+      default:
+        break;
+    }
+  }
+  onFrame(pair, link, frame) {
+    if (pair.link !== link) return;
+    let value;
+    try {
+      value = JSON.parse(frame);
+    } catch {
+      return;
+    }
+    if (value?.t === "a" && Number.isInteger(value.s)) {
+      pair.unacked = pair.unacked.filter(([s]) => s > value.s);
+    } else if (value?.t === "d" && Number.isInteger(value.s) && Array.isArray(value.b)) {
+      value.b.forEach((env, i) => {
+        const s = value.s + i;
+        if (s <= pair.inSeq) return;
+        if (pair.inDirect) this.accept(pair, s, env);
+        else pair.held.push([s, env]);
+      });
+    }
+  }
+  accept(pair, s, env, ack = true) {
+    if (s <= pair.inSeq) return;
+    pair.inSeq = s;
+    if (env && (env.t === "msg" || env.t === "emit")) this.host.deliver(pair.id, env);
+    if (!ack || !pair.link?.isOpen) return;
+    pair.unackedIn += 1;
+    if (pair.unackedIn >= ACK_EVERY) this.ack(pair);
+    else if (!pair.ackTimer) pair.ackTimer = setTimeout(() => this.ack(pair), ACK_AFTER_MS);
+  }
+  ack(pair) {
+    clearTimeout(pair.ackTimer);
+    pair.ackTimer = null;
+    pair.unackedIn = 0;
+    try {
+      if (pair.link?.isOpen) pair.link.send(`{"t":"a","s":${pair.inSeq}}`);
+    } catch {
+    }
+  }
+};
+var Pair = class {
+  constructor(id) {
+    this.id = id;
+    this.link = null;
+    this.out = "relay";
+    this.outSeq = 0;
+    this.unacked = [];
+    this.outbox = [];
+    this.inDirect = false;
+    this.inSeq = 0;
+    this.held = [];
+    this.unackedIn = 0;
+    this.ackTimer = null;
+    this.retryTimer = null;
+    this.retries = 0;
+  }
+  get canSend() {
+    return this.out === "direct" && !!this.link?.isOpen;
+  }
+};
+
+// src/inbound.js
+function createMesh(conn) {
+  return new Mesh({
+    selfId: conn.peerId,
+    members: () => [...conn._room.peers.keys()],
+    signal: (to, d) => {
+      try {
+        conn._outbox.put(JSON.stringify({ t: "sig", to, d }));
+      } catch (e) {
+        conn._log("signal not sent", e);
+      }
+    },
+    deliver: (from, env) => onEnvelope(conn, { ...env, from }),
+    config: () => ({
+      iceServers: conn.options.iceServers || [],
+      iceTransportPolicy: conn.options.meshIceTransportPolicy || "all"
+    }),
+    changed: () => conn._roomUpdate(),
+    log: (...args) => conn._log(...args)
+  });
+}
+function receiveFrame(conn, frame) {
+  if (typeof frame !== "string") return;
+  let envelopes;
+  try {
+    envelopes = decodeFrame(frame);
+  } catch (error) {
+    conn._log("bad frame from server", error);
+    return;
+  }
+  for (const env of envelopes) {
+    try {
+      onEnvelope(conn, env);
+    } catch (error) {
+      conn._log("malformed envelope from server", env, error);
+    }
+  }
+}
+function onEnvelope(conn, env) {
+  const room = conn._room;
+  switch (env.t) {
+    case "msg":
+      conn._fire("onMessage", "message", env.from, env.d, void 0);
+      conn._events.emit("message", env.from, env.d);
+      break;
+    case "emit":
+    case "bcast":
+      conn._fire("onMessage", "message", env.from, env.d, env.e);
+      conn._events.emit(env.e, env.from, env.d);
+      break;
+    case "welcome":
+      conn._mayReconnect = true;
+      room.welcome(env);
+      conn._mesh.configure(env);
+      if (conn._welcome) {
+        conn._welcome.resolve();
+        conn._welcome = null;
+      }
+      conn._roomUpdate();
+      break;
+    case "joined":
+      conn._fire("onPeerJoined", "peer-joined", room.joined(env));
+      conn._mesh.update();
+      conn._roomUpdate();
+      break;
+    case "left":
+      conn._fire("onPeerLeft", "peer-left", room.left(env));
+      conn._mesh.update();
+      conn._roomUpdate();
+      break;
+    case "host":
+      room.host(env);
+      conn._roomUpdate();
+      break;
+    case "sig":
+      conn._mesh.onSignal(env.from, env.d);
+      break;
+    case "error":
+      conn._fire(
+        "onError",
+        "error",
+        new PeerPyRTCError(ErrorCodes.ERR_SERVER, env.message || "server error", { serverCode: env.code })
+      );
+      break;
+    case "close":
+      conn._log("server is closing the connection:", env.reason);
+      conn.closeReason = env.reason;
+      conn._mayReconnect = !!env.reconnect;
+      conn._lost(conn._generation, env.reason || "closed by the server");
+      break;
+    case "ping":
+      try {
+        conn._transport.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
+      } catch {
+      }
+      break;
+    default:
+      break;
+  }
+}
+
 // src/outbox.js
 var Outbox = class {
   /** @param {number} maxQueued envelopes kept while there is no open transport */
@@ -526,11 +927,13 @@ var RoomState = class {
     this.selfId = selfId;
     this.peers = /* @__PURE__ */ new Map();
     this.hostId = null;
+    this.topology = null;
   }
   /** `welcome`: the whole room, first on every connection. */
   welcome(env) {
     this.peers = new Map((env.peers || []).map((p) => [p.id, p]));
     this.hostId = env.host ?? null;
+    this.topology = env.topology || "relay";
   }
   /** `joined`: returns the newcomer as callbacks see it. */
   joined(env) {
@@ -560,35 +963,6 @@ var RoomState = class {
   }
 };
 
-// src/options.js
-function randomToken(bytes) {
-  const data = new Uint8Array(bytes);
-  globalThis.crypto.getRandomValues(data);
-  let text = "";
-  for (const b of data) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-function generatePeerId() {
-  return `peer-${randomToken(6).replace(/[-_]/g, "x")}`;
-}
-var DEFAULTS = Object.freeze({
-  debug: false,
-  // retried with capped, jittered backoff until reconnectTimeout has passed
-  maxReconnectAttempts: Infinity,
-  reconnectDelay: 2e3,
-  reconnectTimeout: 12e4,
-  sendUserAgent: false,
-  iceServers: [],
-  signalingUrl: "",
-  peerInfo: {},
-  requestTimeout: 1e4,
-  connectTimeout: 15e3,
-  maxQueuedMessages: 1e3,
-  headers: {},
-  // (init) => transport; the relay transport unless a test or a later topology says otherwise
-  createTransport: (init) => new RelayTransport(init)
-});
-
 // src/connection.js
 var PING = '{"t":"ping"}';
 var WebRTCConnection = class {
@@ -609,6 +983,7 @@ var WebRTCConnection = class {
     this._events = new Emitter();
     this.lifecycle = new Emitter();
     this._room = new RoomState(this.peerId);
+    this._mesh = createMesh(this);
     this._status = "disconnected";
     this._transport = null;
     this._stale = null;
@@ -642,8 +1017,13 @@ var WebRTCConnection = class {
   getConnectionStatus() {
     return this._status;
   }
+  /** The room's peers in join order; `isDirect`: messages to it travel on a direct link (mesh). */
   getRoomPeers() {
-    return this._room.list();
+    return this._room.list().map((p) => ({ ...p, isDirect: this._mesh.isDirect(p.id) }));
+  }
+  /** 'relay' or 'mesh', as the server decided for this room (null before the welcome). */
+  get topology() {
+    return this._room.topology;
   }
   getPeerCount() {
     return this._room.size;
@@ -720,20 +1100,21 @@ var WebRTCConnection = class {
   }
   // ----------------------------------------------------------- sending
   sendMessage(message) {
-    const text = typeof message === "string" ? message : JSON.stringify(message);
-    this._enqueue(encodeMessage(text));
+    this._send(encodeMessage(typeof message === "string" ? message : JSON.stringify(message)));
   }
   emit(event, data, options = {}) {
-    this._enqueue(encodeEmit(event, data, options && options.to));
+    const to = options?.to;
+    this._send(encodeEmit(event, data, to), to);
   }
   broadcast(event, data) {
-    this._enqueue(encodeBroadcast(event, data));
+    this._send(encodeBroadcast(event, data), void 0, false);
   }
-  _enqueue(raw) {
+  _send(raw, to, direct = true) {
     if (this._closedByUser) {
       throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "cannot send: closeConnection() was called");
     }
-    this._outbox.put(raw);
+    const relayed = direct ? this._mesh.route(raw, to) : raw;
+    if (relayed !== null) this._outbox.put(relayed);
   }
   // ------------------------------------------------------- connecting
   // A 429 (the server is setting up too many connections, or too many from this address) means
@@ -861,11 +1242,12 @@ var WebRTCConnection = class {
   _dropStale() {
     const stale = this._stale;
     this._stale = null;
-    if (stale) stale.close();
+    stale?.close();
   }
   _teardown() {
     this._retire(true);
     this._dropStale();
+    this._mesh.close();
   }
   // --------------------------------------------------------- receiving
   _onFrame(frame) {

@@ -1,0 +1,247 @@
+// Mesh: the direct links of one connection in a mesh room, and the per-pair rules that keep each
+// sender's messages exactly once and in order while a pair moves between the relay and its link.
+//
+// Per pair and direction, messages travel one way at a time. Direct frames carry the pair's
+// sequence numbers and are acknowledged. Relay -> direct: the sender says `switch` through the
+// relay (after everything it relayed before), then sends direct; the receiver holds direct frames
+// until that `switch` arrives. Direct -> relay: the sender says `fallback` and resends what was not
+// acknowledged through the relay; the receiver drops numbers it already has. Broadcasts always go
+// through the server (one order for the whole room). Docs: docs/protocol.md, "Mesh rooms".
+
+import { PeerLink } from './peer-link.js';
+import { randomToken } from './options.js';
+import { byteLength } from './protocol.js';
+
+/** Envelopes above this go through the relay (a resend must fit in a relayed envelope). */
+export const MAX_DIRECT_BYTES = 64000;
+const ACK_EVERY = 32;
+const ACK_AFTER_MS = 100;
+const MAX_UNACKED = 10000;
+const RETRY_MS = [1000, 3000, 10000, 30000];
+
+export class Mesh {
+  /**
+   * @param {object} host what the mesh needs of its connection
+   * @param {string} host.selfId
+   * @param {() => string[]} host.members the room's peer ids in join order (self included)
+   * @param {(to: string, d: object) => void} host.signal a `sig` envelope through the relay
+   * @param {(from: string, env: object) => void} host.deliver a peer's envelope, to the app
+   * @param {() => RTCConfiguration} host.config ICE configuration of direct links
+   * @param {() => void} host.changed the path to some peer changed
+   * @param {(...args: unknown[]) => void} host.log
+   * @param {(init: object) => PeerLink} [host.createLink] (tests: a fake link)
+   */
+  constructor(host) {
+    this.host = host;
+    this.active = false;
+    this.cap = 0;
+    /** @type {Map<string, Pair>} */
+    this.pairs = new Map();
+  }
+
+  /** The room's topology, from the welcome. */
+  configure(env) {
+    this.active = env.topology === 'mesh';
+    this.cap = env.meshMaxPeers || 0;
+    this.update();
+  }
+
+  /** Membership changed: open links to eligible peers (the first `cap` in join order), drop others. */
+  update() {
+    const { selfId } = this.host;
+    const eligible = new Set(this.active ? this.host.members().slice(0, this.cap) : []);
+    if (!eligible.has(selfId)) eligible.clear();
+    for (const id of [...this.pairs.keys()]) if (!eligible.has(id)) this.drop(id);
+    for (const id of eligible) {
+      if (id === selfId || this.pairs.has(id)) continue;
+      const pair = new Pair(id);
+      this.pairs.set(id, pair);
+      if (selfId > id) this.startLink(pair); // the impolite side opens links
+    }
+  }
+
+  isDirect(peerId) { const pair = this.pairs.get(peerId); return !!pair && pair.out === 'direct'; }
+
+  /**
+   * Send a msg/emit envelope: direct to the peers it can, the rest through the relay.
+   * @returns {string|null} what to relay (with `x` listing peers reached directly), or null
+   */
+  route(raw, to) {
+    if (!this.active || !this.pairs.size || byteLength(raw) > MAX_DIRECT_BYTES) return raw;
+    const targets = to != null ? [to] : this.host.members().filter((id) => id !== this.host.selfId);
+    const direct = targets.filter((id) => this.pairs.get(id)?.canSend);
+    for (const id of direct) this.sendDirect(this.pairs.get(id), raw);
+    if (!direct.length) return raw;
+    if (to != null || direct.length === targets.length) return null;
+    return `${raw.slice(0, -1)},"x":${JSON.stringify(direct)}}`;
+  }
+
+  sendDirect(pair, raw) {
+    pair.outSeq += 1;
+    pair.unacked.push([pair.outSeq, raw]);
+    if (pair.unacked.length > MAX_UNACKED) { pair.link.close('too far behind'); return; }
+    pair.outbox.push(raw);
+    if (pair.outbox.length === 1) queueMicrotask(() => this.flushDirect(pair));
+  }
+
+  flushDirect(pair) {
+    const raws = pair.outbox;
+    pair.outbox = [];
+    if (!raws.length || !pair.canSend) return; // a fallback resends them
+    let first = pair.outSeq - raws.length + 1;
+    let batch = [];
+    let size = 0;
+    const send = () => { pair.link.send(`{"t":"d","s":${first},"b":[${batch.join(',')}]}`); first += batch.length; };
+    for (const raw of raws) {
+      if (batch.length && size + raw.length > MAX_DIRECT_BYTES) { send(); batch = []; size = 0; }
+      batch.push(raw);
+      size += raw.length + 1;
+    }
+    send();
+  }
+
+  // ------------------------------------------------------------ links
+  startLink(pair, linkId = randomToken(9), polite = false) {
+    pair.link?.close('replaced');
+    const link = (this.host.createLink || ((init) => new PeerLink(init)))({
+      peerId: pair.id,
+      linkId,
+      polite,
+      config: this.host.config(),
+      signal: (d) => this.host.signal(pair.id, d),
+      onFrame: (frame) => this.onFrame(pair, link, frame),
+      onOpen: () => this.opened(pair, link),
+      onClosed: (reason) => this.closed(pair, link, reason),
+      log: this.host.log,
+    });
+    pair.link = link;
+  }
+
+  opened(pair, link) {
+    if (pair.link !== link) return;
+    pair.retries = 0;
+    this.host.signal(pair.id, { k: 'switch', link: link.linkId }); // after all we relayed to it
+    pair.out = 'direct';
+    this.host.changed();
+  }
+
+  closed(pair, link, reason) {
+    if (pair.link !== link) return;
+    pair.link = null;
+    this.host.log('direct link to', pair.id, 'closed:', reason);
+    this.fallBack(pair, link.linkId);
+    if (this.pairs.get(pair.id) === pair && this.host.selfId > pair.id && reason !== 'replaced') {
+      const delay = RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)];
+      clearTimeout(pair.retryTimer);
+      pair.retryTimer = setTimeout(() => { if (this.pairs.get(pair.id) === pair && !pair.link) this.startLink(pair); }, delay);
+    }
+  }
+
+  fallBack(pair, linkId) {
+    pair.inDirect = false;
+    pair.held = [];
+    if (pair.out !== 'direct') return;
+    pair.out = 'relay';
+    this.host.signal(pair.id, { k: 'fallback', link: linkId });
+    for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: 'resend', s, e: JSON.parse(raw) });
+    pair.unacked = [];
+    pair.outbox = [];
+    this.host.changed();
+  }
+
+  drop(id) {
+    const pair = this.pairs.get(id);
+    this.pairs.delete(id);
+    if (!pair) return;
+    clearTimeout(pair.retryTimer);
+    clearTimeout(pair.ackTimer);
+    pair.link?.close('left the mesh');
+  }
+
+  close() { for (const id of [...this.pairs.keys()]) this.drop(id); this.active = false; }
+
+  // ------------------------------------------------------------ receiving
+  /** A `sig` envelope relayed by the server. */
+  onSignal(from, d) {
+    const pair = this.pairs.get(from);
+    if (!pair || !d || typeof d !== 'object') return;
+    switch (d.k) {
+      case 'neg':
+        if (d.link !== pair.link?.linkId) {
+          if (this.host.selfId > from) return; // a signal for a link we no longer have
+          this.startLink(pair, d.link, true);
+        }
+        pair.link.receive(d);
+        break;
+      case 'switch':
+        if (d.link !== pair.link?.linkId) return;
+        pair.inDirect = true;
+        for (const [s, env] of pair.held.splice(0)) this.accept(pair, s, env);
+        break;
+      case 'fallback':
+        pair.inDirect = false;
+        pair.held = [];
+        if (pair.link && pair.link.linkId === d.link) pair.link.close('the peer fell back');
+        break;
+      case 'resend':
+        if (Number.isInteger(d.s) && d.s > pair.inSeq) this.accept(pair, d.s, d.e, false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  onFrame(pair, link, frame) {
+    if (pair.link !== link) return;
+    let value;
+    try { value = JSON.parse(frame); } catch { return; }
+    if (value?.t === 'a' && Number.isInteger(value.s)) {
+      pair.unacked = pair.unacked.filter(([s]) => s > value.s);
+    } else if (value?.t === 'd' && Number.isInteger(value.s) && Array.isArray(value.b)) {
+      value.b.forEach((env, i) => {
+        const s = value.s + i;
+        if (s <= pair.inSeq) return; // already had it (resent through the relay)
+        if (pair.inDirect) this.accept(pair, s, env);
+        else pair.held.push([s, env]);
+      });
+    }
+  }
+
+  accept(pair, s, env, ack = true) {
+    if (s <= pair.inSeq) return;
+    pair.inSeq = s;
+    if (env && (env.t === 'msg' || env.t === 'emit')) this.host.deliver(pair.id, env);
+    if (!ack || !pair.link?.isOpen) return;
+    pair.unackedIn += 1;
+    if (pair.unackedIn >= ACK_EVERY) this.ack(pair);
+    else if (!pair.ackTimer) pair.ackTimer = setTimeout(() => this.ack(pair), ACK_AFTER_MS);
+  }
+
+  ack(pair) {
+    clearTimeout(pair.ackTimer);
+    pair.ackTimer = null;
+    pair.unackedIn = 0;
+    try { if (pair.link?.isOpen) pair.link.send(`{"t":"a","s":${pair.inSeq}}`); } catch { /* closing */ }
+  }
+}
+
+class Pair {
+  constructor(id) {
+    this.id = id;
+    /** @type {PeerLink|null} */
+    this.link = null;
+    this.out = 'relay'; // how our messages reach this peer
+    this.outSeq = 0;
+    this.unacked = []; // [seq, raw] sent direct, not yet acknowledged
+    this.outbox = [];
+    this.inDirect = false; // its `switch` arrived: its direct frames are delivered
+    this.inSeq = 0; // the last of its numbered messages delivered
+    this.held = []; // its direct frames that came before its `switch`
+    this.unackedIn = 0;
+    this.ackTimer = null;
+    this.retryTimer = null;
+    this.retries = 0;
+  }
+
+  get canSend() { return this.out === 'direct' && !!this.link?.isOpen; }
+}

@@ -1,0 +1,98 @@
+// PeerLink: one direct connection to one other peer of a mesh room (one RTCPeerConnection, one
+// negotiated, ordered, reliable channel). Negotiation follows the "perfect negotiation" pattern:
+// either side may make an offer; when offers collide the polite side rolls back and answers, the
+// impolite side ignores the other's offer. Signals travel through the server as `sig` envelopes;
+// each carries the link's id so signals of an older link are ignored.
+
+const CHANNEL_ID = 0;
+
+export class PeerLink {
+  /**
+   * @param {object} init
+   * @param {string} init.peerId the other peer
+   * @param {string} init.linkId this link's id (the initiator's; the same on both sides)
+   * @param {boolean} init.polite whether this side yields when offers collide
+   * @param {RTCConfiguration} init.config ICE servers and policy
+   * @param {(d: object) => void} init.signal sends one signal to the other peer
+   * @param {(frame: string) => void} init.onFrame a frame from the other peer
+   * @param {() => void} init.onOpen the channel opened
+   * @param {(reason: string) => void} init.onClosed the link is gone (once)
+   * @param {(...args: unknown[]) => void} [init.log]
+   */
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onClosed, log }) {
+    Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.log = log || (() => {});
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    const channel = pc.createDataChannel('peerpyrtc-direct', { negotiated: true, id: CHANNEL_ID, ordered: true });
+    this.channel = channel;
+    channel.onopen = () => { if (!this.closed) this.onOpen(); };
+    channel.onmessage = (e) => { if (!this.closed && typeof e.data === 'string') this.onFrame(e.data); };
+    channel.onclose = () => this.close('channel closed');
+    pc.onicecandidate = (e) => {
+      if (e.candidate && !this.closed) this.signal({ k: 'neg', link: this.linkId, candidate: e.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.close(`connection ${pc.connectionState}`);
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal({ k: 'neg', link: this.linkId, description: pc.localDescription.toJSON() });
+      } catch (error) {
+        this.log('direct offer failed', this.peerId, error);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+  }
+
+  get isOpen() { return !this.closed && this.channel.readyState === 'open'; }
+
+  /** One negotiation signal from the other peer (a description or a candidate). */
+  async receive(d) {
+    if (this.closed) return;
+    const pc = this.pc;
+    try {
+      if (d.description) {
+        const offer = d.description.type === 'offer';
+        const collision = offer && (this.makingOffer || pc.signalingState !== 'stable');
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(d.description); // rolls back our offer when polite
+        if (offer) {
+          await pc.setLocalDescription();
+          this.signal({ k: 'neg', link: this.linkId, description: pc.localDescription.toJSON() });
+        }
+      } else if (d.candidate) {
+        try {
+          await pc.addIceCandidate(d.candidate);
+        } catch (error) {
+          if (!this.ignoreOffer) throw error;
+        }
+      }
+    } catch (error) {
+      this.log('direct negotiation failed', this.peerId, error);
+      this.close('negotiation failed');
+    }
+  }
+
+  send(frame) { this.channel.send(frame); }
+
+  get bufferedAmount() { return this.channel.bufferedAmount; }
+
+  close(reason = 'closed') {
+    if (this.closed) return;
+    this.closed = true;
+    const { pc, channel } = this;
+    channel.onopen = channel.onmessage = channel.onclose = null;
+    pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
+    try { channel.close(); } catch { /* closed */ }
+    try { pc.close(); } catch { /* closed */ }
+    this.onClosed(reason);
+  }
+}

@@ -1,0 +1,159 @@
+"""Mesh rooms in real headless Chromium: pages talk peer to peer, the server only introduces
+them; a paused server does not stop them; a path that cannot form or drops falls back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser_support import JOIN_JS, chromium, messages, needs_chromium
+from conftest import TIMEOUT
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+async def mesh_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "serve_process.py"), "mesh",
+        stdout=asyncio.subprocess.PIPE, cwd=HERE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+    found = re.search(r"serving on (\S+)", line)
+    assert found, line
+    yield proc, found.group(1)
+    with_cont = proc.returncode is None
+    if with_cont:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+    await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium() as b:
+        yield b
+
+
+async def join(browser: Any, url: str, peer_id: str, options: Any = None) -> Any:
+    page = await browser.new_page()
+    await page.goto(url)
+    await page.evaluate(JOIN_JS, ["mesh-room", peer_id, options])
+    return page
+
+
+async def direct_to(page: Any, count: int) -> None:
+    await page.wait_for_function(
+        f"rtc.getRoomPeers().filter((p) => p.isDirect).length === {count}",
+        polling=50, timeout=TIMEOUT * 1000,
+    )  # fmt: skip
+
+
+async def test_three_pages_talk_directly_even_while_the_server_is_paused(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    proc, url = mesh_server
+    a, b, c = [await join(browser, url, name) for name in ("alice", "bob", "carol")]
+    for page in (a, b, c):
+        await direct_to(page, 2)
+    assert await a.evaluate("rtc.topology") == "mesh"
+    await a.evaluate("rtc.sendMessage('hello'); rtc.emit('move', {x: 5})")
+    for page in (b, c):
+        assert await messages(page, 2) == [["alice", "hello", None], ["alice", {"x": 5}, "move"]]
+    await b.evaluate("rtc.emit('secret', 'for carol', {to: 'carol'})")
+    assert (await messages(c, 3))[2] == ["bob", "for carol", "secret"]
+
+    os.kill(proc.pid, signal.SIGSTOP)  # the server is out of the data path
+    try:
+        await c.evaluate("for (let i = 0; i < 20; i++) rtc.sendMessage('paused ' + i)")
+        await a.evaluate("rtc.emit('to-bob', 1, {to: 'bob'})")
+        await b.evaluate("rtc.sendMessage('bob while paused')")
+        got_a = await messages(a, 21)
+        assert got_a == [["carol", f"paused {i}", None] for i in range(20)] + [
+            ["bob", "bob while paused", None]
+        ] or sorted(map(str, got_a)) == sorted(
+            map(str, [["carol", f"paused {i}", None] for i in range(20)]
+                + [["bob", "bob while paused", None]])
+        )  # fmt: skip
+        assert [m for m in got_a if m[0] == "carol"] == [
+            ["carol", f"paused {i}", None] for i in range(20)
+        ]
+        got_b = await messages(b, 23)
+        assert ["alice", 1, "to-bob"] in got_b
+        assert [m for m in got_b if m[0] == "carol"][-20:] == [
+            ["carol", f"paused {i}", None] for i in range(20)
+        ]
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    # as before: direct messages, and broadcasts through the server in one order
+    await a.evaluate("rtc.broadcast('tick', 1); rtc.sendMessage('after')")
+    for page in (b, c):
+        await page.wait_for_function(
+            "log.some((e) => e[0] === 'message' && e[3] === 'tick')", polling=50
+        )
+        await page.wait_for_function(
+            "log.some((e) => e[0] === 'message' && e[2] === 'after')", polling=50
+        )
+    for page in (a, b, c):
+        assert await page.evaluate("rtc.getConnectionStatus()") == "connected"
+        await direct_to(page, 2)
+
+
+async def test_a_pair_that_cannot_connect_directly_talks_through_the_relay(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    _, url = mesh_server
+    a = await join(browser, url, "alice")
+    b = await join(browser, url, "bob")
+    # carol allows only TURN for direct links and has no TURN server: no direct path can form
+    c = await join(browser, url, "carol", {"meshIceTransportPolicy": "relay"})
+    await direct_to(a, 1)
+    await direct_to(b, 1)
+    await c.evaluate("for (let i = 0; i < 50; i++) rtc.sendMessage('c' + i)")
+    await a.evaluate("for (let i = 0; i < 50; i++) rtc.sendMessage('a' + i)")
+    got_a = await messages(a, 50)
+    assert got_a == [["carol", f"c{i}", None] for i in range(50)]
+    got_c = await messages(c, 50)
+    assert got_c == [["alice", f"a{i}", None] for i in range(50)]
+    got_b = await messages(b, 100)
+    assert [m[1] for m in got_b if m[0] == "alice"] == [f"a{i}" for i in range(50)]
+    assert [m[1] for m in got_b if m[0] == "carol"] == [f"c{i}" for i in range(50)]
+    assert await c.evaluate("rtc.getRoomPeers().filter((p) => p.isDirect).length") == 0
+    assert await b.evaluate("rtc.getRoomPeers().find((p) => p.id === 'alice').isDirect") is True
+
+
+async def test_a_link_that_drops_mid_stream_falls_back_with_nothing_lost_or_repeated(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    _, url = mesh_server
+    a = await join(browser, url, "alice")
+    b = await join(browser, url, "bob")
+    await direct_to(a, 1)
+    await a.evaluate(
+        """(async () => {
+          for (let i = 0; i < 400; i++) {
+            rtc.sendMessage('m' + i);
+            if (i === 200) rtc._mesh.pairs.get('bob').link.pc.close();  // the link drops
+            if (i % 25 === 0) await new Promise((r) => setTimeout(r, 5));
+          }
+        })()"""
+    )
+    got = await messages(b, 400)
+    assert got == [["alice", f"m{i}", None] for i in range(400)]
+    await asyncio.sleep(0.5)
+    assert len(await messages(b, 400)) == 400
+    assert await b.evaluate("log.filter((e) => e[0] === 'message').length") == 400
+    await direct_to(a, 1)  # and the pair upgrades again
+    await a.evaluate("rtc.sendMessage('again')")
+    assert (await messages(b, 401))[400] == ["alice", "again", None]
