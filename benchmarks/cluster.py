@@ -45,7 +45,9 @@ CONFIGS = [
 
 
 def label(system: str, workers: int) -> str:
-    return f"{system}, " + ("1 process, no Redis" if not workers else f"{workers} worker(s) + Redis")
+    return f"{system}, " + (
+        "1 process, no Redis" if not workers else f"{workers} worker(s) + Redis"
+    )
 
 
 # ------------------------------------------------------------------ client side
@@ -53,7 +55,9 @@ def make_peer(system: str, url: str, room: str) -> Any:
     return RTCPeer(url, room) if system == "peerpyrtc" else SIOPeer(url, room, batched=False)
 
 
-async def client_main(system: str, urls: list[str], pids: list[int], params: dict[str, Any]) -> None:
+async def client_main(
+    system: str, urls: list[str], pids: list[int], params: dict[str, Any]
+) -> None:
     n, messages = params["n"], params["messages"]
     # receivers alternate between workers; the sender is on worker 0
     receivers = [make_peer(system, urls[i % len(urls)], "fan") for i in range(n)]
@@ -120,8 +124,14 @@ async def start(cmd: list[str]) -> tuple[asyncio.subprocess.Process, str]:
 async def run_config(
     system: str, workers: int, redis_url: str, redis_pid: int, params: dict[str, Any]
 ) -> dict[str, Any]:
-    subprocess.run(["redis-cli", "-s", redis_url[len("unix://") :], "flushall"], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    flush = await asyncio.create_subprocess_exec(
+        "redis-cli",
+        "-s",
+        redis_url[len("unix://") :],
+        "flushall",
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert await flush.wait() == 0
     procs, urls = [], []
     for _ in range(max(1, workers)):
         if system == "peerpyrtc":
@@ -172,37 +182,45 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> str:
             if not values:
                 cells.append("-")
                 continue
-            cells.append(f"{statistics.median(values):,.2f} [{min(values):,.2f}-{max(values):,.2f}]")
+            cells.append(
+                f"{statistics.median(values):,.2f} [{min(values):,.2f}-{max(values):,.2f}]"
+            )
         rows.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-async def main(args: argparse.Namespace) -> None:
-    params = {"n": 10, "messages": 1000 if args.quick else 4000, "paced": 100 if args.quick else 300}
+async def measure(args: argparse.Namespace, sock: str, redis_pid: int) -> None:
+    params = {
+        "n": 10,
+        "messages": 1000 if args.quick else 4000,
+        "paced": 100 if args.quick else 300,
+    }
     repeats = 1 if args.quick else args.repeats
-    with tempfile.TemporaryDirectory() as tmp:
-        sock = f"{tmp}/redis.sock"
-        redis = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            while not os.path.exists(sock):
-                await asyncio.sleep(0.01)
-            runs: dict[str, list[dict[str, Any]]] = {label(s, w): [] for s, w in CONFIGS}
-            for repeat in range(repeats):
-                for system, workers in CONFIGS:
-                    result = await run_config(system, workers, f"unix://{sock}", redis.pid, params)
-                    runs[label(system, workers)].append(result)
-                    print(f"[{repeat + 1}/{repeats}] {label(system, workers)}: {result}", flush=True)
-        finally:
-            redis.terminate()
-            redis.wait()
+    runs: dict[str, list[dict[str, Any]]] = {label(s, w): [] for s, w in CONFIGS}
+    for repeat in range(repeats):
+        for system, workers in CONFIGS:
+            result = await run_config(system, workers, f"unix://{sock}", redis_pid, params)
+            runs[label(system, workers)].append(result)
+            print(f"[{repeat + 1}/{repeats}] {label(system, workers)}: {result}", flush=True)
     table = summarize(runs)
     print(table)
     out = HERE / "results" / ("cluster-quick" if args.quick else "cluster")
     out.with_suffix(".json").write_text(json.dumps({"params": params, "runs": runs}, indent=1))
     out.with_suffix(".md").write_text(table + "\n")
+
+
+def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = f"{tmp}/redis.sock"
+        command = ["redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--dir", tmp]
+        redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            while not os.path.exists(sock):
+                time.sleep(0.01)
+            asyncio.run(measure(args, sock, redis.pid))
+        finally:
+            redis.terminate()
+            redis.wait()
 
 
 if __name__ == "__main__":
@@ -213,4 +231,4 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
         parser.add_argument("--quick", action="store_true")
         parser.add_argument("--repeats", type=int, default=3)
-        asyncio.run(main(parser.parse_args()))
+        main(parser.parse_args())
