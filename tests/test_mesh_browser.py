@@ -157,3 +157,40 @@ async def test_a_link_that_drops_mid_stream_falls_back_with_nothing_lost_or_repe
     await direct_to(a, 1)  # and the pair upgrades again
     await a.evaluate("rtc.sendMessage('again')")
     assert (await messages(b, 401))[400] == ["alice", "again", None]
+
+
+async def test_two_pages_and_a_python_peer_share_a_mesh_through_a_paused_server(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    from conftest import Recorder, until
+    from peerpyrtc import AsyncClient
+
+    proc, url = mesh_server
+    a = await join(browser, url, "alice")
+    b = await join(browser, url, "bob")
+    py = AsyncClient(url, "mesh-room", "python")
+    rec = Recorder(py)
+    await py.connect()
+    try:
+        for page in (a, b):
+            await direct_to(page, 2)
+        await until(lambda: sum(p["isDirect"] for p in py.peers) == 2)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            await a.evaluate("rtc.sendMessage('from alice'); rtc.emit('x', 1, {to: 'python'})")
+            assert await rec.messages(2) == [("alice", "from alice", None), ("alice", 1, "x")]
+            await py.send_message("from python")
+            await py.emit("y", {"k": 2}, to="bob")
+            assert (await messages(a, 1)) == [["python", "from python", None]]
+            got_b = await messages(b, 3)
+            assert got_b == [
+                ["alice", "from alice", None],
+                ["python", "from python", None],
+                ["python", {"k": 2}, "y"],
+            ]
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        await b.evaluate("rtc.broadcast('tick', 2)")
+        assert (await rec.expect("message")) == ("bob", 2, "tick")
+    finally:
+        await py.close()

@@ -69,6 +69,10 @@ export class Mesh {
   route(raw, to) {
     if (!this.active || !this.pairs.size || byteLength(raw) > MAX_DIRECT_BYTES) return raw;
     const targets = to != null ? [to] : this.host.members().filter((id) => id !== this.host.selfId);
+    for (const id of targets) { // a link that died unnoticed: fall back first, then relay
+      const pair = this.pairs.get(id);
+      if (pair && pair.out === 'direct' && !pair.canSend) pair.link?.close('channel closed');
+    }
     const direct = targets.filter((id) => this.pairs.get(id)?.canSend);
     for (const id of direct) this.sendDirect(this.pairs.get(id), raw);
     if (!direct.length) return raw;

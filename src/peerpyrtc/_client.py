@@ -14,24 +14,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from . import _patches
 from . import _protocol as protocol
-from ._clientcodec import (
-    Close,
-    HostChanged,
-    Joined,
-    Left,
-    Ping,
-    Pong,
-    Relayed,
-    ServerEnvelope,
-    Welcome,
-    parse_server_frame,
-)
+from ._clientcodec import ServerEnvelope, parse_server_frame
 from ._clientconn import ClientConnection
 from ._clientevents import ClientEvents
+from ._clientinbound import on_envelope
+from ._clientmesh import ClientMesh
 from ._clientroom import ClientRoom
 from ._errors import (
     ConnectionFailed,
@@ -115,6 +106,12 @@ class AsyncClient(ClientEvents):
         #: (0.5 s once per 30 s) instead of costing every connect 5 s of gathering.
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._room = ClientRoom()
+        self._rtc_config = RTCConfiguration()
+        #: Direct links to the other peers of a mesh room (inactive in relay rooms).
+        self._mesh = ClientMesh(
+            self.peer_id, lambda: list(self._room.peers), self._signal, self._deliver_direct,
+            lambda: self._rtc_config, self._spawn,
+        )  # fmt: skip
         self._conn: ClientConnection | None = None
         self._stale: ClientConnection | None = None  # the previous one, during a reconnect
         self._welcome: asyncio.Future[None] | None = None
@@ -134,8 +131,14 @@ class AsyncClient(ClientEvents):
 
     @property
     def peers(self) -> list[dict[str, Any]]:
-        """Every peer in the room, this one included, in join order."""
-        return self._room.listing()
+        """Every peer in the room, this one included, in join order (``isDirect``: messages
+        to it travel on a direct link, in a mesh room)."""
+        return [{**p, "isDirect": self._mesh.is_direct(p["id"])} for p in self._room.listing()]
+
+    @property
+    def topology(self) -> str | None:
+        """``"relay"`` or ``"mesh"``, as the server decided for the room (None before)."""
+        return self._room.topology
 
     @property
     def host_id(self) -> str | None:
@@ -191,8 +194,9 @@ class AsyncClient(ClientEvents):
             await extra.close()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
+        self._rtc_config = await self._ice.configuration()
         self._conn = conn = ClientConnection(
-            await self._ice.configuration(),
+            self._rtc_config,
             lambda frame: self._on_frame(frame, generation),
             lambda reason: self._lost(generation, reason),
         )
@@ -320,11 +324,12 @@ class AsyncClient(ClientEvents):
 
     async def emit(self, event: str, data: Any = None, to: str | None = None) -> None:
         """Emit ``event`` to every other peer, or only to peer ``to``."""
-        await self._send(protocol.event(event, data, to=to))
+        await self._send(protocol.event(event, data, to=to), to)
 
     async def broadcast(self, event: str, data: Any = None) -> None:
-        """Send ``event`` to every peer including this one, in the room's one order."""
-        await self._send(protocol.broadcast(event, data))
+        """Send ``event`` to every peer including this one, in the room's one order (always
+        through the server, in mesh rooms too)."""
+        await self._send(protocol.broadcast(event, data), direct=False)
 
     async def ping(self) -> float:
         """Round trip to the server over the channel, in seconds."""
@@ -339,12 +344,15 @@ class AsyncClient(ClientEvents):
             self._pings.pop(token, None)
         return time.perf_counter() - started
 
-    async def _send(self, raw: str) -> None:
+    async def _send(self, raw: str, to: str | None = None, direct: bool = True) -> None:
         if self._state != "open" or self._queue is None:
             raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
         if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
-        self._queue.put(raw)
+        relayed = self._mesh.route(raw, to) if direct else raw
+        if relayed is None:
+            return
+        self._queue.put(relayed)
         if self._queue.congested:
             await self._queue.wait_drained()
 
@@ -367,40 +375,17 @@ class AsyncClient(ClientEvents):
             self._on_envelope(env)
 
     def _on_envelope(self, env: ServerEnvelope) -> None:
-        room = self._room
-        if isinstance(env, Relayed):  # the hot path: one unpack, then the callbacks
-            _, sender, event, data, _ = env
-            self._call(self.on_message, sender, data, event)
-            self._emit(event or "message", sender, data)
-        elif isinstance(env, Welcome):
-            self._may_reconnect = True
-            room.welcome(env)
-            if self._welcome is not None and not self._welcome.done():
-                self._welcome.set_result(None)
-            self._call(self.on_room_update, self.peers)
-        elif isinstance(env, Joined):
-            self._call(self.on_peer_joined, room.joined(env))
-            self._call(self.on_room_update, self.peers)
-        elif isinstance(env, Left):  # the role it had when it left; the new host comes next
-            self._call(self.on_peer_left, room.left(env))
-            self._call(self.on_room_update, self.peers)
-        elif isinstance(env, HostChanged):
-            room.host(env)
-            self._call(self.on_room_update, self.peers)
-        elif isinstance(env, Pong):
-            waiter = self._pings.get(env.data) if isinstance(env.data, str) else None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-        elif isinstance(env, Close):  # the server hangs up (and says whether to come back)
-            self.close_reason = env.reason
-            self._may_reconnect = env.reconnect
-            self._lost(self._generation, env.reason or "closed by the server")
-        elif isinstance(env, Ping):
-            if self._queue is not None:
-                self._queue.put(protocol.pong(env.data))
-        else:  # ServerError
-            logger.warning("%s: server error %s: %s", self.peer_id, env.code, env.message)
-            self._emit("error", "server", {"t": "error", "code": env.code, "message": env.message})
+        on_envelope(self, env)
+
+    def _signal(self, to: str, data: dict[str, Any]) -> None:
+        """A mesh signal to another peer, through the server (in order with what we relay)."""
+        if self._queue is not None:
+            self._queue.put(protocol.signal(to, data))
+
+    def _deliver_direct(self, sender: str, env: dict[str, Any]) -> None:
+        event, data = env.get("e"), env.get("d")
+        self._call(self.on_message, sender, data, event)
+        self._emit(event or "message", sender, data)
 
     @property
     def _queue(self) -> SendQueue | None:
@@ -441,6 +426,7 @@ class AsyncClient(ClientEvents):
         self._state = "closed"
         self._generation += 1
         self._closed_event.set()
+        await self._mesh.close()
         await self._drop_connection()
         current = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not current]

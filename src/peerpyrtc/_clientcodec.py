@@ -21,6 +21,7 @@ __all__ = [
     "Relayed",
     "ServerEnvelope",
     "ServerError",
+    "Signal",
     "Welcome",
     "parse_server_frame",
 ]
@@ -41,6 +42,15 @@ class Welcome(NamedTuple):
     room: str
     host: str | None
     peers: list[dict[str, Any]]
+    topology: str = "relay"
+    mesh_max_peers: int = 0
+
+
+class Signal(NamedTuple):
+    """``sig``: another peer's mesh signal, relayed by the server."""
+
+    sender: str
+    data: dict[str, Any]
 
 
 class Joined(NamedTuple):
@@ -75,7 +85,9 @@ class ServerError(NamedTuple):
     message: str
 
 
-ServerEnvelope = Relayed | Welcome | Joined | Left | HostChanged | Close | Ping | Pong | ServerError
+ServerEnvelope = (
+    Relayed | Welcome | Joined | Left | HostChanged | Close | Ping | Pong | ServerError | Signal
+)
 
 
 def _peer(value: Any) -> dict[str, Any]:
@@ -107,9 +119,20 @@ def _envelope(env: dict[str, Any]) -> ServerEnvelope | None:
         peers = env.get("peers", [])
         if not isinstance(peers, list):
             raise ProtocolError("'peers' must be a list")
+        cap = env.get("meshMaxPeers")
         return Welcome(
-            str(env.get("id")), str(env.get("room")), env.get("host"), [_peer(p) for p in peers]
+            str(env.get("id")),
+            str(env.get("room")),
+            env.get("host"),
+            [_peer(p) for p in peers],
+            "mesh" if env.get("topology") == "mesh" else "relay",
+            cap if type(cap) is int else 0,
         )
+    if kind == "sig":
+        data = env.get("d")
+        if not isinstance(data, dict) or not isinstance(env.get("from"), str):
+            raise ProtocolError("a 'sig' needs 'from' and an object 'd'")
+        return Signal(env["from"], data)
     if kind == "joined":
         return Joined(_peer(env.get("peer")))
     if kind == "left":

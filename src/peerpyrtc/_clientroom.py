@@ -15,10 +15,12 @@ class ClientRoom:
     def __init__(self) -> None:
         self.peers: dict[str, dict[str, Any]] = {}
         self.host_id: str | None = None
+        self.topology: str | None = None
 
     def welcome(self, env: Welcome) -> None:
         self.peers = {p["id"]: p for p in env.peers}
         self.host_id = env.host
+        self.topology = env.topology
 
     def joined(self, env: Joined) -> dict[str, Any]:
         """The newcomer, as callbacks see it."""

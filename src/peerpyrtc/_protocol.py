@@ -322,6 +322,11 @@ def broadcast(name: str, data: Any, sender: str | None = None, seq: int | None =
     return _with({"t": "bcast", "e": name, "d": data}, n=seq, **{"from": sender})
 
 
+def signal(to: str, data: dict[str, Any]) -> str:
+    """``sig`` (client to server): a mesh signal for peer ``to``, relayed as is."""
+    return encode({"t": "sig", "to": to, "d": data})
+
+
 def ping(token: Any = None) -> str:
     return PING if token is None else encode({"t": "ping", "d": token})
 

@@ -591,6 +591,10 @@ var Mesh = class {
   route(raw, to) {
     if (!this.active || !this.pairs.size || byteLength(raw) > MAX_DIRECT_BYTES) return raw;
     const targets = to != null ? [to] : this.host.members().filter((id) => id !== this.host.selfId);
+    for (const id of targets) {
+      const pair = this.pairs.get(id);
+      if (pair && pair.out === "direct" && !pair.canSend) pair.link?.close("channel closed");
+    }
     const direct = targets.filter((id) => this.pairs.get(id)?.canSend);
     for (const id of direct) this.sendDirect(this.pairs.get(id), raw);
     if (!direct.length) return raw;

@@ -1,0 +1,137 @@
+"""Mesh rooms with Python peers (aiortc to aiortc): direct links, a paused server, the cap,
+fallback, and what the server never sees."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import TIMEOUT, Recorder, until
+from peerpyrtc import AsyncClient, Limits
+
+HERE = Path(__file__).resolve().parent
+
+
+def all_direct(client: AsyncClient, count: int) -> bool:
+    return sum(p["isDirect"] for p in client.peers) == count
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[AsyncClient]]:
+    made: list[AsyncClient] = []
+    yield made
+    await asyncio.gather(*(c.close() for c in made))
+
+
+async def join(made: list[AsyncClient], url: str, peer_id: str) -> Recorder:
+    client = AsyncClient(url, "mesh-room", peer_id)
+    made.append(client)
+    rec = Recorder(client)
+    await client.connect()
+    return rec
+
+
+async def test_python_peers_talk_directly_while_the_server_is_paused(
+    clients: list[AsyncClient],
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "serve_process.py"), "mesh", stdout=asyncio.subprocess.PIPE, cwd=HERE
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = re.search(r"serving on (\S+)", line).group(1)  # type: ignore[union-attr]
+        recs = [await join(clients, url, name) for name in ("alice", "bob", "carol")]
+        alice, bob, carol = clients
+        await until(lambda: all(all_direct(c, 2) for c in clients))
+        assert alice.topology == "mesh"
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(30):
+                await alice.send_message(f"a{i}")
+            await carol.emit("only-bob", {"n": 1}, to="bob")
+            for rec in recs[1:]:
+                got = [m for m in await rec.messages(30) if m[0] == "alice"]
+                assert got == [("alice", f"a{i}", None) for i in range(30)]
+            assert await recs[1].expect("message") == ("carol", {"n": 1}, "only-bob")
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        await bob.broadcast("tick", 1)  # through the server again
+        for rec in recs:
+            assert (await rec.expect("message"))[2] == "tick"
+        assert not [m for m in recs[0].history if m[0] == "message" and m[1][2] == "only-bob"]
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_the_server_never_sees_direct_messages_and_the_cap_holds(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    server, manager = await make_server(topology="mesh", limits=Limits(mesh_max_peers=2))
+    seen: list[Any] = []
+    manager.message_handler(lambda room, sender, message: seen.append(message))
+    a, b, c = [await join(clients, server.url, n) for n in ("alice", "bob", "carol")]
+    alice, bob, carol = clients
+    await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
+    assert all_direct(carol, 0)  # past the cap: reached through the relay
+    for i in range(20):
+        await alice.send_message(f"m{i}")
+    for rec in (b, c):
+        assert [m[1] for m in await rec.messages(20)] == [f"m{i}" for i in range(20)]
+    await until(lambda: len(seen) == 20)
+    # the server saw them once each: for carol (relayed, with bob skipped); bob got them directly
+    assert seen == [f"m{i}" for i in range(20)]
+    await alice.emit("direct", 1, to="bob")
+    assert await b.expect("message") == ("alice", 1, "direct")
+    await asyncio.sleep(0.2)
+    assert len(seen) == 20  # a message to a direct peer never reached the server
+    assert await manager.send_message("mesh-room", "from the server") == 3
+    del a
+
+
+async def test_a_python_link_that_drops_mid_stream_loses_and_repeats_nothing(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    server, _ = await make_server(topology="mesh")
+    _, b = [await join(clients, server.url, n) for n in ("alice", "bob")]
+    alice, bob = clients
+    await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
+    for i in range(300):
+        await alice.send_message(f"m{i}")
+        if i == 150:
+            link = alice._mesh.pairs["bob"].link
+            assert link is not None
+            await link.pc.close()  # the link drops
+        if i % 20 == 0:
+            await asyncio.sleep(0.005)
+    got = await b.messages(300)
+    assert [m[1] for m in got] == [f"m{i}" for i in range(300)]
+    await asyncio.sleep(0.3)
+    assert len([m for m in b.history if m[0] == "message"]) == 300
+    await until(lambda: all_direct(alice, 1), timeout=TIMEOUT)  # upgraded again
+
+
+async def test_sig_envelopes_are_for_mesh_rooms_only(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    server, _ = await make_server()
+    await join(clients, server.url, "alice")
+    bob = await join(clients, server.url, "bob")
+    alice = clients[0]
+    errors: asyncio.Queue[Any] = asyncio.Queue()
+    alice.on("error", lambda sender, error: errors.put_nowait(error))
+    assert alice.topology == "relay" and alice._queue is not None
+    alice._queue.put('{"t":"sig","to":"bob","d":{"k":"neg"}}')
+    error = await asyncio.wait_for(errors.get(), TIMEOUT)
+    assert error["code"] == "ERR_PROTOCOL" and "mesh" in error["message"]
+    await alice.send_message("still here")
+    assert await bob.expect("message") == ("alice", "still here", None)
