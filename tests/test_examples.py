@@ -253,3 +253,28 @@ def test_whiteboard_replay_fits_messages_past_65000_bytes() -> None:
     parts = module.chunks(strokes)
     assert len(parts) > 3 and [s for p in parts for s in p] == strokes
     assert all(len(json.dumps({"strokes": p, "first": True}).encode()) < 65_000 for p in parts)
+
+
+async def test_mesh_cursors(examples: list[Example], browser: Any) -> None:
+    server = await run(examples, "mesh_cursors")
+    pages = []
+    for name in ("Ann", "Bob", "Cat"):
+        page = await browser.new_page(viewport={"width": 760, "height": 480})
+        await page.goto(f"{server.url}/?name={name}")
+        await page.get_by_role("status").filter(has_text=f"Connected as {name} (mesh)").wait_for()
+        pages.append(page)
+    ann, bob, cat = pages
+    for page in pages:  # every pair on a direct link, shown in the header
+        await page.get_by_role("list", name="Peers and paths").get_by_text("direct").nth(1).wait_for()
+    board = ann.get_by_role("main", name="Shared board")
+    for i in range(10):
+        await board.hover(position={"x": 120 + 30 * i, "y": 100 + 20 * i})
+        await asyncio.sleep(0.04)
+    await bob.hover("main", position={"x": 500, "y": 300})
+    await asyncio.sleep(0.1)
+    await bob.mouse.move(520, 310)
+    for page in (bob, cat):
+        await page.get_by_label("cursor of Ann").wait_for()
+        await page.wait_for_function("window.moves >= 3", polling=50)
+    await cat.get_by_label("cursor of Bob").wait_for()
+    await cat.screenshot(path=IMAGES / "mesh_cursors.png")

@@ -194,3 +194,40 @@ async def test_two_pages_and_a_python_peer_share_a_mesh_through_a_paused_server(
         assert (await rec.expect("message")) == ("bob", 2, "tick")
     finally:
         await py.close()
+
+
+async def test_offers_from_both_sides_at_once_settle_without_glare(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    """Perfect negotiation: both ends renegotiate at the same moment; the polite one (the
+    smaller id) rolls back, the link stays up and direct."""
+    _, url = mesh_server
+    a = await join(browser, url, "alice")
+    b = await join(browser, url, "bob")
+    await direct_to(a, 1)
+    await direct_to(b, 1)
+    setup = """(name) => {
+      const pc = rtc._mesh.pairs.get(name).link.pc;
+      window.offers = 0;  // descriptions of type offer this side sends
+      const signal = rtc._mesh.host.signal;
+      rtc._mesh.host.signal = (to, d) => {
+        if (d.description && d.description.type === 'offer') offers += 1;
+        signal(to, d);
+      };
+      return pc.signalingState;
+    }"""
+    assert await a.evaluate(setup, "bob") == "stable"
+    assert await b.evaluate(setup, "alice") == "stable"
+    # both restart ICE in the same turn: both get negotiationneeded and make an offer
+    await asyncio.gather(
+        a.evaluate("rtc._mesh.pairs.get('bob').link.pc.restartIce(); null"),
+        b.evaluate("rtc._mesh.pairs.get('alice').link.pc.restartIce(); null"),
+    )
+    for page, other in ((a, "bob"), (b, "alice")):
+        await page.wait_for_function(
+            f"rtc._mesh.pairs.get('{other}').link.pc.signalingState === 'stable' && offers >= 1",
+            polling=50, timeout=TIMEOUT * 1000,
+        )  # fmt: skip
+    await direct_to(a, 1)
+    await a.evaluate("rtc.sendMessage('still direct')")
+    assert await messages(b, 1) == [["alice", "still direct", None]]

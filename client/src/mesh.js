@@ -18,6 +18,7 @@ const ACK_EVERY = 32;
 const ACK_AFTER_MS = 100;
 const MAX_UNACKED = 10000;
 const RETRY_MS = [1000, 3000, 10000, 30000];
+const NEW_LINK_MS = 500;
 
 export class Mesh {
   /**
@@ -172,7 +173,10 @@ export class Mesh {
     switch (d.k) {
       case 'neg':
         if (d.link !== pair.link?.linkId) {
-          if (this.host.selfId > from) return; // a signal for a link we no longer have
+          if (this.host.selfId > from || typeof d.link !== 'string') return; // not ours to make
+          const now = Date.now(); // a new link at most every NEW_LINK_MS: a peer cannot churn ours
+          if (now - pair.linkAt < NEW_LINK_MS) return;
+          pair.linkAt = now;
           this.startLink(pair, d.link, true);
         }
         pair.link.receive(d);
@@ -245,6 +249,7 @@ class Pair {
     this.ackTimer = null;
     this.retryTimer = null;
     this.retries = 0;
+    this.linkAt = -Infinity;
   }
 
   get canSend() { return this.out === 'direct' && !!this.link?.isOpen; }

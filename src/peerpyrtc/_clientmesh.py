@@ -31,6 +31,7 @@ ACK_EVERY = 32
 ACK_AFTER = 0.1
 MAX_UNACKED = 10000
 RETRY = (1.0, 3.0, 10.0, 30.0)
+NEW_LINK_SECONDS = 0.5
 
 
 class Link:
@@ -133,6 +134,7 @@ class Pair:
         self.ack_timer: asyncio.TimerHandle | None = None
         self.retry_timer: asyncio.TimerHandle | None = None
         self.retries = 0
+        self.link_at = float("-inf")
 
     @property
     def can_send(self) -> bool:
@@ -286,7 +288,11 @@ class ClientMesh:
         if kind == "neg":
             if link is None or d.get("link") != link.link_id:
                 if self.self_id > sender or not isinstance(d.get("link"), str):
-                    return  # a signal for a link we no longer have
+                    return  # not ours to make
+                now = asyncio.get_running_loop().time()
+                if now - pair.link_at < NEW_LINK_SECONDS:  # a peer cannot churn our links
+                    return
+                pair.link_at = now
                 link = self.start_link(pair, d["link"], polite=True)
             self.spawn(link.receive(d))
         elif kind == "switch" and link is not None and d.get("link") == link.link_id:

@@ -543,6 +543,7 @@ var ACK_EVERY = 32;
 var ACK_AFTER_MS = 100;
 var MAX_UNACKED = 1e4;
 var RETRY_MS = [1e3, 3e3, 1e4, 3e4];
+var NEW_LINK_MS = 500;
 var Mesh = class {
   /**
    * @param {object} host what the mesh needs of its connection
@@ -700,7 +701,10 @@ var Mesh = class {
     switch (d.k) {
       case "neg":
         if (d.link !== pair.link?.linkId) {
-          if (this.host.selfId > from) return;
+          if (this.host.selfId > from || typeof d.link !== "string") return;
+          const now = Date.now();
+          if (now - pair.linkAt < NEW_LINK_MS) return;
+          pair.linkAt = now;
           this.startLink(pair, d.link, true);
         }
         pair.link.receive(d);
@@ -775,6 +779,7 @@ var Pair = class {
     this.ackTimer = null;
     this.retryTimer = null;
     this.retries = 0;
+    this.linkAt = -Infinity;
   }
   get canSend() {
     return this.out === "direct" && !!this.link?.isOpen;
