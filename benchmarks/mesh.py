@@ -28,10 +28,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import BLANK_PAGE, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from workloads import pct, server_cpu  # noqa: E402
 
-_ = BLANK_PAGE
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 JOIN = """async ([room, peerId]) => {
   const { WebRTCConnection } = window.WebRTCConnection;
@@ -118,14 +117,9 @@ async def mesh_setup(browser: Any, n: int) -> dict[str, float]:
         group = await pages(browser, url, "setup", n)
         started = time.perf_counter()
         await asyncio.gather(*(p.evaluate(JOIN, ["setup", f"s{i}"]) for i, p in enumerate(group)))
+        ready = f"rtc.getRoomPeers().filter((p) => p.isDirect).length === {n - 1}"
         await asyncio.gather(
-            *(
-                p.wait_for_function(
-                    f"rtc.getRoomPeers().filter((p) => p.isDirect).length === {n - 1}",
-                    polling=20, timeout=60_000,
-                )  # fmt: skip
-                for p in group
-            )
+            *(p.wait_for_function(ready, polling=20, timeout=60_000) for p in group)
         )
         elapsed = (time.perf_counter() - started) * 1000
         for page in group:

@@ -265,7 +265,9 @@ async def test_mesh_cursors(examples: list[Example], browser: Any) -> None:
         pages.append(page)
     ann, bob, cat = pages
     for page in pages:  # every pair on a direct link, shown in the header
-        await page.get_by_role("list", name="Peers and paths").get_by_text("direct").nth(1).wait_for()
+        await (
+            page.get_by_role("list", name="Peers and paths").get_by_text("direct").nth(1).wait_for()
+        )
     board = ann.get_by_role("main", name="Shared board")
     for i in range(10):
         await board.hover(position={"x": 120 + 30 * i, "y": 100 + 20 * i})
