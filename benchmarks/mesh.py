@@ -6,7 +6,8 @@
 Per repeat, interleaved: a relay server and a mesh server (``peerpyrtc serve --topology``).
 * latency: 4 pages in a room, one sends 100 msg/s for N seconds, the other 3 record
   page-to-page latency (one browser: pages share a clock, performance.timeOrigin + now()).
-* server CPU per delivered message during that phase (/proc of the server process).
+* server CPU per delivered message during that phase, minus the server's CPU over as long
+  a quiet phase with the same pages (/proc of the server process; 10 ms ticks).
 * mesh only: 8 pages call connect() at once; time until every page has 7 direct links.
 Reports min/median/max across repeats; writes benchmarks/results/mesh.{json,md}.
 """
@@ -90,12 +91,15 @@ async def latency(browser: Any, topology: str, seconds: int) -> dict[str, float]
                 await page.wait_for_function(
                     "rtc.getRoomPeers().filter((p) => p.isDirect).length === 3", polling=50
                 )
+        idle0 = server_cpu(proc.pid)  # the same pages, quiet, as long: heartbeats and timers
+        await asyncio.sleep(seconds)
+        idle = server_cpu(proc.pid) - idle0
         cpu0 = server_cpu(proc.pid)
         await group[0].evaluate(SEND, [100, seconds])
         expected = 100 * seconds
         for page in group[1:]:
             await page.wait_for_function(f"lat.length >= {expected}", polling=50, timeout=60_000)
-        cpu = server_cpu(proc.pid) - cpu0
+        cpu = server_cpu(proc.pid) - cpu0 - idle
         values: list[float] = []
         for page in group[1:]:
             values += await page.evaluate("lat")

@@ -92,7 +92,9 @@ async def test_a_killed_worker_takes_its_peers_out_within_ten_seconds(
     for rec in (recs[1], recs[2]):
         gone = {(await rec.expect("left", timeout=15))["id"] for _ in range(2)}
         assert gone == {"ann", "dan"}
-    assert loop.time() - killed_at < 10
+    took = loop.time() - killed_at
+    print(f"a killed worker's peers were gone for the others after {took:.1f}s")
+    assert took < 10
     await until(lambda: bob.is_host and not cat.is_host)
     manager = AsyncSignalingManager(backplane=redis_server.url)
     try:  # the cluster's view agrees: bob (host) and cat

@@ -102,3 +102,31 @@ async def test_a_failed_or_expired_offer_gives_its_claim_back(make_server: Any) 
     offer = {"type": "offer", "sdp": no_ufrag}  # refused by aiortc, after the claim
     status, body = await post(server.url, "/offer", {"room": "r", "peer_id": "y", "offer": offer})
     assert status == 400 and "ICE" in body["error"] and store.claims == {}
+
+
+def test_one_place_walks_a_room_to_send() -> None:
+    """Every room fan-out goes through Delivery.deliver_local (the seam a backplane uses)."""
+    import ast
+    from pathlib import Path
+
+    import peerpyrtc
+
+    found = []
+    for path in sorted(Path(peerpyrtc.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for loop in ast.walk(func):
+                if not isinstance(loop, (ast.For, ast.AsyncFor)):
+                    continue
+                sends = any(
+                    isinstance(c, ast.Call)
+                    and isinstance(c.func, ast.Attribute)
+                    and c.func.attr in ("send", "put")
+                    for c in ast.walk(loop)
+                )
+                iterated = ast.unparse(loop.iter)
+                if sends and ("members" in iterated or "rooms" in iterated or "local" in iterated):
+                    found.append((path.name, func.name, iterated))
+    assert found == [("_delivery.py", "deliver_local", "members.items()")]
