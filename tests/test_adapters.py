@@ -281,3 +281,41 @@ async def _refused_early(url: str, manager: AsyncSignalingManager) -> None:
         assert b" 413 " in head
     finally:
         writer.close()
+
+
+async def test_metrics_and_admin_routes_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+    """GET /metrics (Prometheus text, parsed by prometheus_client) and the admin routes."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url, _ = served
+    status, _, _ = await http_request(url + "/metrics")
+    assert status == 401
+    async with AsyncClient(url, "room", "alice") as alice, AsyncClient(url, "room", "bob") as bob:
+        rec = Recorder(bob)
+        for i in range(5):
+            await alice.send_message(f"m{i}")
+        await rec.messages(5)
+        status, headers, body = await http_request(url + "/metrics", headers=ADMIN)
+        assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        value = {s.name + str(sorted(s.labels.items())): s.value for f in families.values() for s in f.samples}
+        assert value["peerpyrtc_rooms[]"] == 1
+        assert value["peerpyrtc_peers[('topology', 'relay')]"] == 2
+        assert value["peerpyrtc_received_frames_total[]"] >= 1  # the client batches
+        assert value["peerpyrtc_received_messages_total[]"] >= 5
+        assert value["peerpyrtc_delivered_messages_total[]"] >= 5
+        assert value["peerpyrtc_joins_total[]"] == 2
+        assert families["peerpyrtc_connect_seconds"].type == "histogram"
+        assert value["peerpyrtc_connect_seconds_count[]"] == 2
+        status, headers, body = await http_request(url + "/admin", headers={})
+        assert status == 200 and headers["content-type"].startswith("text/html")
+        assert b"Admin token" in body and b"alice" not in body  # the page holds no data
+        status, _, body = await http_request(url + "/admin/state", headers=ADMIN)
+        state = json.loads(body)
+        assert [p["id"] for p in state["rooms"][0]["peers"]] == ["alice", "bob"]
+        status, _, _ = await http_request(url + "/admin/state")
+        assert status == 401
+        kick = json.dumps({"room": "room", "peer_id": "bob", "reason": "bye bob"}).encode()
+        status, _, body = await http_request(url + "/admin/kick", "POST", kick, headers=ADMIN)
+        assert status == 200 and json.loads(body) == {"removed": True}
+        assert await rec.expect("close") == "bye bob"

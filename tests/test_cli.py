@@ -119,3 +119,27 @@ async def test_demo_page_chats_between_two_tabs() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+async def test_json_logs_have_one_line_per_connection_event() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", "--log-format", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = re.search(r"serving on (http://\S+)", line).group(1)  # type: ignore[union-attr]
+        async with AsyncClient(url, "logged", "alice"):
+            pass
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+        entries = [json.loads(x) for x in (await proc.stderr.read()).decode().splitlines()]
+        events = [(e.get("event"), e.get("room"), e.get("peer"), e.get("reason")) for e in entries]
+        assert ("joined", "logged", "alice", None) in events
+        assert ("left", "logged", "alice", "left") in events
+        assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+from ._metrics import Metrics
 from ._peer import ServerPeer
 from ._protocol import stamp, stamp_suffix
 
@@ -33,6 +34,8 @@ class Delivery:
 
     def __init__(self, next_seq: Callable[[str], int]) -> None:
         self.next_seq = next_seq
+        #: Counters for /metrics (the manager's).
+        self.metrics = Metrics()
         #: ``{room: {peer_id: peer}}``: this process's open peers, in join order.
         self.local: dict[str, dict[str, ServerPeer]] = {}
 
@@ -93,15 +96,20 @@ class Delivery:
         members = self.local.get(room)
         if members is None:
             return 0
+        metrics = self.metrics
         if to is not None:
             peer = members.get(to)
             if peer is None:
                 return 0
             peer.send(raw)
+            metrics.deliveries += 1
+            metrics.bytes_out += len(raw)
             return 1
         count = 0
         for member_id, peer in members.items():
             if member_id != exclude and (skip is None or member_id not in skip):
                 peer.send(raw)
                 count += 1
+        metrics.deliveries += count
+        metrics.bytes_out += len(raw) * count
         return count

@@ -128,20 +128,29 @@ class PeerLifecycle:
         welcome = protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers, topology, cap)
         peer.send(welcome)
         if not joined.rejoined:
+            self._delivery.metrics.joins += 1
+            self._delivery.metrics.connected(self._loop_time() - peer.created)
             self._delivery.presence(peer.room, protocol.joined(joined.member), peer.id, True)
-            logger.debug("%s joined %s", peer.id, peer.room)
+            logger.info(
+                "%s joined %s", peer.id, peer.room,
+                extra={"event": "joined", "room": peer.room, "peer": peer.id},
+            )  # fmt: skip
             self._hooks.dispatch(self._hooks.joined, peer.room, peer.id, joined.member)
         held, peer.held = peer.held, []
         for frame in held:
             self._relay.on_frame(peer, frame)
 
     def _announce_left(self, room: str, peer_id: str, left: Left, reason: str) -> None:
+        self._delivery.metrics.leaves += 1
         self._delivery.presence(
             room, protocol.left(left.member, left.host_id, reason), peer_id, False
         )
         if left.new_host:  # after the leave, in every member's order
             self._delivery.deliver(room, protocol.host_changed(left.new_host))
-        logger.debug("%s left %s (%s)", peer_id, room, reason)
+        logger.info(
+            "%s left %s (%s)", peer_id, room, reason,
+            extra={"event": "left", "room": room, "peer": peer_id, "reason": reason},
+        )  # fmt: skip
         self._hooks.dispatch(self._hooks.left, room, peer_id, left.member)
 
     async def _discard(self, peer: ServerPeer) -> None:
@@ -171,6 +180,7 @@ class PeerLifecycle:
             peer.queue.send_last(protocol.close_notice(reason, reconnect=False))
         peer.state = "closed"
         peer.close_reason = reason
+        self._delivery.metrics.removed(reason, state == "open")
         self._delivery.detach(peer)
         if self._pending.get(key) is peer:
             del self._pending[key]

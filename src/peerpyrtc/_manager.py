@@ -106,6 +106,8 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             raise ValueError(f"topology must be one of {TOPOLOGIES} or a callable")
         self.topology = topology
         self._delivery = self._make_delivery()
+        #: Counters and gauges for ``GET /metrics``.
+        self.metrics = self._delivery.metrics
         self._relay = Relay(
             self._delivery,
             self._hooks,

@@ -38,6 +38,8 @@ class ServerPeer:
         self.candidates = 0
         self.channel: RTCDataChannel | None = None
         self.state = "pending"  # pending -> joining -> open -> closed
+        #: Loop time of its offer (the connect-time histogram).
+        self.created = asyncio.get_running_loop().time()
         #: Its place in the room's join order (from the room store).
         self.order = 0
         self.joined_at = 0

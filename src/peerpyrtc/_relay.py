@@ -48,6 +48,8 @@ class Relay:
         topology: Callable[[str], str] = lambda room: "relay",
     ) -> None:
         self.delivery = delivery
+        #: Counters for /metrics (the manager's).
+        self.metrics = delivery.metrics
         #: The room's topology ("relay" or "mesh"), decided by the server.
         self.topology = topology
         self.hooks = hooks
@@ -81,6 +83,9 @@ class Relay:
         now = asyncio.get_running_loop().time()
         peer.last_seen = now
         size = len(frame) if not isinstance(frame, str) else utf8_len(frame)
+        metrics = self.metrics
+        metrics.frames_in += 1
+        metrics.bytes_in += size
         if not self._charge(peer, now, size):
             return
         if not isinstance(frame, str):
@@ -91,6 +96,7 @@ class Relay:
         except ProtocolError as exc:
             self._error(peer, "ERR_PROTOCOL", str(exc))
             return
+        metrics.messages_in += len(envelopes)
         if len(envelopes) > 1:  # the frame paid for one envelope; a batch pays for the rest
             peer.tokens -= len(envelopes) - 1
             if peer.tokens < 0:
@@ -195,6 +201,8 @@ class Relay:
 
     def _error(self, peer: ServerPeer, code: str, message: str) -> None:
         logger.debug("%r: %s %s", peer, code, message)
+        if code == "ERR_PROTOCOL":
+            self.metrics.drops["invalid"] += 1
         peer.send(protocol.error(code, message))
 
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._admin import Text, admin_kick, admin_state, metrics, page
 from ._errors import InvalidRequest, PayloadTooLarge, PeerPyRTCError, ProtocolError, Unauthorized
 from ._manager import AsyncSignalingManager
 from ._protocol import loads
@@ -71,8 +72,16 @@ Handler = Callable[[AsyncSignalingManager, bytes, dict[str, Any]], Awaitable[Res
 
 #: ``path -> handler`` for the signalling routes (POST).
 ROUTES: dict[str, Handler] = {"/offer": _offer, "/candidate": _candidate, "/leave": _leave}
-#: ``path -> handler`` for the admin routes (GET, with ``Authorization: Bearer <admin_token>``).
-ADMIN_ROUTES: dict[str, Handler] = {"/rooms": _rooms}
+#: ``path -> (method, handler)`` for the admin routes (``Authorization: Bearer <admin_token>``;
+#: ``/admin``, the page, holds no data and needs none). They exist only with an admin token.
+ADMIN_ROUTES: dict[str, tuple[str, Handler]] = {
+    "/rooms": ("GET", _rooms),
+    "/metrics": ("GET", metrics),
+    "/admin": ("GET", page),
+    "/admin/state": ("GET", admin_state),
+    "/admin/kick": ("POST", admin_kick),
+}
+OPEN_ADMIN_ROUTES = ("/admin",)
 
 
 def error_body(status: int, message: str) -> dict[str, str]:
@@ -115,14 +124,13 @@ async def dispatch(
     # one spelling for every adapter: lower-case names
     meta["headers"] = {str(k).lower(): v for k, v in (meta.get("headers") or {}).items()}
     admin = ADMIN_ROUTES.get(path)
-    handler = ROUTES.get(path) if admin is None else admin
+    wanted, handler = ("POST", ROUTES.get(path)) if admin is None else admin
     if handler is None or (admin is not None and manager.admin_token is None):
         return 404, error_body(404, f"no route {path[:100]}")
-    wanted = "POST" if admin is None else "GET"
-    if method != wanted and not (admin is not None and method == "HEAD"):
+    if method != wanted and not (wanted == "GET" and method == "HEAD"):
         return 405, error_body(405, f"use {wanted} for {path}")
     try:
-        if admin is not None:
+        if admin is not None and path not in OPEN_ADMIN_ROUTES:
             _check_admin(manager, meta["headers"])
         return await handler(manager, body, meta)
     except PeerPyRTCError as exc:
@@ -136,7 +144,7 @@ JSON_TYPE = "application/json"
 #: Every method the adapters route to :func:`respond`, so a wrong one gets our 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: The paths the package serves (besides ``/peerpyrtc/<bundle>``).
-PATHS = ("/offer", "/candidate", "/leave", "/rooms")
+PATHS = ("/offer", "/candidate", "/leave", *ADMIN_ROUTES)
 
 
 async def respond(
@@ -161,4 +169,6 @@ async def respond(
             status, payload = 404, error_body(404, "no such file")
     else:
         status, payload = await dispatch(manager, method, path, body, metadata)
+        if isinstance(payload, Text):
+            return status, payload.content_type, payload.encode()
     return status, JSON_TYPE, json.dumps(payload, separators=(",", ":")).encode()

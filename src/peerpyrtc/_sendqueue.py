@@ -48,6 +48,11 @@ class SendQueue:
         self._drained: asyncio.Event | None = None
         self._loop = asyncio.get_running_loop()
 
+    @property
+    def queued(self) -> int:
+        """Bytes queued and not yet handed to the channel."""
+        return self._bytes
+
     def attach(self, channel: RTCDataChannel) -> None:
         """Start sending into ``channel`` (queued envelopes leave once it is open)."""
         self.channel = channel

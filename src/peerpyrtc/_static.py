@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BUNDLES", "JS_TYPE", "bundle", "client_dir", "demo_page"]
+__all__ = ["BUNDLES", "JS_TYPE", "admin_page", "bundle", "client_dir", "demo_page"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -23,6 +23,11 @@ def bundle(name: str) -> bytes | None:
     if name not in BUNDLES:
         return None
     return (client_dir() / name).read_bytes()
+
+
+def admin_page() -> str:
+    """The live admin view served at ``/admin`` (it holds no data until given the token)."""
+    return (_HERE / "static" / "admin.html").read_text(encoding="utf-8")
 
 
 def demo_page() -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from ._errors import Unavailable
 from ._ice import normalize_ice_servers
 from ._limits import Limits
+from ._logging import configure_logging
 from ._manager import AsyncSignalingManager
 from ._server import start_server
 from ._static import demo_page
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="run N worker processes on one port (needs --redis when N > 1; default: 1)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text lines, or one JSON object per line with event, room, peer and reason "
+        "(default: %(default)s)",
     )
     serve.add_argument("--debug", action="store_true", help="log every signalling step to stderr")
     return parser  # fmt: skip
@@ -188,8 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--limit {exc}")
     if args.admin_token is not None and len(args.admin_token) < 16:
         parser.error("--admin-token: use at least 16 characters")
-    if not args.debug:
-        logging.getLogger("peerpyrtc").setLevel(logging.INFO)
+    configure_logging(logging.DEBUG if args.debug else logging.INFO, args.log_format)
     if args.workers < 1 or (args.workers > 1 and not args.redis):
         parser.error("--workers: N > 1 needs --redis (each worker holds part of every room)")
     raise_open_file_limit()

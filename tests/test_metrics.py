@@ -1,0 +1,48 @@
+"""The counters behind /metrics count what they name."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import Recorder, until
+from peerpyrtc import AsyncClient, Limits
+from peerpyrtc._metrics import render
+
+
+async def test_drops_are_counted_by_reason(make_server: Any) -> None:
+    server, manager = await make_server(
+        limits=Limits(max_messages_per_second=50, message_burst=50, heartbeat_interval=0.3,
+                      heartbeat_timeout=0.8)  # fmt: skip
+    )
+    m = manager.metrics
+    async with AsyncClient(server.url, "r", "ok") as ok:
+        rec = Recorder(ok)
+        flooder = AsyncClient(server.url, "r", "flooder", max_reconnect_attempts=0)
+        await flooder.connect()
+        assert flooder._queue is not None
+        flooder._queue.put('{"t":"nope"')  # invalid: refused, counted
+        await until(lambda: m.drops["invalid"] == 1)
+        for i in range(200):  # over the burst: cut off
+            if flooder._queue is None:
+                break
+            flooder._queue.put(f'{{"t":"msg","d":"{i}"}}')
+            if i % 10 == 0:
+                await asyncio.sleep(0)
+        await until(lambda: m.drops["flood"] == 1)
+        quiet = AsyncClient(server.url, "r", "quiet", heartbeat_interval=0)
+        await quiet.connect()
+        quiet._watchdog = None
+        conn = quiet._conn
+        assert conn is not None
+        conn.queue.close()  # it stops answering pings: the server times it out
+        quiet._on_frame = lambda *a: None  # type: ignore[method-assign]
+        await until(lambda: m.heartbeat_timeouts == 1, timeout=10)
+        text = await render(manager)
+        assert 'peerpyrtc_dropped_total{reason="flood"} 1' in text
+        assert 'peerpyrtc_dropped_total{reason="invalid"} 1' in text
+        assert "peerpyrtc_heartbeat_timeouts_total 1" in text
+        assert m.leaves == 2 and m.joins == 3
+        await flooder.close()
+        await quiet.close()
+        del rec
