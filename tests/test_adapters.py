@@ -283,7 +283,9 @@ async def _refused_early(url: str, manager: AsyncSignalingManager) -> None:
         writer.close()
 
 
-async def test_metrics_and_admin_routes_everywhere(served: tuple[str, AsyncSignalingManager]) -> None:
+async def test_metrics_and_admin_routes_everywhere(
+    served: tuple[str, AsyncSignalingManager],
+) -> None:
     """GET /metrics (Prometheus text, parsed by prometheus_client) and the admin routes."""
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -298,7 +300,11 @@ async def test_metrics_and_admin_routes_everywhere(served: tuple[str, AsyncSigna
         status, headers, body = await http_request(url + "/metrics", headers=ADMIN)
         assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
         families = {f.name: f for f in text_string_to_metric_families(body.decode())}
-        value = {s.name + str(sorted(s.labels.items())): s.value for f in families.values() for s in f.samples}
+        value = {
+            s.name + str(sorted(s.labels.items())): s.value
+            for f in families.values()
+            for s in f.samples
+        }
         assert value["peerpyrtc_rooms[]"] == 1
         assert value["peerpyrtc_peers[('topology', 'relay')]"] == 2
         assert value["peerpyrtc_received_frames_total[]"] >= 1  # the client batches

@@ -19,7 +19,9 @@ IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
 async def test_the_admin_view_shows_rooms_live_and_removes_a_peer(make_server: Any) -> None:
-    server, manager = await make_server(admin_token=TOKEN, topology=lambda r: "mesh" if r == "game" else "relay")
+    server, manager = await make_server(
+        admin_token=TOKEN, topology=lambda r: "mesh" if r == "game" else "relay"
+    )
     ann = AsyncClient(server.url, "lobby", "ann", info={"name": "Ann"})
     bob = AsyncClient(server.url, "lobby", "bob", info={"name": "Bob"})
     cat = AsyncClient(server.url, "game", "cat", info={"name": "Cat"})

@@ -11,10 +11,10 @@ from peerpyrtc._metrics import render
 
 
 async def test_drops_are_counted_by_reason(make_server: Any) -> None:
-    server, manager = await make_server(
-        limits=Limits(max_messages_per_second=50, message_burst=50, heartbeat_interval=0.3,
-                      heartbeat_timeout=0.8)  # fmt: skip
+    limits = Limits(
+        max_messages_per_second=50, message_burst=50, heartbeat_interval=0.3, heartbeat_timeout=0.8
     )
+    server, manager = await make_server(limits=limits)
     m = manager.metrics
     async with AsyncClient(server.url, "r", "ok") as ok:
         rec = Recorder(ok)
