@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from conftest import TIMEOUT, Recorder, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager
 from peerpyrtc._store import Joined, MemoryStore
@@ -113,7 +115,10 @@ def test_one_place_walks_a_room_to_send() -> None:
 
     found = []
     for path in sorted(Path(peerpyrtc.__file__).parent.rglob("*.py")):
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        if "mutmut" in text:  # a mutation run rewrote this copy into trampolines
+            pytest.skip("the package source is mutmut's rewrite")
+        tree = ast.parse(text)
         for func in ast.walk(tree):
             if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
