@@ -43,5 +43,7 @@ for (const dir of outDirs) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'peerpyrtc.esm.js'), esm.outputFiles[0].text);
   writeFileSync(join(dir, 'peerpyrtc.umd.js'), umd);
+  // the package is "type": "module": CommonJS `require` needs the same UMD as .cjs
+  if (dir.endsWith('dist')) writeFileSync(join(dir, 'peerpyrtc.cjs'), umd);
   console.log(`built ${dir}/peerpyrtc.{esm,umd}.js`);
 }
