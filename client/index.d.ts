@@ -64,6 +64,10 @@ export interface ConnectionOptions {
   sendUserAgent?: boolean;
   /** STUN/TURN servers (for the server connection and, in mesh rooms, direct links); none by default. */
   iceServers?: RTCIceServer[];
+  /** Ask the server for ICE servers (POST /ice: STUN, and TURN credentials minted for this peer) before connecting (default true). */
+  fetchIceServers?: boolean;
+  /** 'relay' connects to the server only through TURN (default 'all'). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   /** 'relay' sends direct (mesh) links only through TURN: other peers never see this one's addresses (default 'all'). */
   meshIceTransportPolicy?: RTCIceTransportPolicy;
   /** Base URL of the signalling routes (default: same origin). */

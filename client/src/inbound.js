@@ -15,7 +15,7 @@ export function createMesh(conn) {
     },
     deliver: (from, env) => onEnvelope(conn, { ...env, from }),
     config: () => ({
-      iceServers: conn.options.iceServers || [],
+      iceServers: conn._transport?.iceServers || conn.options.iceServers || [],
       iceTransportPolicy: conn.options.meshIceTransportPolicy || 'all',
     }),
     changed: () => conn._roomUpdate(),

@@ -31,4 +31,6 @@ export const DEFAULTS = Object.freeze({
   // (init) => transport; the relay transport unless a test or a later topology says otherwise
   createTransport: (init) => new RelayTransport(init),
   meshIceTransportPolicy: 'all',
+  iceTransportPolicy: 'all',
+  fetchIceServers: true,
 });

@@ -42,9 +42,29 @@ export class RelayTransport {
 
   url(route) { return signalingUrl(this.options.signalingUrl, route); }
 
+  /**
+   * The ICE servers to use: the server's (POST /ice: STUN, and TURN credentials minted for this
+   * peer) and the page's own `iceServers`. A server without the route (404) hands out none.
+   */
+  async fetchIceServers() {
+    const own = this.options.iceServers || [];
+    if (this.options.fetchIceServers === false) return own;
+    try {
+      const reply = await postJSON(this.url('ice'), { room: this.room, peer_id: this.peerId },
+        this.requestOptions());
+      return [...(Array.isArray(reply?.iceServers) ? reply.iceServers : []), ...own];
+    } catch (error) {
+      this.log('no ICE servers from the server', error);
+      return own;
+    }
+  }
+
   /** Offer, answer, channel: resolves with the answer's session once the answer is applied. */
   async open(info) {
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
+    this.iceServers = await this.fetchIceServers();
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers, iceTransportPolicy: this.options.iceTransportPolicy || 'all',
+    });
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this.pc = pc;
     this.channel = channel;

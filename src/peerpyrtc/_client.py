@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from . import _patches
 from . import _protocol as protocol
 from ._clientcodec import ServerEnvelope, parse_server_frame
-from ._clientconn import ClientConnection
+from ._clientconn import ClientConnection, fetch_ice_servers
 from ._clientevents import ClientEvents
 from ._clientinbound import on_envelope
 from ._clientmesh import ClientMesh
@@ -72,6 +72,7 @@ class AsyncClient(ClientEvents):
         reconnect_timeout: float = 120.0,
         heartbeat_interval: float = 6.0,
         heartbeat_timeout: float = 12.0,
+        fetch_ice_servers: bool = True,
     ) -> None:
         _patches.apply()
         super().__init__()
@@ -94,6 +95,9 @@ class AsyncClient(ClientEvents):
         #: (The server pings a quiet peer every 4 s, so a live server is never this silent.)
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
+        #: Ask the server for ICE servers (``POST /ice``: STUN, and TURN credentials minted
+        #: for this peer) before each connection; they come before ``ice_servers``.
+        self.fetch_ice_servers = fetch_ice_servers
         self.session = secrets.token_urlsafe(24)
         self.close_reason: str | None = None
         self.on_message: Callable[[str, Any, str | None], Any] | None = None
@@ -195,6 +199,10 @@ class AsyncClient(ClientEvents):
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
         self._rtc_config = await self._ice.configuration()
+        if self.fetch_ice_servers:  # the server's first, then our own
+            served = await fetch_ice_servers(self.server_url, self.room, self.peer_id,
+                                             self.timeout, self.headers)  # fmt: skip
+            self._rtc_config.iceServers = [*served, *(self._rtc_config.iceServers or [])]
         self._conn = conn = ClientConnection(
             self._rtc_config,
             lambda frame: self._on_frame(frame, generation),

@@ -4,18 +4,22 @@ rooms, reconnection and heartbeats are the client's (``_client``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from ._errors import ConnectionFailed
 from ._httpclient import post_json
+from ._ice import normalize_ice_servers
 from ._protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
 from ._sendqueue import SendQueue
 
-__all__ = ["ClientConnection"]
+__all__ = ["ClientConnection", "fetch_ice_servers"]
+
+logger = logging.getLogger(__name__)
 
 #: What a client may queue before it waits for the channel to drain.
 CLIENT_QUEUE_BYTES = 64 * 1024 * 1024
@@ -80,3 +84,17 @@ class ClientConnection:
     async def close(self) -> None:
         self.queue.close()
         await self.pc.close()
+
+
+async def fetch_ice_servers(
+    server_url: str, room: str, peer_id: str, timeout: float, headers: dict[str, str]
+) -> list[RTCIceServer]:
+    """The server's ICE servers for one peer (``POST /ice``); none from a server without it."""
+    try:
+        reply = await post_json(
+            urljoin(server_url, "ice"), {"room": room, "peer_id": peer_id}, timeout, headers
+        )
+        return normalize_ice_servers(reply.get("iceServers") or [])
+    except Exception as exc:  # an older server, a refusal (the offer will say why), garbage
+        logger.debug("%s: no ICE servers from the server: %r", peer_id, exc)
+        return []

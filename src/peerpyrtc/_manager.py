@@ -37,6 +37,7 @@ from ._peer import ServerPeer
 from ._protocol import PROTOCOL_VERSION, SERVER_ID
 from ._relay import Relay
 from ._store import MemoryStore, RoomStore
+from ._turn import TurnCredentials, client_ice_servers
 
 __all__ = ["AsyncSignalingManager"]
 
@@ -58,6 +59,9 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         limits: bounds on ids, sizes, rates, rooms and queues.
         admin_token: the bearer token that opens the admin routes (``GET /rooms``);
             None (the default) keeps them closed: no room data leaves the server.
+        turn_secret: coturn's ``static-auth-secret``: clients get TURN credentials minted
+            for them (``POST /ice``, ``turn_ttl`` seconds) for ``turn_urls``; the secret
+            never leaves the server. None (the default): no TURN for clients.
         topology: ``"relay"`` (the default: every message goes through the server) or
             ``"mesh"`` (peers also connect directly to each other; messages travel peer
             to peer, server hooks do not see them), or a callable taking a room name and
@@ -76,6 +80,9 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         admin_token: str | None = None,
         topology: str | Callable[[str], str] = "relay",
         backplane: str | None = None,
+        turn_secret: str | None = None,
+        turn_urls: Iterable[str] = (),
+        turn_ttl: int = 3600,
     ) -> None:
         _patches.apply()
         if debug:
@@ -85,6 +92,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             raise ValueError("admin_token must be a string of at least 16 characters")
         self.admin_token = admin_token
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
+        self._turn = TurnCredentials(turn_secret, turn_urls, turn_ttl) if turn_secret else None
         self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
         self._backplane: RedisBackplane | None = None
         self._store: RoomStore
@@ -300,6 +308,22 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
             logger.error("the topology callable answered %r for room %r: relay", decided, room)
             return "relay"
         return decided
+
+    async def client_ice_servers(
+        self, room: str, peer_id: str, *, metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ICE servers a client should use (``POST /ice``): ``{"iceServers", "ttl"}``.
+
+        STUN servers as configured, and TURN credentials minted for ``peer_id`` when a
+        ``turn_secret`` is set; only for clients the ``authorize`` hooks admit.
+        """
+        self._check_open()
+        validate_id(room, "room", self.limits)
+        validate_id(peer_id, "peer_id", self.limits)
+        if self._hooks.authorizers:
+            await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": {}})
+        servers = client_ice_servers(self._ice.servers, self._turn, peer_id)
+        return {"iceServers": servers, "ttl": self._turn.ttl if self._turn else None}
 
     # ------------------------------------------------------------- room info
     def rooms_info(self) -> dict[str, dict[str, Any]]:

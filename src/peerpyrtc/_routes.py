@@ -64,6 +64,11 @@ async def _leave(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) ->
     return 200, {"status": "ok"}
 
 
+async def _ice(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
+    data = _parse(body, m, ("room", "peer_id"))
+    return 200, await m.client_ice_servers(data["room"], data["peer_id"], metadata=meta)
+
+
 async def _rooms(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
     return 200, await m.fetch_rooms_info()
 
@@ -71,7 +76,12 @@ async def _rooms(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) ->
 Handler = Callable[[AsyncSignalingManager, bytes, dict[str, Any]], Awaitable[Result]]
 
 #: ``path -> handler`` for the signalling routes (POST).
-ROUTES: dict[str, Handler] = {"/offer": _offer, "/candidate": _candidate, "/leave": _leave}
+ROUTES: dict[str, Handler] = {
+    "/offer": _offer,
+    "/candidate": _candidate,
+    "/leave": _leave,
+    "/ice": _ice,
+}
 #: ``path -> (method, handler)`` for the admin routes (``Authorization: Bearer <admin_token>``;
 #: ``/admin``, the page, holds no data and needs none). They exist only with an admin token.
 ADMIN_ROUTES: dict[str, tuple[str, Handler]] = {
@@ -144,7 +154,7 @@ JSON_TYPE = "application/json"
 #: Every method the adapters route to :func:`respond`, so a wrong one gets our 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: The paths the package serves (besides ``/peerpyrtc/<bundle>``).
-PATHS = ("/offer", "/candidate", "/leave", *ADMIN_ROUTES)
+PATHS = (*ROUTES, *ADMIN_ROUTES)
 
 
 async def respond(

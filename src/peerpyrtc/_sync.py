@@ -56,6 +56,9 @@ class SignalingManager(HookRegistry):
         admin_token: str | None = None,
         topology: str | Callable[[str], str] = "relay",
         backplane: str | None = None,
+        turn_secret: str | None = None,
+        turn_urls: Iterable[str] = (),
+        turn_ttl: int = 3600,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -66,6 +69,9 @@ class SignalingManager(HookRegistry):
             "admin_token": admin_token,
             "topology": topology,
             "backplane": backplane,
+            "turn_secret": turn_secret,
+            "turn_urls": list(turn_urls),
+            "turn_ttl": turn_ttl,
         }
         self.async_manager = AsyncSignalingManager(**self._config)
         self._hooks: Hooks = self.async_manager._hooks
@@ -236,6 +242,12 @@ class SignalingManager(HookRegistry):
             Unavailable: the backplane cannot be reached.
         """
         self._run(self._core.start())
+
+    def client_ice_servers(
+        self, room: str, peer_id: str, *, metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """ICE servers for one client (see :meth:`AsyncSignalingManager.client_ice_servers`)."""
+        return self._run(self._core.client_ice_servers(room, peer_id, metadata=metadata))
 
     def close(self) -> None:
         """Close every connection, then stop the threads. Idempotent."""

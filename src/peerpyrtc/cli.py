@@ -78,6 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
         "messages travel peer to peer (default: %(default)s)",
     )
     serve.add_argument(
+        "--turn-secret",
+        default=os.environ.get("PEERPYRTC_TURN_SECRET"),
+        metavar="SECRET",
+        help="coturn's static-auth-secret: clients get short-lived TURN credentials from "
+        "POST /ice (default: $PEERPYRTC_TURN_SECRET)",
+    )
+    serve.add_argument(
+        "--turn-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a TURN URL handed to clients with minted credentials, e.g. "
+        "turn:turn.example.org:3478?transport=udp (repeatable; needs --turn-secret)",
+    )
+    serve.add_argument(
+        "--turn-ttl", type=int, default=3600, metavar="SECONDS",
+        help="lifetime of minted TURN credentials (default: %(default)s)",
+    )  # fmt: skip
+    serve.add_argument(
         "--redis",
         default=os.environ.get("PEERPYRTC_REDIS_URL"),
         metavar="URL",
@@ -123,25 +142,10 @@ def parse_limits(items: list[str]) -> Limits:
 
 
 async def serve(
-    host: str,
-    port: int,
-    ice_servers: list[str],
-    debug: bool,
-    admin_token: str | None = None,
-    limits: Limits | None = None,
-    redis: str | None = None,
-    sock: socket.socket | None = None,
-    topology: str = "relay",
+    host: str, port: int, options: dict[str, Any], sock: socket.socket | None = None
 ) -> None:
-    """Run the server until SIGINT/SIGTERM."""
-    manager = AsyncSignalingManager(
-        ice_servers=ice_servers,
-        debug=debug,
-        admin_token=admin_token,
-        limits=limits,
-        backplane=redis,
-        topology=topology,
-    )
+    """Run the server (``options``: AsyncSignalingManager's keywords) until SIGINT/SIGTERM."""
+    manager = AsyncSignalingManager(**options)
     try:
         await manager.start()
     except BaseException:
@@ -200,12 +204,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1 or (args.workers > 1 and not args.redis):
         parser.error("--workers: N > 1 needs --redis (each worker holds part of every room)")
     raise_open_file_limit()
-    options = (args.ice_server, args.debug, args.admin_token, limits, args.redis, args.topology)
+    options: dict[str, Any] = {
+        "ice_servers": args.ice_server,
+        "debug": args.debug,
+        "admin_token": args.admin_token,
+        "limits": limits,
+        "backplane": args.redis,
+        "topology": args.topology,
+        "turn_secret": args.turn_secret,
+        "turn_urls": args.turn_url,
+        "turn_ttl": args.turn_ttl,
+    }
+    try:
+        AsyncSignalingManager(**{**options, "backplane": None})  # refuse bad options now
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         if args.workers > 1:
             return _supervise(args.host, args.port, args.workers, options)
-        ice, debug, token, limits_, redis, topology = options
-        run(serve(args.host, args.port, ice, debug, token, limits_, redis, None, topology))
+        run(serve(args.host, args.port, options))
     except Unavailable as exc:
         print(f"peerpyrtc: {exc}", file=sys.stderr)
         return 2
@@ -215,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _supervise(host: str, port: int, workers: int, options: tuple[Any, ...]) -> int:
+def _supervise(host: str, port: int, workers: int, options: dict[str, Any]) -> int:
     """Bind once, fork ``workers`` processes that all accept on the socket, restart any that
     dies, and stop them all on SIGINT/SIGTERM."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -236,8 +253,7 @@ def _supervise(host: str, port: int, workers: int, options: tuple[Any, ...]) -> 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             code = 0
             try:
-                ice, debug, token, limits, redis, topology = options
-                run(serve(host, port, ice, debug, token, limits, redis, sock, topology))
+                run(serve(host, port, options, sock))
             except Unavailable as exc:
                 print(f"peerpyrtc worker {slot}: {exc}", file=sys.stderr, flush=True)
                 code = 2

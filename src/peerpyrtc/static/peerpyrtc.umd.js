@@ -438,9 +438,32 @@ var RelayTransport = class {
   url(route) {
     return signalingUrl(this.options.signalingUrl, route);
   }
+  /**
+   * The ICE servers to use: the server's (POST /ice: STUN, and TURN credentials minted for this
+   * peer) and the page's own `iceServers`. A server without the route (404) hands out none.
+   */
+  async fetchIceServers() {
+    const own = this.options.iceServers || [];
+    if (this.options.fetchIceServers === false) return own;
+    try {
+      const reply = await postJSON(
+        this.url("ice"),
+        { room: this.room, peer_id: this.peerId },
+        this.requestOptions()
+      );
+      return [...Array.isArray(reply?.iceServers) ? reply.iceServers : [], ...own];
+    } catch (error) {
+      this.log("no ICE servers from the server", error);
+      return own;
+    }
+  }
   /** Offer, answer, channel: resolves with the answer's session once the answer is applied. */
   async open(info) {
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers || [] });
+    this.iceServers = await this.fetchIceServers();
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.options.iceTransportPolicy || "all"
+    });
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this.pc = pc;
     this.channel = channel;
@@ -573,7 +596,9 @@ var DEFAULTS = Object.freeze({
   headers: {},
   // (init) => transport; the relay transport unless a test or a later topology says otherwise
   createTransport: (init) => new RelayTransport(init),
-  meshIceTransportPolicy: "all"
+  meshIceTransportPolicy: "all",
+  iceTransportPolicy: "all",
+  fetchIceServers: true
 });
 
 // src/mesh.js
@@ -839,7 +864,7 @@ function createMesh(conn) {
     },
     deliver: (from, env) => onEnvelope(conn, { ...env, from }),
     config: () => ({
-      iceServers: conn.options.iceServers || [],
+      iceServers: conn._transport?.iceServers || conn.options.iceServers || [],
       iceTransportPolicy: conn.options.meshIceTransportPolicy || "all"
     }),
     changed: () => conn._roomUpdate(),

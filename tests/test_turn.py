@@ -1,0 +1,123 @@
+"""ICE servers for clients: STUN as configured, TURN only as credentials minted per peer
+(coturn's TURN REST scheme), checked against a real coturn in Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from browser_support import BLANK_PAGE, JOIN_JS, chromium, needs_chromium
+from conftest import http_request
+from peerpyrtc import AsyncSignalingManager, start_server
+from peerpyrtc._turn import TurnCredentials
+
+SECRET = "coturn-shared-secret-0123456789"
+
+
+def test_minted_credentials_follow_the_turn_rest_scheme() -> None:
+    turn = TurnCredentials(SECRET, ["turn:turn.example.org:3478?transport=udp"], ttl=600)
+    minted = turn.mint("alice", now=1_000_000)
+    assert minted["username"] == "1000600:alice"
+    expected = base64.b64encode(
+        hmac.new(SECRET.encode(), b"1000600:alice", hashlib.sha1).digest()
+    ).decode()
+    assert minted["credential"] == expected
+    assert minted["urls"] == ["turn:turn.example.org:3478?transport=udp"]
+    for bad in (("short", ["turn:x:3478"], 600), (SECRET, [], 600), (SECRET, ["stun:x"], 600),
+                (SECRET, ["turn:x:3478"], 5)):  # fmt: skip
+        with pytest.raises(ValueError):
+            TurnCredentials(*bad)
+
+
+async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_server: Any) -> None:
+    server, manager = await make_server(
+        ice_servers=[
+            "stun:stun.example.org:3478",
+            {"urls": "turn:static.example.org:3478", "username": "u", "credential": "static-pass"},
+        ],
+        turn_secret=SECRET,
+        turn_urls=["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
+    )
+    body = json.dumps({"room": "r", "peer_id": "alice"}).encode()
+    status, _, raw = await http_request(server.url + "/ice", "POST", body)
+    reply = json.loads(raw)
+    assert status == 200 and reply["ttl"] == 3600
+    assert reply["iceServers"][0] == {"urls": ["stun:stun.example.org:3478"]}
+    [turn] = reply["iceServers"][1:]
+    assert turn["username"].endswith(":alice") and turn["credential"]
+    assert b"static-pass" not in raw and SECRET.encode() not in raw
+
+    @manager.authorize
+    def only_alice(room: str, peer_id: str, metadata: dict[str, Any]) -> bool:
+        return peer_id == "alice"
+
+    body = json.dumps({"room": "r", "peer_id": "mallory"}).encode()
+    status, _, raw = await http_request(server.url + "/ice", "POST", body)
+    assert status == 403 and json.loads(raw)["code"] == "ERR_FORBIDDEN"
+
+
+@pytest.fixture
+def coturn() -> Iterator[str]:
+    if shutil.which("turnserver") is None:
+        pytest.fail("coturn is not installed (apt-get install -y coturn)")
+    from test_hardening import local_address
+
+    address = asyncio.run(local_address())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((address, 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        ["turnserver", "-n", f"--listening-ip={address}", f"--listening-port={port}",
+         f"--relay-ip={address}", "--use-auth-secret", f"--static-auth-secret={SECRET}",
+         "--realm=peerpyrtc.test", "--no-tls", "--no-dtls", "--no-cli", "--fingerprint",
+         "--log-file=stdout", "--simple-log", "--min-port=49200", "--max-port=49300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # ready once it listens
+            if ("relay" in line.lower() and "listener" in line.lower()) or "Total" in line:
+                break
+        yield f"turn:{address}:{port}?transport=udp"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_a_page_that_may_only_use_turn_connects_with_minted_credentials(
+    coturn: str,
+) -> None:
+    manager = AsyncSignalingManager(turn_secret=SECRET, turn_urls=[coturn])
+    server = await start_server(manager, index_html=BLANK_PAGE)
+    try:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(server.url)
+            options = {"iceTransportPolicy": "relay"}
+            assert await page.evaluate(JOIN_JS, ["turn-room", "alice", options]) == [
+                ["alice", True]
+            ]
+            kinds = await page.evaluate("""async () => {
+              const stats = await rtc._transport.pc.getStats();
+              const pair = [...stats.values()].find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+              return [stats.get(pair.localCandidateId).candidateType, stats.get(pair.remoteCandidateId).candidateType];
+            }""")
+            assert kinds[0] == "relay"  # the page reached the server only through coturn
+            assert await page.evaluate("rtc.getConnectionStatus()") == "connected"
+    finally:
+        await server.close()
+        await manager.close()
