@@ -36,6 +36,7 @@ async def test_an_id_is_held_by_one_session(store_factory: Factory) -> None:
     await store.claim("r", "ann", "s2")
     assert await store.owner("r", "ann") == store.worker_id
     assert await store.owner("r", "bob") is None
+    assert await store.owner("nowhere", "ann") is None
 
 
 async def test_claims_count_toward_the_caps(store_factory: Factory) -> None:
@@ -120,6 +121,10 @@ async def test_a_rejoin_keeps_place_and_role_and_updates_info(store_factory: Fac
     again = await store.join("r", "ann", "s-ann", {"v": 2})
     assert again.rejoined and again.host_id == "ann"
     assert [(p["id"], p.get("v")) for p in again.peers] == [("ann", 2), ("bob", None)]
+    first = await store.join("r", "bob", "s-bob", {})
+    assert first.rejoined and first.host_id == "ann" and first.member["isHost"] is False
+    again_bob = await store.join("r", "bob", "s-bob", {"v": 3})
+    assert again_bob.order == first.order > again.order  # the join order is kept
 
 
 async def test_presence_data_cannot_shadow_the_server_fields(store_factory: Factory) -> None:

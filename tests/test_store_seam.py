@@ -135,3 +135,36 @@ def test_one_place_walks_a_room_to_send() -> None:
                 if sends and ("members" in iterated or "rooms" in iterated or "local" in iterated):
                     found.append((path.name, func.name, iterated))
     assert found == [("_delivery.py", "deliver_local", "members.items()")]
+
+
+async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
+    make_server: Any,
+) -> None:
+    server, manager = await make_server()
+    clients = [AsyncClient(server.url, "r", name) for name in ("a", "b", "c")]
+    recs = [Recorder(c) for c in clients]
+    for client in clients:
+        await client.connect()
+    a, b, c = clients
+    try:
+        await recs[0].expect("joined", lambda p: p["id"] == "c")
+        await until(lambda: len(manager._delivery.local["r"]) == 3)
+        m = manager.metrics
+        before, bytes_before = m.deliveries, m.bytes_out
+        await a.send_message("x")
+        for rec in recs[1:]:
+            assert (await rec.expect("message"))[1] == "x"
+        assert m.deliveries == before + 2
+        assert m.bytes_out == bytes_before + 2 * len('{"t":"msg","d":"x","from":"a"}')
+        await c.close()
+        for rec in recs[:2]:
+            assert (await rec.expect("left"))["id"] == "c"
+        assert list(manager._delivery.local["r"]) == ["a", "b"]
+        before = m.deliveries
+        await a.send_message("y")
+        assert (await recs[1].expect("message"))[1] == "y"
+        assert m.deliveries == before + 1
+    finally:
+        for client in clients:
+            await client.close()
+    await until(lambda: manager._delivery.local == {})

@@ -187,11 +187,11 @@ class MemoryStore(RoomStore):
             return None
         if self.claims.get(room, {}).get(peer_id) != session:
             return None
-        was_host = r.host_id == peer_id
-        description = {**r.describe(r.members[peer_id]), "isHost": was_host}
-        r, _member, new_host = self.registry.leave(room, peer_id)
+        description = r.describe(r.members[peer_id])  # before the leave: the role it had
+        self.registry.leave(room, peer_id)
+        new_host = r.host_id if description["isHost"] else None
         self._unclaim(room, peer_id)
-        return Left(description, r.host_id if r is not None else None, new_host)
+        return Left(description, r.host_id, new_host)
 
     async def next_seq(self, room: str) -> int:
         return self.next_seq_nowait(room)
