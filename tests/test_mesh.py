@@ -20,6 +20,14 @@ from peerpyrtc import AsyncClient, Limits
 HERE = Path(__file__).resolve().parent
 
 
+def same_package() -> dict[str, str]:
+    """The environment of a child that imports the very peerpyrtc this process uses."""
+    import peerpyrtc
+
+    root = str(Path(peerpyrtc.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
 def all_direct(client: AsyncClient, count: int) -> bool:
     return sum(p["isDirect"] for p in client.peers) == count
 
@@ -43,7 +51,7 @@ async def test_python_peers_talk_directly_while_the_server_is_paused(
     clients: list[AsyncClient],
 ) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "serve_process.py"), "mesh", stdout=asyncio.subprocess.PIPE, cwd=HERE
+        sys.executable, str(HERE / "serve_process.py"), "mesh", stdout=asyncio.subprocess.PIPE, cwd=HERE, env=same_package()
     )  # fmt: skip
     try:
         assert proc.stdout is not None

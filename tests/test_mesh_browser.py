@@ -22,11 +22,19 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 HERE = Path(__file__).resolve().parent
 
 
+def same_package() -> dict[str, str]:
+    """The environment of a child that imports the very peerpyrtc this process uses."""
+    import peerpyrtc
+
+    root = str(Path(peerpyrtc.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
 @pytest.fixture
 async def mesh_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "serve_process.py"), "mesh",
-        stdout=asyncio.subprocess.PIPE, cwd=HERE,
+        stdout=asyncio.subprocess.PIPE, cwd=HERE, env=same_package(),
     )  # fmt: skip
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
