@@ -51,7 +51,7 @@ async def test_python_peers_talk_directly_while_the_server_is_paused(
     clients: list[AsyncClient],
 ) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "serve_process.py"), "mesh", stdout=asyncio.subprocess.PIPE, cwd=HERE, env=same_package()
+        sys.executable, str(HERE / "serve_process.py"), "mesh", stdout=asyncio.subprocess.PIPE, cwd=HERE.parent, env=same_package()
     )  # fmt: skip
     try:
         assert proc.stdout is not None

@@ -34,7 +34,7 @@ def same_package() -> dict[str, str]:
 async def mesh_server() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "serve_process.py"), "mesh",
-        stdout=asyncio.subprocess.PIPE, cwd=HERE, env=same_package(),
+        stdout=asyncio.subprocess.PIPE, cwd=HERE.parent, env=same_package(),
     )  # fmt: skip
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
