@@ -66,6 +66,7 @@ async def test_first_member_is_host_and_order_is_join_order(store_factory: Facto
     await store.claim("r", "bob", "s2")
     bob = await store.join("r", "bob", "s2", {})
     assert bob.host_id == "ann" and bob.member["isHost"] is False
+    assert isinstance(joined.order, int) and bob.order > joined.order
     assert [(p["id"], p["isHost"]) for p in bob.peers] == [("ann", True), ("bob", False)]
     assert isinstance(bob.member["joinedAt"], int)
     assert await store.room_peers("r") == bob.peers

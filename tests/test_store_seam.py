@@ -156,6 +156,11 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
             assert (await rec.expect("message"))[1] == "x"
         assert m.deliveries == before + 2
         assert m.bytes_out == bytes_before + 2 * len('{"t":"msg","d":"x","from":"a"}')
+        before, bytes_before = m.deliveries, m.bytes_out
+        await a.emit("e", 1, to="b")
+        assert (await recs[1].expect("message"))[2] == "e"
+        assert m.deliveries == before + 1
+        assert m.bytes_out == bytes_before + len('{"t":"emit","e":"e","d":1,"to":"b","from":"a"}')
         await c.close()
         for rec in recs[:2]:
             assert (await rec.expect("left"))["id"] == "c"
