@@ -39,9 +39,9 @@ def test_the_packed_package_installs_and_imports_both_ways(tmp_path: Path) -> No
 
     assert meta["name"] == "peerpyrtc-client" and meta["version"] == __version__
     assert meta["sideEffects"] is False and meta["license"] == "MIT"
-    packed = json.loads(
-        run("npm", "pack", "--json", "--pack-destination", str(tmp_path), cwd=CLIENT)
-    )
+    # prepack builds dist/ (what a publish ships); its output comes before the JSON
+    out = run("npm", "pack", "--json", "--pack-destination", str(tmp_path), cwd=CLIENT)
+    packed = json.loads(out[out.index("\n[") + 1 :] if not out.startswith("[") else out)
     files = {f["path"] for f in packed[0]["files"]}
     assert {"dist/peerpyrtc.umd.js", "dist/peerpyrtc.esm.js", "index.d.ts", "package.json"} <= files
     assert not any(f.startswith(("test/", "node_modules/", "types-test/")) for f in files)

@@ -322,7 +322,8 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         validate_id(peer_id, "peer_id", self.limits)
         if self._hooks.authorizers:
             await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": {}})
-        servers = client_ice_servers(self._ice.servers, self._turn, peer_id)
+        usable = await self._ice.usable()  # a STUN server that does not answer is left out
+        servers = client_ice_servers(usable, self._turn, peer_id)
         return {"iceServers": servers, "ttl": self._turn.ttl if self._turn else None}
 
     # ------------------------------------------------------------- room info
