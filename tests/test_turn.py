@@ -127,3 +127,30 @@ async def test_a_page_that_may_only_use_turn_connects_with_minted_credentials(
     finally:
         await server.close()
         await manager.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("aiortc").RTCConfiguration(), "iceTransportPolicy"),
+    reason="ice_transport_policy='relay' needs aiortc >= 1.16 (pip resolves 1.15 on Python 3.10)",
+)
+async def test_a_python_peer_that_may_only_use_turn_connects_with_minted_credentials(
+    coturn: str,
+) -> None:
+    from peerpyrtc import AsyncClient
+
+    manager = AsyncSignalingManager(turn_secret=SECRET, turn_urls=[coturn])
+    server = await start_server(manager)
+    try:
+        async with AsyncClient(server.url, "turn-room", "py", ice_transport_policy="relay") as py:
+            assert py.connected
+            pc = py._pc
+            assert pc is not None
+            ice = pc.sctp.transport.transport  # RTCIceTransport
+            pairs = ice._connection._nominated.values()  # aioice: the pair in use
+            assert [p.local_candidate.type for p in pairs] == ["relay"]
+            assert all(c.type == "relay" for c in ice._connection.local_candidates)
+        with pytest.raises(ValueError, match="all' or 'relay"):
+            AsyncClient(server.url, "r", ice_transport_policy="turn-only")
+    finally:
+        await server.close()
+        await manager.close()

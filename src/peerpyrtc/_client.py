@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from . import _patches
 from . import _protocol as protocol
 from ._clientcodec import ServerEnvelope, parse_server_frame
-from ._clientconn import ClientConnection, fetch_ice_servers
+from ._clientconn import ClientConnection, apply_policy, check_policy, fetch_ice_servers
 from ._clientevents import ClientEvents
 from ._clientinbound import on_envelope
 from ._clientmesh import ClientMesh
@@ -73,8 +73,10 @@ class AsyncClient(ClientEvents):
         heartbeat_interval: float = 6.0,
         heartbeat_timeout: float = 12.0,
         fetch_ice_servers: bool = True,
+        ice_transport_policy: str = "all",
     ) -> None:
         _patches.apply()
+        check_policy(ice_transport_policy)
         super().__init__()
         self.server_url = server_url.rstrip("/") + "/"
         self.room = room
@@ -98,6 +100,8 @@ class AsyncClient(ClientEvents):
         #: Ask the server for ICE servers (``POST /ice``: STUN, and TURN credentials minted
         #: for this peer) before each connection; they come before ``ice_servers``.
         self.fetch_ice_servers = fetch_ice_servers
+        #: ``"relay"``: reach the server (and mesh peers) only through TURN.
+        self.ice_transport_policy = ice_transport_policy
         self.session = secrets.token_urlsafe(24)
         self.close_reason: str | None = None
         self.on_message: Callable[[str, Any, str | None], Any] | None = None
@@ -203,6 +207,7 @@ class AsyncClient(ClientEvents):
             served = await fetch_ice_servers(self.server_url, self.room, self.peer_id,
                                              self.timeout, self.headers)  # fmt: skip
             self._rtc_config.iceServers = [*served, *(self._rtc_config.iceServers or [])]
+        apply_policy(self._rtc_config, self.ice_transport_policy)
         self._conn = conn = ClientConnection(
             self._rtc_config,
             lambda frame: self._on_frame(frame, generation),

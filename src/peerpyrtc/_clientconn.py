@@ -17,7 +17,7 @@ from ._ice import normalize_ice_servers
 from ._protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
 from ._sendqueue import SendQueue
 
-__all__ = ["ClientConnection", "fetch_ice_servers"]
+__all__ = ["ClientConnection", "apply_policy", "check_policy", "fetch_ice_servers"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +98,19 @@ async def fetch_ice_servers(
     except Exception as exc:  # an older server, a refusal (the offer will say why), garbage
         logger.debug("%s: no ICE servers from the server: %r", peer_id, exc)
         return []
+
+
+def check_policy(policy: str) -> None:
+    """Refuse an ICE transport policy this aiortc cannot apply (``"relay"`` needs 1.16)."""
+    if policy not in ("all", "relay"):
+        raise ValueError("ice_transport_policy must be 'all' or 'relay'")
+    if policy == "relay" and not hasattr(RTCConfiguration(), "iceTransportPolicy"):
+        raise ValueError("ice_transport_policy='relay' needs aiortc >= 1.16")
+
+
+def apply_policy(configuration: RTCConfiguration, policy: str) -> None:
+    """``"relay"``: gather TURN relay candidates only."""
+    if policy == "relay":
+        from aiortc import RTCIceTransportPolicy  # aiortc >= 1.16 (check_policy)
+
+        configuration.iceTransportPolicy = RTCIceTransportPolicy.RELAY
