@@ -9,67 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from conftest import TIMEOUT, Recorder, RedisServer, http_request, until
+from conftest import TIMEOUT, http_request, until
 from peerpyrtc import (
-    AsyncClient,
     AsyncSignalingManager,
     PeerIdTaken,
-    SignalingServer,
     Unavailable,
-    start_server,
 )
-
-Worker = tuple[SignalingServer, AsyncSignalingManager]
-
-
-async def flush(redis_server: RedisServer) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushall()
-    await client.aclose()
-
-
-@pytest.fixture
-async def cluster(redis_server: RedisServer) -> AsyncIterator[Any]:
-    await flush(redis_server)
-    workers: list[Worker] = []
-    clients: list[AsyncClient] = []
-
-    async def add_worker(**kwargs: Any) -> Worker:
-        manager = AsyncSignalingManager(backplane=redis_server.url, **kwargs)
-        await manager.start()
-        server = await start_server(manager)
-        workers.append((server, manager))
-        return server, manager
-
-    async def join(
-        worker: Worker, room: str, peer_id: str, **kw: Any
-    ) -> tuple[AsyncClient, Recorder]:
-        client = AsyncClient(worker[0].url, room, peer_id, **kw)
-        recorder = Recorder(client)
-        await client.connect()
-        clients.append(client)
-        return client, recorder
-
-    class Cluster:
-        pass
-
-    c = Cluster()
-    c.add_worker = add_worker  # type: ignore[attr-defined]
-    c.join = join  # type: ignore[attr-defined]
-    c.workers = workers  # type: ignore[attr-defined]
-    yield c
-    for client in clients:
-        await client.close()
-    for server, manager in workers:
-        await server.close()
-        await manager.close()
 
 
 async def test_messages_cross_workers_in_order(cluster: Any) -> None:

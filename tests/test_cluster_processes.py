@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import TIMEOUT, Recorder, RedisServer, http_request, until
-from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
-from test_cluster import flush
+from conftest import TIMEOUT, Recorder, RedisServer, flush, http_request, until
+from peerpyrtc import AsyncClient, AsyncSignalingManager
 
 TOKEN = "cluster-admin-token-0123456789"
 
@@ -107,40 +106,30 @@ async def test_a_killed_worker_takes_its_peers_out_within_ten_seconds(
 
 
 async def test_a_redis_restart_keeps_local_peers_and_reconciles(
-    redis_server: RedisServer, clients: list[AsyncClient]
+    redis_server: RedisServer, clients: list[AsyncClient], cluster: Any
 ) -> None:
-    await flush(redis_server)
-    workers = []
-    for _ in range(2):
-        manager = AsyncSignalingManager(backplane=redis_server.url)
-        await manager.start()
-        workers.append((await start_server(manager), manager))
-    try:
-        ann = await join(clients, workers[0][0].url, "r", "ann")
-        bob = await join(clients, workers[0][0].url, "r", "bob")
-        cat = await join(clients, workers[1][0].url, "r", "cat")
-        await until(lambda: all(len(c.peers) == 3 for c in clients))
-        presence = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
-        redis_server.stop()
-        await until(lambda: not workers[0][1]._delivery.linked, timeout=15)  # type: ignore[attr-defined]
-        await clients[0].send_message("while Redis is away")  # same worker: still served
-        assert (await bob.expect("message"))[1] == "while Redis is away"
-        redis_server.start()
-        await until(lambda: all(m._delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
-        peers = await workers[1][1].fetch_room_peers("r")
-        assert [(p["id"], p["isHost"]) for p in peers] == [
-            ("ann", True), ("bob", False), ("cat", False),
-        ]  # fmt: skip
-        await clients[2].send_message("across again")
-        for rec in (ann, bob):
-            assert (await rec.expect("message"))[1] == "across again"
-        after = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
-        assert after == presence  # nobody was told of a leave or a second join
-        assert [len(c.peers) for c in clients] == [3, 3, 3]
-    finally:
-        for server, manager in workers:
-            await server.close()
-            await manager.close()
+    workers = [await cluster.add_worker() for _ in range(2)]
+    ann = await join(clients, workers[0][0].url, "r", "ann")
+    bob = await join(clients, workers[0][0].url, "r", "bob")
+    cat = await join(clients, workers[1][0].url, "r", "cat")
+    await until(lambda: all(len(c.peers) == 3 for c in clients))
+    presence = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
+    redis_server.stop()
+    await until(lambda: not workers[0][1]._delivery.linked, timeout=15)  # type: ignore[attr-defined]
+    await clients[0].send_message("while Redis is away")  # same worker: still served
+    assert (await bob.expect("message"))[1] == "while Redis is away"
+    redis_server.start()
+    await until(lambda: all(m._delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
+    peers = await workers[1][1].fetch_room_peers("r")
+    assert [(p["id"], p["isHost"]) for p in peers] == [
+        ("ann", True), ("bob", False), ("cat", False),
+    ]  # fmt: skip
+    await clients[2].send_message("across again")
+    for rec in (ann, bob):
+        assert (await rec.expect("message"))[1] == "across again"
+    after = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
+    assert after == presence  # nobody was told of a leave or a second join
+    assert [len(c.peers) for c in clients] == [3, 3, 3]
 
 
 async def test_serve_workers_share_one_port(
@@ -184,43 +173,33 @@ async def test_serve_refuses_to_start_without_redis(serve: Serve, tmp_path: Any)
 
 
 async def test_a_worker_cut_off_long_enough_to_be_reaped_comes_back_announced(
-    redis_server: RedisServer, clients: list[AsyncClient]
+    redis_server: RedisServer, clients: list[AsyncClient], cluster: Any
 ) -> None:
-    await flush(redis_server)
-    workers = []
-    for _ in range(2):
-        manager = AsyncSignalingManager(backplane=redis_server.url)
-        await manager.start()
-        workers.append((await start_server(manager), manager))
-    try:
-        ann = await join(clients, workers[0][0].url, "r", "ann")
-        await join(clients, workers[1][0].url, "r", "cat")
-        await until(lambda: all(len(c.peers) == 2 for c in clients))
-        plane = workers[1][1]._backplane
-        assert plane is not None
-        register = plane._register
-        cut = True
+    workers = [await cluster.add_worker() for _ in range(2)]
+    ann = await join(clients, workers[0][0].url, "r", "ann")
+    await join(clients, workers[1][0].url, "r", "cat")
+    await until(lambda: all(len(c.peers) == 2 for c in clients))
+    plane = workers[1][1]._backplane
+    assert plane is not None
+    register = plane._register
+    cut = True
 
-        async def unreachable() -> bool:
-            if cut:
-                raise ConnectionError("cut off (test)")
-            return await register()
+    async def unreachable() -> bool:
+        if cut:
+            raise ConnectionError("cut off (test)")
+        return await register()
 
-        plane._register = unreachable  # type: ignore[method-assign]
-        left = await ann.expect("left", timeout=15)  # reaped after its key expired
-        assert left["id"] == "cat"
-        cut = False
-        joined = await ann.expect("joined", timeout=15)  # back, and announced once
-        assert joined["id"] == "cat"
-        await clients[1].send_message("back again")
-        assert (await ann.expect("message"))[1] == "back again"
-        peers = await workers[0][1].fetch_room_peers("r")
-        assert [(p["id"], p["isHost"]) for p in peers] == [("ann", True), ("cat", False)]
-        assert [e[1]["id"] for e in ann.history if e[0] == "joined"] == ["cat", "cat"]
-    finally:
-        for server, manager in workers:
-            await server.close()
-            await manager.close()
+    plane._register = unreachable  # type: ignore[method-assign]
+    left = await ann.expect("left", timeout=15)  # reaped after its key expired
+    assert left["id"] == "cat"
+    cut = False
+    joined = await ann.expect("joined", timeout=15)  # back, and announced once
+    assert joined["id"] == "cat"
+    await clients[1].send_message("back again")
+    assert (await ann.expect("message"))[1] == "back again"
+    peers = await workers[0][1].fetch_room_peers("r")
+    assert [(p["id"], p["isHost"]) for p in peers] == [("ann", True), ("cat", False)]
+    assert [e[1]["id"] for e in ann.history if e[0] == "joined"] == ["cat", "cat"]
 
 
 def _flask_worker(manager: Any, results: Any, done: Any) -> None:

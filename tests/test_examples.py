@@ -269,14 +269,12 @@ async def test_mesh_cursors(examples: list[Example], browser: Any) -> None:
             page.get_by_role("list", name="Peers and paths").get_by_text("direct").nth(1).wait_for()
         )
     board = ann.get_by_role("main", name="Shared board")
-    for i in range(10):
-        await board.hover(position={"x": 120 + 30 * i, "y": 100 + 20 * i})
-        await asyncio.sleep(0.04)
+    for i in range(3):  # each move reaches the others before the next one is made
+        await board.hover(position={"x": 300 + 30 * i, "y": 200 + 20 * i})
+        for page in (bob, cat):
+            await page.wait_for_function(f"window.moves >= {i + 1}", polling=20)
     await bob.hover("main", position={"x": 500, "y": 300})
-    await asyncio.sleep(0.1)
-    await bob.mouse.move(520, 310)
     for page in (bob, cat):
         await page.get_by_label("cursor of Ann").wait_for()
-        await page.wait_for_function("window.moves >= 3", polling=50)
     await cat.get_by_label("cursor of Bob").wait_for()
     await cat.screenshot(path=IMAGES / "mesh_cursors.png")

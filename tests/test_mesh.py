@@ -87,6 +87,7 @@ async def test_the_server_never_sees_direct_messages_and_the_cap_holds(
     server, manager = await make_server(topology="mesh", limits=Limits(mesh_max_peers=2))
     seen: list[Any] = []
     manager.message_handler(lambda room, sender, message: seen.append(message))
+    manager.on("direct")(lambda room, sender, data: seen.append(("direct", data)))
     a, b, c = [await join(clients, server.url, n) for n in ("alice", "bob", "carol")]
     alice, bob, carol = clients
     await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
@@ -100,8 +101,9 @@ async def test_the_server_never_sees_direct_messages_and_the_cap_holds(
     assert seen == [f"m{i}" for i in range(20)]
     await alice.emit("direct", 1, to="bob")
     assert await b.expect("message") == ("alice", 1, "direct")
-    await asyncio.sleep(0.2)
-    assert len(seen) == 20  # a message to a direct peer never reached the server
+    await alice.send_message("marker")  # relayed for carol, after the emit in alice's order
+    await until(lambda: seen[-1] == "marker")
+    assert seen == [f"m{i}" for i in range(20)] + ["marker"]  # the emit never reached it
     assert await manager.send_message("mesh-room", "from the server") == 3
     del a
 
@@ -123,8 +125,9 @@ async def test_a_python_link_that_drops_mid_stream_loses_and_repeats_nothing(
             await asyncio.sleep(0.005)
     got = await b.messages(300)
     assert [m[1] for m in got] == [f"m{i}" for i in range(300)]
-    await asyncio.sleep(0.3)
-    assert len([m for m in b.history if m[0] == "message"]) == 300
+    await alice.broadcast("end")  # through the server: after every resend in alice's order
+    assert (await b.expect("message"))[2] == "end"
+    assert len([m for m in b.history if m[0] == "message"]) == 301  # nothing came twice
     await until(lambda: all_direct(alice, 1), timeout=TIMEOUT)  # upgraded again
 
 

@@ -159,12 +159,12 @@ async def test_a_link_that_drops_mid_stream_falls_back_with_nothing_lost_or_repe
     )
     got = await messages(b, 400)
     assert got == [["alice", f"m{i}", None] for i in range(400)]
-    await asyncio.sleep(0.5)
-    assert len(await messages(b, 400)) == 400
-    assert await b.evaluate("log.filter((e) => e[0] === 'message').length") == 400
+    await a.evaluate("rtc.broadcast('end', 1)")  # through the server, after every resend
+    assert (await messages(b, 401))[400] == ["alice", 1, "end"]
+    assert await b.evaluate("log.filter((e) => e[0] === 'message').length") == 401
     await direct_to(a, 1)  # and the pair upgrades again
     await a.evaluate("rtc.sendMessage('again')")
-    assert (await messages(b, 401))[400] == ["alice", "again", None]
+    assert (await messages(b, 402))[401] == ["alice", "again", None]
 
 
 async def test_two_pages_and_a_python_peer_share_a_mesh_through_a_paused_server(

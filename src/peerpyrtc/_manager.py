@@ -1,6 +1,7 @@
 """AsyncSignalingManager: answers offers, keeps rooms, relays messages, runs hooks.
 
-Signalling and the peers' lifecycle live here; a message's way through the
+Signalling lives here, the peers' lifecycle in ``_lifecycle``, what the backend reads
+and says into rooms in ``_rooms_api``; a message's way through the
 server is ``_relay`` (decode, limits, moderation, routing, then the handler
 hooks); offers are validated in ``_offers`` and candidates in ``_candidates``.
 """
@@ -34,8 +35,9 @@ from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
 from ._offers import EarlyCandidates, validate_offer
 from ._peer import ServerPeer
-from ._protocol import PROTOCOL_VERSION, SERVER_ID
+from ._protocol import PROTOCOL_VERSION
 from ._relay import Relay
+from ._rooms_api import TOPOLOGIES, RoomsAPI
 from ._store import MemoryStore, RoomStore
 from ._turn import TurnCredentials, client_ice_servers
 
@@ -46,10 +48,9 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str]
 
 _BACKPLANES = ("redis://", "rediss://", "unix://")
-TOPOLOGIES = ("relay", "mesh")
 
 
-class AsyncSignalingManager(HookRegistry, PeerLifecycle):
+class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
     """The relay server's core, running in the caller's event loop.
 
     Args:
@@ -294,21 +295,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         await self._remove(peer, reason, notify=True)
         return True
 
-    def room_topology(self, room: str) -> str:
-        """``"relay"`` or ``"mesh"``: how the peers of ``room`` exchange messages."""
-        topology = self.topology
-        if not callable(topology):
-            return topology
-        try:
-            decided = topology(room)
-        except Exception:
-            logger.exception("the topology callable raised for room %r: relay", room)
-            return "relay"
-        if decided not in TOPOLOGIES:
-            logger.error("the topology callable answered %r for room %r: relay", decided, room)
-            return "relay"
-        return decided
-
     async def client_ice_servers(
         self, room: str, peer_id: str, *, metadata: dict[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -325,54 +311,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         usable = await self._ice.usable()  # a STUN server that does not answer is left out
         servers = client_ice_servers(usable, self._turn, peer_id)
         return {"iceServers": servers, "ttl": self._turn.ttl if self._turn else None}
-
-    # ------------------------------------------------------------- room info
-    def rooms_info(self) -> dict[str, dict[str, Any]]:
-        """``{room: {"peer_count", "peers", "host_id"}}`` for every room.
-
-        Reads the in-process store; with a backplane, ``await fetch_rooms_info()``.
-        """
-        return self._memory_store().registry.info()
-
-    def get_room_peers(self, room: str) -> list[dict[str, Any]]:
-        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order.
-
-        Reads the in-process store; with a backplane, ``await fetch_room_peers(room)``.
-        """
-        return self._memory_store().room_peers_nowait(room)
-
-    async def fetch_rooms_info(self) -> dict[str, dict[str, Any]]:
-        """:meth:`rooms_info` from the room store (every worker's peers, with a backplane)."""
-        return await self._store.rooms_info()
-
-    async def fetch_room_peers(self, room: str) -> list[dict[str, Any]]:
-        """:meth:`get_room_peers` from the room store (every worker's, with a backplane)."""
-        return await self._store.room_peers(room)
-
-    # ------------------------------------------------------- server speaking
-    async def send_message(self, room: str, message: str) -> int:
-        """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
-        if not isinstance(message, str):
-            raise InvalidRequest("message must be a string")
-        self._check_open()
-        return await self._speak(room, protocol.message(message, SERVER_ID), None)
-
-    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
-        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
-        if not isinstance(event, str) or not event:
-            raise InvalidRequest("event must be a non-empty string")
-        self._check_open()
-        return await self._speak(room, protocol.event(event, data, SERVER_ID, to), to)
-
-    async def _speak(self, room: str, raw: str, to: str | None) -> int:
-        if self._backplane is None:
-            return self._relay.speak(room, raw, to)
-        await self.start()
-        ids = [p["id"] for p in await self._store.room_peers(room)]  # every worker's peers
-        if to is not None and to not in ids:
-            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
-        self._relay.speak(room, raw, to, known=True)
-        return 1 if to is not None else len(ids)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -445,12 +383,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle):
         if self._backplane is not None:
             return self._backplane.delivery
         return Delivery(self._memory_store().next_seq_nowait)
-
-    def _memory_store(self) -> MemoryStore:
-        store = self._store
-        if not isinstance(store, MemoryStore):
-            raise RuntimeError("rooms live in a shared store here: await the fetch_* methods")
-        return store
 
     def _limit_pending(self, addr: str | None) -> None:
         """Bound the offers this process is setting up, server-wide and per address."""
