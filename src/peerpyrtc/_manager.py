@@ -25,6 +25,7 @@ from ._errors import (
     Forbidden,
     InvalidRequest,
     PeerIdTaken,
+    PeerPyRTCError,
     RateLimited,
     UnknownPeer,
 )
@@ -33,6 +34,7 @@ from ._ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normaliz
 from ._lifecycle import CLOSE_GRACE, PeerLifecycle
 from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
+from ._network import ServerNetwork
 from ._offers import EarlyCandidates, validate_offer
 from ._peer import ServerPeer
 from ._protocol import PROTOCOL_VERSION
@@ -70,6 +72,10 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         backplane: ``"redis://host:6379/0"`` (or ``unix://``, ``rediss://``) to share
             rooms with every worker using the same Redis (``pip install
             'peerpyrtc[redis]'``); None (the default) keeps rooms in this process.
+        public_ip: the address clients reach this server at when it sits behind 1:1 NAT
+            (a cloud VM): answers announce it instead of the private address.
+        udp_ports: ``(low, high)`` or ``"low-high"``: bind every ICE socket in this range.
+        udp_port: one UDP port shared by every peer connection (single-port mode).
     """
 
     def __init__(
@@ -84,6 +90,9 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         turn_secret: str | None = None,
         turn_urls: Iterable[str] = (),
         turn_ttl: int = 3600,
+        public_ip: str | None = None,
+        udp_ports: str | tuple[int, int] | None = None,
+        udp_port: int | None = None,
     ) -> None:
         _patches.apply()
         if debug:
@@ -94,6 +103,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         self.admin_token = admin_token
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._turn = TurnCredentials(turn_secret, turn_urls, turn_ttl) if turn_secret else None
+        self._network = ServerNetwork(public_ip=public_ip, udp_ports=udp_ports, udp_port=udp_port)
         self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
         self._backplane: RedisBackplane | None = None
         self._store: RoomStore
@@ -176,8 +186,9 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
                 for candidate in self._early.take(room, peer_id, session):
                     await self._add_candidate(peer, candidate)
                 peer.remote_set = True
+                await self._network.prepare(pc)
                 await pc.setLocalDescription(await pc.createAnswer())
-            except InvalidRequest:
+            except PeerPyRTCError:
                 raise
             except Exception as exc:  # aiortc's parser raises ValueError, KeyError, ...
                 raise InvalidRequest(f"the offer's SDP was refused: {str(exc)[:200]}") from exc
@@ -196,7 +207,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         )
         logger.debug("answered %s/%s", room, peer_id)
         return {
-            "sdp": pc.localDescription.sdp,
+            "sdp": self._network.announce(pc.localDescription.sdp),
             "type": pc.localDescription.type,
             "session": session,
             "room": room,
@@ -320,6 +331,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             Unavailable: the backplane cannot be reached.
         """
         self._check_open()
+        await self._network.start()
         if self._backplane is not None:
             await self._backplane.start(self)
 
@@ -344,6 +356,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         await asyncio.gather(*(p.wait_remote_close(CLOSE_GRACE) for p in peers))
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
         await self._hooks.close()
+        await self._network.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._ice.close()

@@ -59,6 +59,9 @@ class SignalingManager(HookRegistry):
         turn_secret: str | None = None,
         turn_urls: Iterable[str] = (),
         turn_ttl: int = 3600,
+        public_ip: str | None = None,
+        udp_ports: str | tuple[int, int] | None = None,
+        udp_port: int | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -72,6 +75,9 @@ class SignalingManager(HookRegistry):
             "turn_secret": turn_secret,
             "turn_urls": list(turn_urls),
             "turn_ttl": turn_ttl,
+            "public_ip": public_ip,
+            "udp_ports": udp_ports,
+            "udp_port": udp_port,
         }
         self.async_manager = AsyncSignalingManager(**self._config)
         self._hooks: Hooks = self.async_manager._hooks

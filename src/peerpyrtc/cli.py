@@ -97,6 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime of minted TURN credentials (default: %(default)s)",
     )  # fmt: skip
     serve.add_argument(
+        "--public-ip",
+        metavar="ADDR",
+        help="the address clients reach this server at when it sits behind 1:1 NAT (a cloud "
+        "VM): answers announce it instead of the private address",
+    )
+    serve.add_argument(
+        "--udp-ports",
+        metavar="LOW-HIGH",
+        help="bind every ICE socket inside this UDP port range, e.g. 50000-50100 (one "
+        "firewall rule; each connected peer holds one port per server address)",
+    )
+    serve.add_argument(
+        "--udp-port",
+        type=int,
+        metavar="PORT",
+        help="single-port mode: every peer shares this one UDP port (with --workers N, "
+        "worker i uses PORT+i)",
+    )
+    serve.add_argument(
         "--redis",
         default=os.environ.get("PEERPYRTC_REDIS_URL"),
         metavar="URL",
@@ -214,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "turn_secret": args.turn_secret,
         "turn_urls": args.turn_url,
         "turn_ttl": args.turn_ttl,
+        "public_ip": args.public_ip,
+        "udp_ports": args.udp_ports,
+        "udp_port": args.udp_port,
     }
     try:
         AsyncSignalingManager(**{**options, "backplane": None})  # refuse bad options now
@@ -226,8 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Unavailable as exc:
         print(f"peerpyrtc: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"peerpyrtc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+    except OSError as exc:  # the HTTP address or the shared UDP port is taken
+        print(f"peerpyrtc: cannot serve: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -252,8 +274,11 @@ def _supervise(host: str, port: int, workers: int, options: dict[str, Any]) -> i
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             code = 0
+            mine = dict(options)
+            if mine.get("udp_port"):  # one shared UDP port per worker
+                mine["udp_port"] += slot
             try:
-                run(serve(host, port, options, sock))
+                run(serve(host, port, mine, sock))
             except Unavailable as exc:
                 print(f"peerpyrtc worker {slot}: {exc}", file=sys.stderr, flush=True)
                 code = 2

@@ -1,0 +1,240 @@
+"""Where the server's ICE sockets live and what address it announces (issue 14), in one
+network namespace: port ranges, the single shared port, the public address rewrite.
+tests/test_netns.py proves the same through NAT and firewalls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+from aioice import Candidate, stun
+
+from conftest import http_request
+from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
+from peerpyrtc._network import ServerNetwork, parse_port_range
+from peerpyrtc._udpmux import MuxTransport
+from test_hardening import local_address, offer_sdp
+
+
+def free_udp_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])
+
+
+def host_ports(sdp: str) -> set[int]:
+    return {
+        int(line.split()[5])
+        for line in sdp.splitlines()
+        if line.startswith("a=candidate:") and line.split()[7] == "host"
+    }
+
+
+def server_protocols(manager: AsyncSignalingManager) -> list[Any]:
+    peers = list(manager._active.values()) + list(manager._pending.values())
+    return [p for peer in peers for p in peer.pc.sctp.transport.transport._connection._protocols]
+
+
+async def exchange(clients: list[AsyncClient]) -> None:
+    """Every client says one thing; every other client hears each, once."""
+    heard: dict[str, list[str]] = {c.peer_id: [] for c in clients}
+    everyone = asyncio.Event()
+    want = len(clients) - 1
+
+    def listener(me: str) -> Any:
+        def on_message(sender: str, message: Any) -> None:
+            heard[me].append(sender)
+            if all(len(v) == want for v in heard.values()):
+                everyone.set()
+
+        return on_message
+
+    for client in clients:
+        client.on("message", listener(client.peer_id))
+    for client in clients:
+        await client.send_message(f"from {client.peer_id}")
+    await asyncio.wait_for(everyone.wait(), 20)
+    for client in clients:
+        assert sorted(heard[client.peer_id]) == sorted(
+            c.peer_id for c in clients if c is not client
+        )
+
+
+def test_port_ranges_parse_and_refuse_nonsense() -> None:
+    assert parse_port_range("50000-50100") == (50000, 50100)
+    assert parse_port_range((4000, 4000)) == (4000, 4000)
+    for bad in ("50000", "5-a", "60000-50000", "0-10", "1-70000", "-"):
+        with pytest.raises(ValueError):
+            parse_port_range(bad)
+    with pytest.raises(ValueError, match="exclude each other"):
+        AsyncSignalingManager(udp_ports="50000-50010", udp_port=50000)
+    with pytest.raises(ValueError, match="IP address"):
+        AsyncSignalingManager(public_ip="cloud.example")
+    with pytest.raises(ValueError, match="port number"):
+        AsyncSignalingManager(udp_port=70000)
+
+
+def test_the_public_address_replaces_host_candidates_of_its_family() -> None:
+    sdp = "\r\n".join([
+        "v=0", "c=IN IP4 10.0.1.2", "m=application 50000 DTLS/SCTP 5000",
+        "a=candidate:1 1 udp 2130706431 10.0.1.2 50000 typ host",
+        "a=candidate:2 1 udp 2130706431 172.17.0.1 50000 typ host",
+        "a=candidate:3 1 udp 2130706431 fd00::2 50000 typ host",
+        "a=candidate:4 1 udp 1694498815 198.51.100.7 50000 typ srflx raddr 10.0.1.2 rport 50000",
+        "a=candidate:5 1 udp 2130706431 10.0.1.2 50001 typ host", "",
+    ])  # fmt: skip
+    out = ServerNetwork(public_ip="203.0.113.2").announce(sdp).split("\r\n")
+    assert "c=IN IP4 203.0.113.2" in out
+    candidates = [line for line in out if line.startswith("a=candidate:")]
+    assert candidates == [
+        "a=candidate:1 1 udp 2130706431 203.0.113.2 50000 typ host",  # the one shared port once
+        "a=candidate:3 1 udp 2130706431 fd00::2 50000 typ host",  # other family: untouched
+        "a=candidate:4 1 udp 1694498815 198.51.100.7 50000 typ srflx raddr 10.0.1.2 rport 50000",
+        "a=candidate:5 1 udp 2130706431 203.0.113.2 50001 typ host",
+    ]
+    assert ServerNetwork().announce(sdp) == sdp
+
+
+async def test_every_ice_socket_is_bound_inside_the_port_range() -> None:
+    address = await local_address()
+    low = free_udp_port(address)
+    manager = AsyncSignalingManager(udp_ports=(low, low + 20))
+    server = await start_server(manager)
+    try:
+        clients = [AsyncClient(server.url, "range", f"p{i}") for i in range(4)]
+        await asyncio.gather(*(c.connect() for c in clients))
+        protocols = server_protocols(manager)
+        assert len(protocols) >= 4
+        ports = {p.transport.get_extra_info("sockname")[1] for p in protocols}
+        assert ports <= set(range(low, low + 21)), ports
+        await exchange(clients)
+        await asyncio.gather(*(c.close() for c in clients))
+    finally:
+        await server.close()
+        await manager.close()
+
+
+async def test_a_full_port_range_refuses_the_next_offer_with_503() -> None:
+    address = await local_address()
+    port = free_udp_port(address)
+    manager = AsyncSignalingManager(udp_ports=(port, port))  # one port: one peer at a time
+    server = await start_server(manager)
+    try:
+        async with AsyncClient(server.url, "full", "first") as first:
+            assert first.connected
+            body = {
+                "room": "full",
+                "peer_id": "second",
+                "offer": {"sdp": await offer_sdp(), "type": "offer"},
+            }
+            status, _, raw = await http_request(
+                server.url + "/offer", "POST", json.dumps(body).encode()
+            )
+            assert status == 503 and json.loads(raw)["code"] == "ERR_UNAVAILABLE"
+            assert [p["id"] for p in await manager.fetch_room_peers("full")] == [
+                "first"
+            ]  # untouched
+        # the port comes back when the peer leaves
+        async with AsyncClient(server.url, "full", "third") as third:
+            assert third.connected
+    finally:
+        await server.close()
+        await manager.close()
+
+
+async def test_ten_clients_share_one_udp_port() -> None:
+    address = await local_address()
+    port = free_udp_port(address)
+    manager = AsyncSignalingManager(udp_port=port)
+    server = await start_server(manager)
+    try:
+        clients = [AsyncClient(server.url, "one-port", f"p{i}") for i in range(10)]
+        answers: list[str] = []
+        await asyncio.gather(*(c.connect() for c in clients))
+        for peer in manager._active.values():
+            answers.append(peer.pc.localDescription.sdp)
+        assert len(answers) == 10 and all(host_ports(sdp) == {port} for sdp in answers)
+        protocols = server_protocols(manager)
+        assert protocols and all(isinstance(p.transport, MuxTransport) for p in protocols)
+        await exchange(clients)
+        assert manager._network.mux is not None and manager._network.mux.connections() == 10
+        await asyncio.gather(*(c.close() for c in clients))
+        await asyncio.wait_for(_until(lambda: manager._network.mux.connections() == 0), 10)
+    finally:
+        await server.close()
+        await manager.close()
+
+
+async def _until(predicate: Any) -> None:
+    while not predicate():  # noqa: ASYNC110 - polled state has no event to await
+        await asyncio.sleep(0.02)
+
+
+async def test_the_shared_port_drops_strangers_and_never_learns_a_forged_address() -> None:
+    address = await local_address()
+    port = free_udp_port(address)
+    manager = AsyncSignalingManager(udp_port=port)
+    server = await start_server(manager)
+    loop = asyncio.get_running_loop()
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Stranger(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            received.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Stranger, local_addr=(address, 0))
+    try:
+        async with AsyncClient(server.url, "guarded", "alice") as alice:
+            mux = manager._network.mux
+            assert mux is not None
+            (peer,) = manager._active.values()
+            ufrag = peer.pc.sctp.transport.transport._connection.local_username
+            shared = next(iter(mux._sockets.values()))
+            before = mux.dropped
+            transport.sendto(b"\x17\xfe\xfd" + b"\x00" * 40, (address, port))  # DTLS-looking
+            forged = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+            forged.attributes["USERNAME"] = f"{ufrag}:evil"
+            forged.add_message_integrity(b"not-the-password")
+            transport.sendto(bytes(forged), (address, port))
+            error = stun.parse_message(await asyncio.wait_for(received.get(), 5))
+            assert error.message_class == stun.Class.ERROR  # aioice refused it ...
+            me = transport.get_extra_info("sockname")[:2]
+            assert me not in shared.by_addr  # ... and the mux did not learn our address
+            assert mux.dropped == before + 1  # the DTLS-looking datagram went nowhere
+            assert alice.connected
+            got = asyncio.get_running_loop().create_future()
+            alice.on("message", lambda s, m: got.set_result(m) if not got.done() else None)
+            await manager.send_message("guarded", "still here")
+            assert await asyncio.wait_for(got, 5) == "still here"
+    finally:
+        transport.close()
+        await server.close()
+        await manager.close()
+
+
+async def test_gathering_in_a_range_matches_upstream_but_for_the_ports() -> None:
+    from aioice import Connection
+
+    address = await local_address()
+    low = free_udp_port(address)
+    upstream, ours = Connection(ice_controlling=False), Connection(ice_controlling=False)
+    network = ServerNetwork(udp_ports=(low, low + 10))
+    try:
+        await upstream.gather_candidates()
+        await network._gather(ours)
+        await ours.gather_candidates()  # aiortc calls it after us: nothing more happens
+
+        def shape(c: Candidate) -> tuple[Any, ...]:
+            return (c.foundation, c.component, c.transport, c.priority, c.host, c.type)
+
+        assert [shape(c) for c in ours.local_candidates] == [
+            shape(c) for c in upstream.local_candidates
+        ]
+        assert all(low <= c.port <= low + 10 for c in ours.local_candidates)
+        assert len(ours._protocols) == len(ours.local_candidates)
+    finally:
+        await upstream.close()
+        await ours.close()
