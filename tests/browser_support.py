@@ -32,12 +32,14 @@ BLANK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test</ti
 
 
 @asynccontextmanager
-async def chromium(*extra_args: str) -> AsyncIterator[Any]:
+async def chromium(*extra_args: str, executable: str = CHROMIUM) -> AsyncIterator[Any]:
+    """Debian's Chromium, headless (``executable``: a wrapper, e.g. one that enters a
+    network namespace)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         args = [*CHROMIUM_ARGS, *extra_args]
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = await p.chromium.launch(executable_path=executable, args=args)
         try:
             yield browser
         finally:

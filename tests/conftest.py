@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -284,3 +286,11 @@ async def cluster(redis_server: RedisServer) -> AsyncIterator[Any]:
     for server, manager in workers:
         await server.close()
         await manager.close()
+
+
+def same_package() -> dict[str, str]:
+    """The environment of a child that imports the very peerpyrtc this process uses."""
+    import peerpyrtc
+
+    root = str(Path(peerpyrtc.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}

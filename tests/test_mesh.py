@@ -14,18 +14,10 @@ from typing import Any
 
 import pytest
 
-from conftest import TIMEOUT, Recorder, until
+from conftest import TIMEOUT, Recorder, same_package, until
 from peerpyrtc import AsyncClient, Limits
 
 HERE = Path(__file__).resolve().parent
-
-
-def same_package() -> dict[str, str]:
-    """The environment of a child that imports the very peerpyrtc this process uses."""
-    import peerpyrtc
-
-    root = str(Path(peerpyrtc.__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
 
 
 def all_direct(client: AsyncClient, count: int) -> bool:

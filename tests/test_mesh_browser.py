@@ -15,19 +15,11 @@ from typing import Any
 import pytest
 
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
-from conftest import TIMEOUT
+from conftest import TIMEOUT, same_package
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 HERE = Path(__file__).resolve().parent
-
-
-def same_package() -> dict[str, str]:
-    """The environment of a child that imports the very peerpyrtc this process uses."""
-    import peerpyrtc
-
-    root = str(Path(peerpyrtc.__file__).resolve().parents[1])
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
 
 
 @pytest.fixture

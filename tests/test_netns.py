@@ -1,0 +1,179 @@
+"""Real networks (issue 14), built per test in Linux network namespaces (tests/netlab.py):
+a server behind a cloud's 1:1 NAT and a firewall, clients behind a home NAT, a client
+network that drops all UDP and reaches the server only through coturn over TCP or TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser_support import JOIN_JS, chromium, messages, needs_chromium
+from conftest import same_package
+from netlab import PUBLIC_IP, Lab, internet
+
+HERE = Path(__file__).resolve().parent
+URL = f"http://{PUBLIC_IP}:8080/"
+
+RECORDER = "window.log = []; window.record = (kind, ...args) => window.log.push([kind, ...args]);"
+PAIR_JS = """async () => {
+  const stats = await window.rtc._transport.pc.getStats();
+  const pair = [...stats.values()].find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+  return { local: local.candidateType, relayProtocol: local.relayProtocol ?? null,
+           remote: remote.address, remotePort: remote.port, remoteType: remote.candidateType };
+}"""
+
+
+async def serve(lab: Lab, *args: str) -> asyncio.subprocess.Process:
+    """``peerpyrtc serve`` on the cloud VM (``srv``), listening on every address, port 8080."""
+    proc = await asyncio.create_subprocess_exec(
+        *lab.cmd("srv", sys.executable, "-m", "peerpyrtc", "serve", "--host", "0.0.0.0",
+                 "--port", "8080", *args),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=same_package(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        assert line, "peerpyrtc serve ended before serving"
+        if "serving on" in line:
+            return proc
+
+
+@asynccontextmanager
+async def server(lab: Lab, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    proc = await serve(lab, *args)
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
+
+
+async def python_peers(
+    lab: Lab, role: str, config: dict[str, Any], env: Any = None
+) -> list[dict[str, Any]]:
+    """Run tests/netns_peer.py in ``role``'s namespace; its JSON events, once it is done."""
+    proc = await asyncio.create_subprocess_exec(
+        *lab.cmd(role, sys.executable, str(HERE / "netns_peer.py"), json.dumps({"url": URL, **config})),
+        stdout=asyncio.subprocess.PIPE, env=env or same_package(),
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+
+
+def in_namespace(lab: Lab, role: str, folder: Path) -> str:
+    """A Chromium that runs inside ``role``'s network namespace (Playwright starts it)."""
+    wrapper = folder / f"chromium-{role}"
+    wrapper.write_text(f'#!/bin/sh\nexec {" ".join(lab.cmd(role))} /usr/bin/chromium "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def join_page(browser: Any, room: str, peer_id: str, options: Any = None) -> Any:
+    page = await browser.new_page()
+    await page.goto(URL)  # the demo chat page: it loads the client bundle
+    await page.evaluate(RECORDER)
+    assert await page.evaluate(JOIN_JS, [room, peer_id, options or {}]) == [[peer_id, True]]
+    return page
+
+
+FIREWALL = """
+table inet firewall {{
+  chain input {{
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    tcp dport 8080 accept
+    udp dport {ports} accept
+  }}
+}}"""
+
+
+def events(found: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in found if e["event"] == kind]
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_a_server_behind_one_to_one_nat_is_reached_at_its_public_address(
+    tmp_path: Path,
+) -> None:
+    with internet() as lab:
+        lab.nft("srv", FIREWALL.format(ports="50000"))  # the cloud's firewall: one UDP port
+        async with (
+            server(lab, "--public-ip", PUBLIC_IP, "--udp-port", "50000"),
+            chromium(executable=in_namespace(lab, "home", tmp_path)) as browser,
+        ):
+            page = await join_page(browser, "nat", "page")
+            pair = await page.evaluate(PAIR_JS)
+            # the page, behind its home NAT, talks to the server's public address (the
+            # server's answer announced it); the page's own side is its NAT's mapping
+            assert (pair["remote"], pair["remotePort"], pair["remoteType"]) == (
+                PUBLIC_IP,
+                50000,
+                "host",
+            )
+            assert pair["local"] in ("host", "prflx")
+            peers = asyncio.ensure_future(
+                python_peers(lab, "home", {"room": "nat", "ids": ["py"], "expect": ["page"]})
+            )
+            assert await messages(page, 1, 30_000) == [["py", "hi from py", None]]
+            await page.evaluate("window.rtc.sendMessage('hi from page')")
+            found = await peers
+            (connected,) = events(found, "connected")
+            assert connected["pair"]["remote"] == [PUBLIC_IP, 50000]
+            assert events(found, "heard") == [{"event": "heard", "id": "py", "from": ["page"]}]
+            assert await page.evaluate("window.rtc.getConnectionStatus()") == "connected"
+
+
+async def test_without_public_ip_a_server_behind_nat_cannot_be_reached() -> None:
+    with internet() as lab:
+        async with server(lab):
+            found = await python_peers(lab, "home", {"room": "nat", "ids": ["py"], "timeout": 5})
+            (failed,) = events(found, "failed")
+            assert failed["code"] == "ERR_CONNECTION_FAILED"  # it announced 10.0.1.2: unreachable
+
+
+@pytest.mark.parametrize(
+    ("options", "open_ports", "check"),
+    [
+        (["--udp-ports", "50000-50019"], "50000-50019", lambda port: 50000 <= port <= 50019),
+        (["--udp-port", "50000"], "50000", lambda port: port == 50000),
+    ],
+    ids=["port-range", "single-port"],
+)
+async def test_ten_clients_connect_through_a_firewall_open_only_for_the_ice_ports(
+    options: list[str], open_ports: str, check: Any
+) -> None:
+    with internet() as lab:
+        lab.nft("srv", FIREWALL.format(ports=open_ports))
+        async with server(lab, "--public-ip", PUBLIC_IP, *options):
+            ids = [f"p{i}" for i in range(10)]
+            found = await python_peers(lab, "home", {"room": "fw", "ids": ids})
+            connected = events(found, "connected")
+            assert sorted(e["id"] for e in connected) == ids, found
+            assert all(check(e["pair"]["remote"][1]) for e in connected), connected
+            heard = events(found, "heard")
+            assert {e["id"]: e["from"] for e in heard} == {
+                i: [j for j in ids if j != i] for i in ids
+            }
+
+
+async def test_the_same_firewall_stops_a_server_that_binds_any_port() -> None:
+    with internet() as lab:
+        lab.nft("srv", FIREWALL.format(ports="50000-50019"))
+        async with server(lab, "--public-ip", PUBLIC_IP):
+            found = await python_peers(lab, "home", {"room": "fw", "ids": ["p0"], "timeout": 5})
+            assert [e["code"] for e in events(found, "failed")] == ["ERR_CONNECTION_FAILED"]
