@@ -11,7 +11,13 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_TOO_LARGE'
-  | 'ERR_SERVER';
+  | 'ERR_SERVER'
+  /** A TURN server refused the credentials (wrong, forged or expired). */
+  | 'ERR_TURN_AUTH'
+  /** A STUN/TURN server did not answer, refused the connection, or TLS failed. */
+  | 'ERR_ICE_SERVER_UNREACHABLE'
+  /** A STUN/TURN server refused otherwise (see iceStatus). */
+  | 'ERR_ICE_SERVER';
 
 export declare const ErrorCodes: Readonly<{ [K in ErrorCode]: K }>;
 
@@ -22,6 +28,9 @@ export declare class PeerPyRTCError extends Error {
   readonly status?: number;
   /** The server's own error code, for errors the server reported. */
   readonly serverCode?: string;
+  /** For ERR_TURN_AUTH / ERR_ICE_SERVER*: the STUN/TURN server's URL and its error code. */
+  readonly url?: string;
+  readonly iceStatus?: number;
 }
 
 export type ConnectionStatus =

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ HOME_IP = "192.168.1.2"
 HOME_PUBLIC_IP = "203.0.113.4"
 
 _counter = itertools.count()
+_links = itertools.count()
 
 
 def why_not() -> str | None:
@@ -48,7 +50,7 @@ def why_not() -> str | None:
 
 class Lab:
     def __init__(self) -> None:
-        self.tag = f"pp{os.getpid() % 100000}x{next(_counter)}"
+        self.tag = f"pp{os.getpid()}x{next(_counter)}"
         self.namespaces: list[str] = []
         self.processes: list[subprocess.Popen[Any]] = []
         self.etc: list[Path] = []
@@ -57,7 +59,7 @@ class Lab:
         return f"{self.tag}{role}"
 
     def sh(self, *args: str) -> str:
-        done = subprocess.run(args, capture_output=True, text=True)
+        done = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
@@ -82,7 +84,8 @@ class Lab:
         self.run(role, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
 
     def veth(self, a: str, a_if: str, b: str, b_if: str) -> None:
-        tmp_a, tmp_b = f"{self.tag}{a_if}"[:15], f"{self.tag}{b_if}b"[:15]
+        link = f"t{os.getpid() % 10000}n{next(_links)}"  # brief names in the root namespace
+        tmp_a, tmp_b = f"{link}a", f"{link}b"
         self.sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
         for tmp, role, name in ((tmp_a, a, a_if), (tmp_b, b, b_if)):
             self.sh("ip", "link", "set", tmp, "netns", self.name(role))
@@ -170,11 +173,22 @@ table ip nat {
     )
 
 
+def sweep() -> None:
+    """Remove what a killed test run left behind (namespaces of processes that are gone)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in {line.split()[0] for line in listed.splitlines() if line.strip()}:
+        match = re.fullmatch(r"pp(\d+)x\d+\w+", name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            subprocess.run(["ip", "netns", "del", name], check=False)
+            shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
+
+
 @contextmanager
 def internet() -> Iterator[Lab]:
     reason = why_not()
     if reason is not None:
         pytest.skip(reason)
+    sweep()
     lab = Lab()
     try:
         build_internet(lab)

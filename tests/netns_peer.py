@@ -50,6 +50,8 @@ async def main(config: dict[str, Any]) -> int:
     options: dict[str, Any] = {"timeout": config.get("timeout", 20), "max_reconnect_attempts": 0}
     if config.get("policy", "all") != "all":
         options["ice_transport_policy"] = config["policy"]
+    if "ice_servers" in config:  # the client's own, instead of the server's
+        options.update(ice_servers=config["ice_servers"], fetch_ice_servers=False)
     clients = {i: AsyncClient(config["url"], config["room"], i, **options) for i in ids}
     heard: dict[str, set[str]] = {i: set() for i in ids}
     done: dict[str, asyncio.Event] = {i: asyncio.Event() for i in ids}
@@ -71,9 +73,11 @@ async def main(config: dict[str, Any]) -> int:
             await client.connect()
         except PeerPyRTCError as exc:
             say(event="failed", id=peer_id, error=type(exc).__name__, code=exc.code,
-                message=str(exc))  # fmt: skip
+                message=str(exc), ms=round((time.perf_counter() - start) * 1000, 1))  # fmt: skip
             raise
         ms = (time.perf_counter() - start) * 1000
+        if not (set(ids) - {peer_id}) | expect:
+            done[peer_id].set()  # nobody to hear from
         say(event="connected", id=peer_id, ms=round(ms, 1), pair=pair_in_use(client))
 
     try:

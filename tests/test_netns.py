@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
 from conftest import same_package
-from netlab import PUBLIC_IP, Lab, internet
+from netlab import PRIVATE_IP, PUBLIC_IP, Lab, internet
 
 HERE = Path(__file__).resolve().parent
 URL = f"http://{PUBLIC_IP}:8080/"
@@ -74,10 +75,19 @@ async def python_peers(
     return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
 
 
-def in_namespace(lab: Lab, role: str, folder: Path) -> str:
-    """A Chromium that runs inside ``role``'s network namespace (Playwright starts it)."""
+def in_namespace(lab: Lab, role: str, folder: Path, ca: Path | None = None) -> str:
+    """A Chromium that runs inside ``role``'s network namespace (Playwright starts it),
+    with its own home; ``ca``: a certificate authority it trusts (in that home's NSS db)."""
+    home = folder / f"home-{role}"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    if ca is not None:
+        if not (nssdb / "cert9.db").exists():
+            lab.sh("certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password")
+        lab.sh("certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "test-ca", "-i", str(ca))
     wrapper = folder / f"chromium-{role}"
-    wrapper.write_text(f'#!/bin/sh\nexec {" ".join(lab.cmd(role))} /usr/bin/chromium "$@"\n')
+    command = " ".join(lab.cmd(role))
+    wrapper.write_text(f'#!/bin/sh\nHOME={home} exec {command} /usr/bin/chromium "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
 
@@ -177,3 +187,197 @@ async def test_the_same_firewall_stops_a_server_that_binds_any_port() -> None:
         async with server(lab, "--public-ip", PUBLIC_IP):
             found = await python_peers(lab, "home", {"room": "fw", "ids": ["p0"], "timeout": 5})
             assert [e["code"] for e in events(found, "failed")] == ["ERR_CONNECTION_FAILED"]
+
+
+# ------------------------------------------------------------------ TURN over TCP and TLS
+SECRET = "netns-turn-secret-0123456789"
+TURN_HOST = "turn.test"
+UDP_BLOCKED = """
+table inet corporate {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "lan0" meta l4proto udp drop
+  }
+}"""
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a certificate for turn.test (and the VM's public address)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    week = datetime.timedelta(days=7)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "peerpyrtc test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - week).not_valid_after(now + week)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TURN_HOST)]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - week).not_valid_after(now + week)
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(TURN_HOST), x509.IPAddress(ipaddress.ip_address(PUBLIC_IP))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    paths = folder / "ca.pem", folder / "turn.crt", folder / "turn.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    return paths
+
+
+async def _listening(lab: Lab, role: str, ports: set[int]) -> None:
+    """Until TCP ``ports`` listen in ``role``'s namespace (coturn says nothing when they do)."""
+    while True:
+        out = await asyncio.to_thread(lab.run, role, "ss", "-ltnH")
+        if ports <= {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()}:
+            return
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def coturn(lab: Lab, folder: Path, secret: str = SECRET) -> AsyncIterator[Path]:
+    """coturn on the VM, from docs/deploy/turnserver.conf as documented; yields the CA file."""
+    ca, cert, key = make_certificate(folder)
+    config = (HERE.parent / "docs" / "deploy" / "turnserver.conf").read_text()
+    for placeholder, value in (("TURN_SECRET", secret), ("PRIVATE_IP", PRIVATE_IP),
+                               ("PUBLIC_IP", PUBLIC_IP), ("/etc/coturn/turn.example.org.crt", str(cert)),
+                               ("/etc/coturn/turn.example.org.key", str(key)),
+                               ("turn.example.org", TURN_HOST)):  # fmt: skip
+        config = config.replace(placeholder, value)
+    (folder / "turnserver.conf").write_text(config)
+    proc = await asyncio.create_subprocess_exec(
+        *lab.cmd("srv", "turnserver", "-c", str(folder / "turnserver.conf"),
+                 "--pidfile", str(folder / "turnserver.pid")),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(_listening(lab, "srv", {3478, 5349}), 20)
+        yield ca
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+VM_FIREWALL = """
+table inet firewall {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    tcp dport { 8080, 3478, 5349 } accept
+    udp dport { 3478, 50000 } accept
+  }
+}"""
+TURN_UDP = f"turn:{TURN_HOST}:3478?transport=udp"
+
+
+@asynccontextmanager
+async def locked_down(folder: Path, secret: str = SECRET) -> AsyncIterator[tuple[Lab, Path]]:
+    """The one-VM deployment of docs/deploy.md (peerpyrtc on one UDP port, coturn beside it,
+    a firewall) and a client network that drops every UDP packet."""
+    with internet() as lab:
+        lab.nft("srv", VM_FIREWALL)
+        lab.nft("homegw", UDP_BLOCKED)
+        lab.hosts("home", f"{PUBLIC_IP} {TURN_HOST}\n")
+        async with coturn(lab, folder, secret) as ca:
+            yield lab, ca
+
+
+def vm_options(*turn_urls: str, secret: str = SECRET) -> list[str]:
+    urls = [arg for url in turn_urls for arg in ("--turn-url", url)]
+    return ["--public-ip", PUBLIC_IP, "--udp-port", "50000", "--keep-private-candidates",
+            "--turn-secret", secret, *urls]  # fmt: skip
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize(
+    ("url", "relay_protocol"),
+    [
+        (f"turn:{TURN_HOST}:3478?transport=tcp", "tcp"),
+        (f"turns:{TURN_HOST}:5349?transport=tcp", "tls"),
+    ],
+    ids=["tcp", "tls"],
+)
+async def test_with_udp_blocked_clients_connect_through_coturn_over_tcp_and_tls(
+    tmp_path: Path, url: str, relay_protocol: str
+) -> None:
+    async with locked_down(tmp_path) as (lab, ca):
+        # the server hands out TURN over UDP first (useless here), then over TCP or TLS
+        async with (
+            server(lab, *vm_options(TURN_UDP, url)),
+            chromium(executable=in_namespace(lab, "home", tmp_path, ca)) as browser,
+        ):
+            page = await join_page(browser, "locked", "page")
+            pair = await page.evaluate(PAIR_JS)
+            assert (pair["local"], pair["relayProtocol"]) == ("relay", relay_protocol), pair
+            env = {**same_package(), "SSL_CERT_FILE": str(ca)}  # the test CA, for turns:
+            peers = asyncio.ensure_future(
+                python_peers(
+                    lab, "home", {"room": "locked", "ids": ["py"], "expect": ["page"]}, env
+                )
+            )
+            assert await messages(page, 1, 40_000) == [["py", "hi from py", None]]
+            await page.evaluate("window.rtc.sendMessage('hi from page')")
+            found = await peers
+            (connected,) = events(found, "connected")
+            # aiortc takes one TURN URL: the UDP one gave nothing, so the client moved on
+            assert connected["pair"]["local"] == "relay" and connected["pair"]["turn_url"] == url
+            assert events(found, "heard") == [{"event": "heard", "id": "py", "from": ["page"]}]
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("how", ["forged", "expired"])
+async def test_refused_turn_credentials_are_reported_with_err_turn_auth(
+    tmp_path: Path, how: str
+) -> None:
+    from peerpyrtc._turn import TurnCredentials
+
+    url = f"turn:{TURN_HOST}:3478?transport=tcp"
+    async with locked_down(tmp_path) as (lab, _):
+        if how == "forged":  # the server signs with a secret coturn does not know
+            options, own = vm_options(url, secret="not-the-secret-coturn-has-0123"), None
+        else:  # the right secret, an expiry an hour ago
+            options = vm_options(url)
+            own = [TurnCredentials(SECRET, [url], 60).mint("late", now=time.time() - 3600)]
+        async with (
+            server(lab, *options),
+            chromium(executable=in_namespace(lab, "home", tmp_path)) as browser,
+        ):
+            page = await browser.new_page()
+            await page.goto(URL)
+            await page.evaluate(RECORDER)
+            js_options = {"connectTimeout": 5000}
+            if own:
+                js_options.update(iceServers=own, fetchIceServers=False)
+            error = await page.evaluate(
+                """async ([options]) => {
+                  const rtc = new window.WebRTCConnection.WebRTCConnection('refused', options);
+                  try { await rtc.connect(); return null; }
+                  catch (e) { return { code: e.code, url: e.url ?? null, iceStatus: e.iceStatus ?? null, message: e.message }; }
+                }""",
+                [js_options],
+            )
+            assert error is not None and error["code"] == "ERR_TURN_AUTH", error
+            assert (error["url"], error["iceStatus"]) == (url, 401)
+            config: dict[str, Any] = {"room": "refused", "ids": ["py"], "timeout": 5}
+            if own:
+                config["ice_servers"] = own
+            found = await python_peers(lab, "home", config)
+            (failed,) = events(found, "failed")
+            assert (failed["error"], failed["code"]) == ("IceServerError", "ERR_TURN_AUTH"), failed
+            assert "401" in failed["message"] and url in failed["message"]

@@ -96,6 +96,11 @@ def test_the_public_address_replaces_host_candidates_of_its_family() -> None:
         "a=candidate:5 1 udp 2130706431 203.0.113.2 50001 typ host",
     ]
     assert ServerNetwork().announce(sdp) == sdp
+    kept = ServerNetwork(public_ip="203.0.113.2", keep_private=True).announce(sdp).split("\r\n")
+    assert [line for line in kept if line.startswith("a=candidate:1 ")] == [
+        "a=candidate:1 1 udp 2130706431 203.0.113.2 50000 typ host",
+        "a=candidate:1 1 udp 2130706175 10.0.1.2 50000 typ host",  # after it, tried after it
+    ]
 
 
 async def test_every_ice_socket_is_bound_inside_the_port_range() -> None:

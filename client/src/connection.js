@@ -179,7 +179,7 @@ export class WebRTCConnection {
     } catch (error) {
       this._welcome = null;
       if (generation === this._generation) this._retire(true); // this attempt only
-      throw error;
+      throw transport.explain ? transport.explain(error) : error; // a TURN refusal says why
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,9 @@ export const ErrorCodes = Object.freeze({
   ERR_QUEUE_FULL: 'ERR_QUEUE_FULL',
   ERR_TOO_LARGE: 'ERR_TOO_LARGE',
   ERR_SERVER: 'ERR_SERVER',
+  ERR_TURN_AUTH: 'ERR_TURN_AUTH',
+  ERR_ICE_SERVER_UNREACHABLE: 'ERR_ICE_SERVER_UNREACHABLE',
+  ERR_ICE_SERVER: 'ERR_ICE_SERVER',
 });
 
 export class PeerPyRTCError extends Error {

@@ -4,6 +4,7 @@
 // anything with open/send/close/onFrame/onLost serves the facade (see createTransport).
 
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import { explainFailure, iceServerError, worse } from './ice-errors.js';
 import { BYE, CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION } from './protocol.js';
 import { postJSON, signalingUrl } from './signaling.js';
 
@@ -31,6 +32,8 @@ export class RelayTransport {
     this.log = log || (() => {});
     this.pc = null;
     this.channel = null;
+    /** Why a STUN/TURN server gave no candidate (ERR_TURN_AUTH, ...), if one did not. */
+    this.iceError = null;
   }
 
   get isOpen() { return !!this.channel && this.channel.readyState === 'open'; }
@@ -77,6 +80,11 @@ export class RelayTransport {
       this.log('connection state', state);
       if (state === 'failed' || state === 'disconnected') this.onLost(`connection ${state}`);
     };
+    pc.onicecandidateerror = (e) => {
+      const error = iceServerError(e);
+      if (error) this.log(error.message);
+      this.iceError = worse(this.iceError, error);
+    };
     pc.onicecandidate = (e) => {
       if (!e.candidate || this.pc !== pc) return;
       // carries the session secret: the server may see it before our offer
@@ -98,6 +106,9 @@ export class RelayTransport {
     await pc.setRemoteDescription({ type: answer.type || 'answer', sdp: answer.sdp });
     return this.session;
   }
+
+  /** A failed or timed-out attempt: the ICE server's refusal, if there was one, says why. */
+  explain(failure) { return explainFailure(failure, this.iceError); }
 
   /** Hand one frame to the channel (throws when it is not open). */
   send(frame) { this.channel.send(frame); }
@@ -135,7 +146,7 @@ export class RelayTransport {
   detach() {
     const { pc, channel } = this;
     if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
-    if (pc) pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (pc) pc.onicecandidate = pc.onconnectionstatechange = pc.onicecandidateerror = null;
   }
 
   close() {

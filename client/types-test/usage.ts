@@ -14,6 +14,9 @@ async function single(): Promise<void> {
   rtc.onPeerLeft = (peer) => console.log(`${peer.id} left`);
   rtc.onStatusChange = (status: ConnectionStatus) => console.log(status);
   rtc.onError = (error) => { if (error.code === ErrorCodes.ERR_RECONNECT_FAILED) console.log('gave up'); };
+  rtc.onError = (error) => {
+    if (error.code === ErrorCodes.ERR_TURN_AUTH) console.log(error.url, error.iceStatus?.toFixed(0));
+  };
   rtc.onOpen = () => {
     console.log('Connected! Peers:', rtc.getPeerCount());
     rtc.sendMessage('Hello everyone!');

@@ -12,6 +12,7 @@ from ._client import AsyncClient
 from ._errors import (
     ConnectionFailed,
     Forbidden,
+    IceServerError,
     InvalidRequest,
     NotConnected,
     PayloadTooLarge,
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncSignalingManager",
     "ConnectionFailed",
     "Forbidden",
+    "IceServerError",
     "InvalidRequest",
     "Limits",
     "Message",

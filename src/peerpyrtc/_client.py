@@ -1,8 +1,5 @@
-"""AsyncClient: a Python peer that joins a room like a browser does.
-
-Bots, IoT devices, tests and benchmarks use it. It speaks the same HTTP
-signalling and DataChannel protocol as the browser client.
-"""
+"""AsyncClient: a Python peer (bots, devices, tests, benchmarks) that joins a room like a
+browser does: the same HTTP signalling and DataChannel protocol as the browser client."""
 
 from __future__ import annotations
 
@@ -19,7 +16,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from . import _patches
 from . import _protocol as protocol
 from ._clientcodec import ServerEnvelope, parse_server_frame
-from ._clientconn import ClientConnection, apply_policy, check_policy, fetch_ice_servers
+from ._clientconn import ClientConnection, check_policy, client_configuration
 from ._clientevents import ClientEvents
 from ._clientinbound import on_envelope
 from ._clientmesh import ClientMesh
@@ -115,6 +112,7 @@ class AsyncClient(ClientEvents):
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._room = ClientRoom()
         self._rtc_config = RTCConfiguration()
+        self._turn_choice = self._turn_count = 0  # which TURN URL aiortc gets, of how many
         #: Direct links to the other peers of a mesh room (inactive in relay rooms).
         self._mesh = ClientMesh(
             self.peer_id, lambda: list(self._room.peers), self._signal, self._deliver_direct,
@@ -161,11 +159,10 @@ class AsyncClient(ClientEvents):
     async def connect(self) -> AsyncClient:
         """Join the room; returns once the channel is open and the room state arrived.
 
-        A 429 (the server is setting up too many connections, or too many from this
-        address) is retried with jittered backoff within ``timeout``.
-
-        Raises :class:`SignalingError` when the server refuses the offer and
-        :class:`ConnectionFailed` when the channel does not open in time.
+        A 429 (too many offers waiting) is retried with jittered backoff within ``timeout``;
+        a failed attempt with TURN URLs left is retried with the next one. Raises
+        :class:`SignalingError` (offer refused), :class:`ConnectionFailed` (the channel did
+        not open; :class:`IceServerError` if a TURN server refused or did not answer).
         """
         if self._state != "new":
             raise RuntimeError("connect() can be called once per AsyncClient")
@@ -178,6 +175,11 @@ class AsyncClient(ClientEvents):
                 try:
                     await self._open()
                     break
+                except ConnectionFailed as exc:  # aiortc uses one TURN URL: try the next
+                    if self._turn_choice + 1 >= self._turn_count or exc.code == "ERR_TURN_AUTH":
+                        raise
+                    self._turn_choice += 1
+                    logger.info("%s: %s; trying the next TURN URL", self.peer_id, exc)
                 except SignalingError as exc:
                     wait = delay * random.uniform(0.5, 1.5)
                     if exc.status != 429 or loop.time() + wait > deadline:
@@ -202,16 +204,15 @@ class AsyncClient(ClientEvents):
             await extra.close()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
-        self._rtc_config = await self._ice.configuration()
-        if self.fetch_ice_servers:  # the server's first, then our own
-            served = await fetch_ice_servers(self.server_url, self.room, self.peer_id,
-                                             self.timeout, self.headers)  # fmt: skip
-            self._rtc_config.iceServers = [*served, *(self._rtc_config.iceServers or [])]
-        apply_policy(self._rtc_config, self.ice_transport_policy)
+        self._rtc_config, self._turn_count = await client_configuration(
+            self._ice, self.fetch_ice_servers, (self.server_url, self.room, self.peer_id),
+            self.timeout, self.headers, self.ice_transport_policy, self._turn_choice,
+        )  # fmt: skip
         self._conn = conn = ClientConnection(
             self._rtc_config,
             lambda frame: self._on_frame(frame, generation),
             lambda reason: self._lost(generation, reason),
+            next_turn=self._turn_choice + 1 < self._turn_count,
         )
         await conn.offer(
             self.server_url, self.room, self.peer_id, self.session, self.info, self.timeout,
@@ -220,9 +221,10 @@ class AsyncClient(ClientEvents):
         try:
             await asyncio.wait_for(asyncio.shield(welcome), self.timeout)
         except asyncio.TimeoutError:
-            raise ConnectionFailed(
-                f"the channel to {self.room!r} did not open within {self.timeout}s"
-            ) from None
+            why = f"the channel to {self.room!r} did not open within {self.timeout}s"
+            raise conn.explain(ConnectionFailed(why)) from None
+        except ConnectionFailed as exc:
+            raise conn.explain(exc) from exc
         await self._close_stale()  # the server has swapped connections: the old one is done
         self._watch(generation)
 
@@ -283,6 +285,7 @@ class AsyncClient(ClientEvents):
                 reason = str(exc) or type(exc).__name__
                 if isinstance(exc, SignalingError) and exc.status in (400, 401, 403, 404, 409):
                     break  # refused, not unreachable: trying again would not help
+                self._turn_choice += isinstance(exc, ConnectionFailed)  # the next TURN URL
                 continue
             self._state = "open"
             logger.info("%s: reconnected to %r", self.peer_id, self.room)
@@ -409,11 +412,8 @@ class AsyncClient(ClientEvents):
         return self._conn.pc if self._conn is not None else None
 
     def _retire(self) -> ClientConnection | None:
-        """Detach the current connection; keep it open as the stale one.
-
-        Returns a connection the caller must close (a failed attempt's, when an older one
-        is already kept).
-        """
+        """Detach the current connection, kept open as the stale one; returns one the caller
+        must close (a failed attempt's, when an older one is already kept)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

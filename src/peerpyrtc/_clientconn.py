@@ -11,13 +11,20 @@ from urllib.parse import urljoin
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
-from ._errors import ConnectionFailed
+from ._clientturn import diagnose, first_turn, turn_first, turn_urls
+from ._errors import ConnectionFailed, IceServerError
 from ._httpclient import post_json
-from ._ice import normalize_ice_servers
+from ._ice import IceServerPool, normalize_ice_servers
 from ._protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
 from ._sendqueue import SendQueue
 
-__all__ = ["ClientConnection", "apply_policy", "check_policy", "fetch_ice_servers"]
+__all__ = [
+    "ClientConnection",
+    "apply_policy",
+    "check_policy",
+    "client_configuration",
+    "fetch_ice_servers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,14 @@ class ClientConnection:
         configuration: RTCConfiguration,
         on_frame: Callable[[str | bytes], None],
         on_lost: Callable[[str], None],
+        *,
+        next_turn: bool = False,
     ) -> None:
+        #: Another TURN URL is left to try: give up at once if this one gives no relay.
+        self.next_turn = next_turn
+        self.configuration = configuration
+        #: Why the configured TURN server gave no relay candidate (None: it did, or none).
+        self.ice_error: IceServerError | None = None
         self.pc = pc = RTCPeerConnection(configuration)
         channel = pc.createDataChannel(CHANNEL_LABEL, ordered=True, protocol=CHANNEL_PROTOCOL)
         self.queue = SendQueue(CLIENT_QUEUE_BYTES)
@@ -59,6 +73,7 @@ class ClientConnection:
         """Post the offer to ``server_url``/offer and apply the answer."""
         pc = self.pc
         await pc.setLocalDescription(await pc.createOffer())
+        await self._check_turn()
         offer = {
             "sdp": pc.localDescription.sdp,
             "type": "offer",
@@ -77,6 +92,28 @@ class ClientConnection:
             raise ConnectionFailed(f"the server's /offer reply has no answer: {reply!r}")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
 
+    async def _check_turn(self) -> None:
+        """A TURN URL that gave no relay candidate: say why (and give up if relay-only)."""
+        chosen = first_turn(self.configuration.iceServers or [])
+        if chosen is None or self.pc.sctp is None:
+            return
+        gathered = self.pc.sctp.transport.transport.iceGatherer.getLocalCandidates()
+        if any(c.type == "relay" for c in gathered):
+            return
+        self.ice_error = await diagnose(*chosen)
+        if self.ice_error is not None:
+            logger.warning("%s", self.ice_error)
+            relay_only = str(getattr(self.configuration, "iceTransportPolicy", "")).endswith("relay")
+            if relay_only or self.next_turn:
+                raise self.ice_error
+
+    def explain(self, failure: ConnectionFailed) -> ConnectionFailed:
+        """A failed connection: the TURN server's refusal, if there was one, says why."""
+        if self.ice_error is None or isinstance(failure, IceServerError):
+            return failure
+        error = self.ice_error
+        return IceServerError(error.code, f"{failure}: {error}", error.url, error.ice_status)
+
     def stop_sending(self) -> None:
         """Drop what is queued and queue nothing more (the connection is being retired)."""
         self.queue.close()
@@ -84,6 +121,29 @@ class ClientConnection:
     async def close(self) -> None:
         self.queue.close()
         await self.pc.close()
+
+
+async def client_configuration(
+    pool: IceServerPool,
+    fetch: bool,
+    where: tuple[str, str, str],
+    timeout: float,
+    headers: dict[str, str],
+    policy: str,
+    turn_choice: int,
+) -> tuple[RTCConfiguration, int]:
+    """The configuration for one attempt, and how many TURN URLs there are to try.
+
+    ``where``: (server_url, room, peer_id). The server's ICE servers come first (``fetch``),
+    then the client's own; the ``turn_choice``-th TURN URL goes first (aiortc uses one).
+    """
+    configuration = await pool.configuration()
+    servers = list(configuration.iceServers or [])
+    if fetch:
+        servers = [*await fetch_ice_servers(*where, timeout, headers), *servers]
+    configuration.iceServers = turn_first(servers, turn_choice)
+    apply_policy(configuration, policy)
+    return configuration, len(turn_urls(servers))
 
 
 async def fetch_ice_servers(

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ConnectionFailed",
     "Forbidden",
+    "IceServerError",
     "InvalidRequest",
     "NotConnected",
     "PayloadTooLarge",
@@ -108,6 +109,21 @@ class ConnectionFailed(PeerPyRTCError, ConnectionError):
     """A peer connection could not be opened, or was lost."""
 
     code = "ERR_CONNECTION_FAILED"
+
+
+class IceServerError(ConnectionFailed):
+    """A STUN/TURN server gave nothing: ``code`` is ``ERR_TURN_AUTH`` (credentials refused:
+    wrong, forged or expired), ``ERR_ICE_SERVER_UNREACHABLE`` (no answer, refused, TLS
+    failed) or ``ERR_ICE_SERVER`` (another refusal); ``url`` is the server's, and
+    ``ice_status`` the STUN error code it answered (401, 486, ...) or None."""
+
+    code = "ERR_ICE_SERVER"
+
+    def __init__(self, code: str, message: str, url: str, ice_status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.url = url
+        self.ice_status = ice_status
 
 
 class NotConnected(PeerPyRTCError):

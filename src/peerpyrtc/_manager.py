@@ -74,6 +74,8 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             'peerpyrtc[redis]'``); None (the default) keeps rooms in this process.
         public_ip: the address clients reach this server at when it sits behind 1:1 NAT
             (a cloud VM): answers announce it instead of the private address.
+        keep_private_candidates: with ``public_ip``, announce the private addresses too
+            (after it): for a TURN server on the same VM, which relays to them.
         udp_ports: ``(low, high)`` or ``"low-high"``: bind every ICE socket in this range.
         udp_port: one UDP port shared by every peer connection (single-port mode).
     """
@@ -93,6 +95,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         public_ip: str | None = None,
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
+        keep_private_candidates: bool = False,
     ) -> None:
         _patches.apply()
         if debug:
@@ -103,7 +106,10 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         self.admin_token = admin_token
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._turn = TurnCredentials(turn_secret, turn_urls, turn_ttl) if turn_secret else None
-        self._network = ServerNetwork(public_ip=public_ip, udp_ports=udp_ports, udp_port=udp_port)
+        self._network = ServerNetwork(
+            public_ip=public_ip, udp_ports=udp_ports, udp_port=udp_port,
+            keep_private=keep_private_candidates,
+        )  # fmt: skip
         self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
         self._backplane: RedisBackplane | None = None
         self._store: RoomStore

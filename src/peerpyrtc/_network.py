@@ -2,7 +2,9 @@
 
 * ``public_ip``: the server sits behind 1:1 NAT (a cloud VM): host candidates
   of that address family in every answer carry the public address instead of
-  the private one (the port stays: 1:1 NAT keeps it).
+  the private one (the port stays: 1:1 NAT keeps it). With ``keep_private``
+  the private ones follow, at a lower priority: a TURN server on the same VM
+  (which cannot reach the public address from inside) relays to them.
 * ``udp_ports=(low, high)``: every peer connection's host sockets are bound
   inside that range, so a firewall needs one rule.
 * ``udp_port=N``: all peer connections share one socket per address
@@ -73,7 +75,9 @@ class ServerNetwork:
         public_ip: str | None = None,
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
+        keep_private: bool = False,
     ) -> None:
+        self.keep_private = keep_private
         self.public_ip: str | None = None
         self._public_version = 0
         if public_ip is not None:
@@ -182,12 +186,16 @@ class ServerNetwork:
             if line.startswith("a=candidate:"):
                 parts = line.split()
                 if len(parts) >= 8 and parts[7] == "host" and self._same_family(parts[4]):
+                    private = list(parts)
                     parts[4] = self.public_ip
                     key = (parts[1], parts[2].lower(), parts[5])
-                    if key in seen:  # two private addresses on one shared port
-                        continue
-                    seen.add(key)
-                    line = " ".join(parts)
+                    if key not in seen:  # two private addresses on one shared port: once
+                        seen.add(key)
+                        lines.append(" ".join(parts))
+                    if self.keep_private:  # after it, and tried after it
+                        private[3] = str(max(int(private[3]) - 256, 1))
+                        lines.append(" ".join(private))
+                    continue
             elif line.startswith("c=IN IP") and self._same_family(line.split()[-1]):
                 line = f"c=IN IP{self._public_version} {self.public_ip}"
             lines.append(line)

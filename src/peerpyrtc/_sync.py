@@ -62,6 +62,7 @@ class SignalingManager(HookRegistry):
         public_ip: str | None = None,
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
+        keep_private_candidates: bool = False,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -78,6 +79,7 @@ class SignalingManager(HookRegistry):
             "public_ip": public_ip,
             "udp_ports": udp_ports,
             "udp_port": udp_port,
+            "keep_private_candidates": keep_private_candidates,
         }
         self.async_manager = AsyncSignalingManager(**self._config)
         self._hooks: Hooks = self.async_manager._hooks

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "VM): answers announce it instead of the private address",
     )
     serve.add_argument(
+        "--keep-private-candidates",
+        action="store_true",
+        help="with --public-ip, announce the private addresses too (after it): for a TURN "
+        "server on the same VM, which relays to them",
+    )
+    serve.add_argument(
         "--udp-ports",
         metavar="LOW-HIGH",
         help="bind every ICE socket inside this UDP port range, e.g. 50000-50100 (one "
@@ -236,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "public_ip": args.public_ip,
         "udp_ports": args.udp_ports,
         "udp_port": args.udp_port,
+        "keep_private_candidates": args.keep_private_candidates,
     }
     try:
         AsyncSignalingManager(**{**options, "backplane": None})  # refuse bad options now

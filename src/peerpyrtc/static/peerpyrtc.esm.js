@@ -100,7 +100,10 @@ var ErrorCodes = Object.freeze({
   ERR_CLOSED: "ERR_CLOSED",
   ERR_QUEUE_FULL: "ERR_QUEUE_FULL",
   ERR_TOO_LARGE: "ERR_TOO_LARGE",
-  ERR_SERVER: "ERR_SERVER"
+  ERR_SERVER: "ERR_SERVER",
+  ERR_TURN_AUTH: "ERR_TURN_AUTH",
+  ERR_ICE_SERVER_UNREACHABLE: "ERR_ICE_SERVER_UNREACHABLE",
+  ERR_ICE_SERVER: "ERR_ICE_SERVER"
 });
 var PeerPyRTCError = class extends Error {
   /**
@@ -258,6 +261,39 @@ var PeerLink = class {
   }
 };
 
+// src/ice-errors.js
+var AUTH_FAILURES = [401, 403, 431];
+function iceServerError(event) {
+  const url = event?.url || "";
+  if (!/^(stuns?|turns?):/.test(url)) return null;
+  const status = event.errorCode;
+  let code = ErrorCodes.ERR_ICE_SERVER;
+  let what = "refused";
+  if (url.startsWith("turn") && AUTH_FAILURES.includes(status)) {
+    code = ErrorCodes.ERR_TURN_AUTH;
+    what = "refused the credentials";
+  } else if (status >= 700 && status < 800) {
+    code = ErrorCodes.ERR_ICE_SERVER_UNREACHABLE;
+    what = "could not be reached";
+  }
+  const text = event.errorText ? ` ${event.errorText}` : "";
+  return new PeerPyRTCError(code, `ICE server ${url} ${what}: ${status}${text}`, { url, iceStatus: status });
+}
+function worse(current, next) {
+  if (!next) return current;
+  if (current?.code === ErrorCodes.ERR_TURN_AUTH) return current;
+  return next;
+}
+function explainFailure(failure, iceError) {
+  const generic = [ErrorCodes.ERR_CONNECTION_FAILED, ErrorCodes.ERR_TIMEOUT];
+  if (!iceError || !generic.includes(failure?.code)) return failure;
+  return new PeerPyRTCError(
+    iceError.code,
+    `${failure.message}: ${iceError.message}`,
+    { url: iceError.url, iceStatus: iceError.iceStatus, cause: failure }
+  );
+}
+
 // src/protocol.js
 var PROTOCOL_VERSION = 1;
 var CHANNEL_LABEL = "peerpyrtc";
@@ -386,6 +422,7 @@ var RelayTransport = class {
     });
     this.pc = null;
     this.channel = null;
+    this.iceError = null;
   }
   get isOpen() {
     return !!this.channel && this.channel.readyState === "open";
@@ -437,6 +474,11 @@ var RelayTransport = class {
       this.log("connection state", state);
       if (state === "failed" || state === "disconnected") this.onLost(`connection ${state}`);
     };
+    pc.onicecandidateerror = (e) => {
+      const error = iceServerError(e);
+      if (error) this.log(error.message);
+      this.iceError = worse(this.iceError, error);
+    };
     pc.onicecandidate = (e) => {
       if (!e.candidate || this.pc !== pc) return;
       postJSON(this.url("candidate"), {
@@ -458,6 +500,10 @@ var RelayTransport = class {
     if (answer.session) this.session = answer.session;
     await pc.setRemoteDescription({ type: answer.type || "answer", sdp: answer.sdp });
     return this.session;
+  }
+  /** A failed or timed-out attempt: the ICE server's refusal, if there was one, says why. */
+  explain(failure) {
+    return explainFailure(failure, this.iceError);
   }
   /** Hand one frame to the channel (throws when it is not open). */
   send(frame) {
@@ -505,7 +551,7 @@ var RelayTransport = class {
   detach() {
     const { pc, channel } = this;
     if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
-    if (pc) pc.onicecandidate = pc.onconnectionstatechange = null;
+    if (pc) pc.onicecandidate = pc.onconnectionstatechange = pc.onicecandidateerror = null;
   }
   close() {
     this.detach();
@@ -1196,7 +1242,7 @@ var WebRTCConnection = class {
     } catch (error) {
       this._welcome = null;
       if (generation === this._generation) this._retire(true);
-      throw error;
+      throw transport.explain ? transport.explain(error) : error;
     } finally {
       clearTimeout(timer);
     }
