@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
+from certs import chromium_wrapper, make_certificate
 from conftest import same_package
 from netlab import PRIVATE_IP, PUBLIC_IP, Lab, internet
 
@@ -76,20 +77,8 @@ async def python_peers(
 
 
 def in_namespace(lab: Lab, role: str, folder: Path, ca: Path | None = None) -> str:
-    """A Chromium that runs inside ``role``'s network namespace (Playwright starts it),
-    with its own home; ``ca``: a certificate authority it trusts (in that home's NSS db)."""
-    home = folder / f"home-{role}"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True, exist_ok=True)
-    if ca is not None:
-        if not (nssdb / "cert9.db").exists():
-            lab.sh("certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password")
-        lab.sh("certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "test-ca", "-i", str(ca))
-    wrapper = folder / f"chromium-{role}"
-    command = " ".join(lab.cmd(role))
-    wrapper.write_text(f'#!/bin/sh\nHOME={home} exec {command} /usr/bin/chromium "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    """A Chromium inside ``role``'s network namespace (trusting ``ca``)."""
+    return chromium_wrapper(folder, role, ca=ca, prefix=lab.cmd(role))
 
 
 async def join_page(browser: Any, room: str, peer_id: str, options: Any = None) -> Any:
@@ -201,44 +190,6 @@ table inet corporate {
 }"""
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a certificate for turn.test (and the VM's public address)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    week = datetime.timedelta(days=7)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "peerpyrtc test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - week).not_valid_after(now + week)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TURN_HOST)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - week).not_valid_after(now + week)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(TURN_HOST), x509.IPAddress(ipaddress.ip_address(PUBLIC_IP))]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    paths = folder / "ca.pem", folder / "turn.crt", folder / "turn.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
-    return paths
-
-
 async def _listening(lab: Lab, role: str, ports: set[int]) -> None:
     """Until TCP ``ports`` listen in ``role``'s namespace (coturn says nothing when they do)."""
     while True:
@@ -251,7 +202,7 @@ async def _listening(lab: Lab, role: str, ports: set[int]) -> None:
 @asynccontextmanager
 async def coturn(lab: Lab, folder: Path, secret: str = SECRET) -> AsyncIterator[Path]:
     """coturn on the VM, from docs/deploy/turnserver.conf as documented; yields the CA file."""
-    ca, cert, key = make_certificate(folder)
+    ca, cert, key = make_certificate(folder, TURN_HOST, [PUBLIC_IP])
     config = (HERE.parent / "docs" / "deploy" / "turnserver.conf").read_text()
     for placeholder, value in (("TURN_SECRET", secret), ("PRIVATE_IP", PRIVATE_IP),
                                ("PUBLIC_IP", PUBLIC_IP), ("/etc/coturn/turn.example.org.crt", str(cert)),

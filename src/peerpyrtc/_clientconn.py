@@ -103,7 +103,9 @@ class ClientConnection:
         self.ice_error = await diagnose(*chosen)
         if self.ice_error is not None:
             logger.warning("%s", self.ice_error)
-            relay_only = str(getattr(self.configuration, "iceTransportPolicy", "")).endswith("relay")
+            relay_only = str(getattr(self.configuration, "iceTransportPolicy", "")).endswith(
+                "relay"
+            )
             if relay_only or self.next_turn:
                 raise self.ice_error
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from ._http import HeadError, body_length, parse_cookies, parse_head
@@ -34,14 +36,48 @@ _REASONS = {
     500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
 HTML_TYPE = "text/html; charset=utf-8"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(peer: str | None, headers: dict[str, str], trusted: list[Network]) -> str | None:
+    """The client's address: ``peer``, or, when ``peer`` is a trusted proxy, the last
+    address in ``X-Forwarded-For`` that is not itself a trusted proxy (what nginx's
+    ``$proxy_add_x_forwarded_for`` appended). Anything malformed: ``peer``."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if peer is None or not trusted or not is_trusted(peer):
+        return peer
+    for hop in reversed(headers.get("x-forwarded-for", "").split(",")):
+        hop = hop.strip()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not is_trusted(hop):
+            return hop
+    return peer
 
 
 class SignalingServer:
     """A running server; ``url`` is where clients reach it."""
 
     def __init__(
-        self, manager: AsyncSignalingManager, prefix: str = "", index_html: str | None = None
+        self,
+        manager: AsyncSignalingManager,
+        prefix: str = "",
+        index_html: str | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
+        #: Proxies whose X-Forwarded-For names the client (rate limits count per client).
+        self.trusted_proxies: list[Network] = [
+            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
+        ]
         self.manager = manager
         self.prefix = prefix.rstrip("/")
         self.index_html = index_html
@@ -168,7 +204,7 @@ class SignalingServer:
         meta: dict[str, Any] = {
             "headers": headers,
             "cookies": parse_cookies(headers.get("cookie", "")),
-            "remote_addr": peer[0] if peer else None,
+            "remote_addr": client_address(peer[0] if peer else None, headers, self.trusted_proxies),
         }
         status, ctype, data = await respond(self.manager, method, path, body, meta)
         self._send_raw(writer, status, data, ctype, keep)
@@ -201,12 +237,15 @@ async def start_server(
     prefix: str = "",
     index_html: str | None = None,
     sock: socket.socket | None = None,
+    trusted_proxies: Iterable[str] = (),
 ) -> SignalingServer:
     """Serve ``manager``'s signalling routes over HTTP; port 0 picks a free port.
 
     ``sock``: serve on this listening socket instead (``host``/``port`` unused).
+    ``trusted_proxies``: addresses or networks of reverse proxies (nginx) whose
+    ``X-Forwarded-For`` names the client; from anyone else the header is ignored.
     """
-    server = SignalingServer(manager, prefix, index_html)
+    server = SignalingServer(manager, prefix, index_html, trusted_proxies)
     await server.start(host, port, sock=sock)
     logger.info("serving on %s", server.url)
     return server

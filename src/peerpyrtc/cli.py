@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import os
 import signal
@@ -97,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime of minted TURN credentials (default: %(default)s)",
     )  # fmt: skip
     serve.add_argument(
+        "--trust-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="a reverse proxy (address or network, e.g. 127.0.0.1) whose X-Forwarded-For names "
+        "the client, for per-address limits (repeatable; default: none)",
+    )
+    serve.add_argument(
         "--public-ip",
         metavar="ADDR",
         help="the address clients reach this server at when it sits behind 1:1 NAT (a cloud "
@@ -167,7 +176,11 @@ def parse_limits(items: list[str]) -> Limits:
 
 
 async def serve(
-    host: str, port: int, options: dict[str, Any], sock: socket.socket | None = None
+    host: str,
+    port: int,
+    options: dict[str, Any],
+    sock: socket.socket | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> None:
     """Run the server (``options``: AsyncSignalingManager's keywords) until SIGINT/SIGTERM."""
     manager = AsyncSignalingManager(**options)
@@ -176,7 +189,8 @@ async def serve(
     except BaseException:
         await manager.close()
         raise
-    server = await start_server(manager, host, port, index_html=demo_page(), sock=sock)
+    server = await start_server(manager, host, port, index_html=demo_page(), sock=sock,
+                                trusted_proxies=trusted_proxies)  # fmt: skip
     if sock is None:
         print(f"peerpyrtc serving on {server.url}", flush=True)
     stop = asyncio.Event()
@@ -223,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         limits = parse_limits(args.limit)
     except ValueError as exc:
         parser.error(f"--limit {exc}")
+    for proxy in args.trust_proxy:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            parser.error(f"--trust-proxy: {proxy!r} is not an address or network")
     if args.admin_token is not None and len(args.admin_token) < 16:
         parser.error("--admin-token: use at least 16 characters")
     configure_logging(logging.DEBUG if args.debug else logging.INFO, args.log_format)
@@ -250,8 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     try:
         if args.workers > 1:
-            return _supervise(args.host, args.port, args.workers, options)
-        run(serve(args.host, args.port, options))
+            return _supervise(args.host, args.port, args.workers, options, args.trust_proxy)
+        run(serve(args.host, args.port, options, None, args.trust_proxy))
     except Unavailable as exc:
         print(f"peerpyrtc: {exc}", file=sys.stderr)
         return 2
@@ -261,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _supervise(host: str, port: int, workers: int, options: dict[str, Any]) -> int:
+def _supervise(
+    host: str, port: int, workers: int, options: dict[str, Any], trusted_proxies: Sequence[str]
+) -> int:
     """Bind once, fork ``workers`` processes that all accept on the socket, restart any that
     dies, and stop them all on SIGINT/SIGTERM."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -285,7 +306,7 @@ def _supervise(host: str, port: int, workers: int, options: dict[str, Any]) -> i
             if mine.get("udp_port"):  # one shared UDP port per worker
                 mine["udp_port"] += slot
             try:
-                run(serve(host, port, mine, sock))
+                run(serve(host, port, mine, sock, trusted_proxies))
             except Unavailable as exc:
                 print(f"peerpyrtc worker {slot}: {exc}", file=sys.stderr, flush=True)
                 code = 2
