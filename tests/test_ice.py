@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -132,3 +133,31 @@ def test_browser_candidate_shape_parses() -> None:
         candidate_from_json(
             {"candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host", "sdpMLineIndex": "0"}
         )
+
+
+async def test_a_dead_ice_server_is_logged_once_and_its_return_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server's probe logs a change, not every probe (nor every connection)."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))  # silent: nothing answers on it
+    port = sock.getsockname()[1]
+    pool = IceServerPool(normalize_ice_servers([f"stun:127.0.0.1:{port}"]), probe_timeout=0.1)
+    try:
+        with caplog.at_level(logging.INFO, logger="peerpyrtc._ice"):
+            for _ in range(3):
+                assert await pool._probe_all() == []
+            sock.close()  # now something that answers, on the same port
+            transport, _ = await loop.create_datagram_endpoint(
+                StunResponder, local_addr=("127.0.0.1", port)
+            )
+            for _ in range(2):
+                assert len(await pool._probe_all()) == 1
+            transport.close()
+        lines = [r.getMessage() for r in caplog.records if r.name == "peerpyrtc._ice"]
+        assert len([m for m in lines if "did not answer" in m]) == 1, lines
+        assert len([m for m in lines if "answers again" in m]) == 1, lines
+    finally:
+        sock.close()
+        await pool.close()

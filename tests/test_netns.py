@@ -223,15 +223,6 @@ async def coturn(lab: Lab, folder: Path, secret: str = SECRET) -> AsyncIterator[
         await proc.wait()
 
 
-VM_FIREWALL = """
-table inet firewall {
-  chain input {
-    type filter hook input priority filter; policy drop;
-    iif "lo" accept
-    tcp dport { 8080, 3478, 5349 } accept
-    udp dport { 3478, 50000 } accept
-  }
-}"""
 TURN_UDP = f"turn:{TURN_HOST}:3478?transport=udp"
 
 
@@ -240,7 +231,21 @@ async def locked_down(folder: Path, secret: str = SECRET) -> AsyncIterator[tuple
     """The one-VM deployment of docs/deploy.md (peerpyrtc on one UDP port, coturn beside it,
     a firewall) and a client network that drops every UDP packet."""
     with internet() as lab:
-        lab.nft("srv", VM_FIREWALL)
+        # the firewall of docs/deploy.md as written, and the test server's HTTP port
+        lab.nft("srv", (HERE.parent / "docs" / "deploy" / "firewall.nft").read_text())
+        lab.run(
+            "srv",
+            "nft",
+            "add",
+            "rule",
+            "inet",
+            "firewall",
+            "input",
+            "tcp",
+            "dport",
+            "8080",
+            "accept",
+        )
         lab.nft("homegw", UDP_BLOCKED)
         lab.hosts("home", f"{PUBLIC_IP} {TURN_HOST}\n")
         async with coturn(lab, folder, secret) as ca:

@@ -83,6 +83,7 @@ class IceServerPool:
         self._usable: list[RTCIceServer] | None = None
         self._checked_at = 0.0
         self._probe: asyncio.Task[list[RTCIceServer]] | None = None
+        self._down: set[tuple[str, ...]] = set()  # servers last seen not answering
 
     async def configuration(self) -> RTCConfiguration:
         """An RTCConfiguration with the servers that answered (never aiortc's default)."""
@@ -107,13 +108,18 @@ class IceServerPool:
     async def _probe_all(self) -> list[RTCIceServer]:
         answers = await asyncio.gather(*(self._probe_server(s) for s in self.servers))
         usable = [s for s, ok in zip(self.servers, answers, strict=True) if ok]
-        for server, ok in zip(self.servers, answers, strict=True):
-            if not ok:
+        for server, ok in zip(self.servers, answers, strict=True):  # changes only, once each
+            key = tuple(_urls(server))
+            if not ok and key not in self._down:
+                self._down.add(key)
                 logger.warning(
-                    "ICE server %s did not answer within %.1fs; not used for now",
-                    _urls(server),
+                    "ICE server %s did not answer within %.1fs; not handed out until it does",
+                    list(key),
                     self.probe_timeout,
                 )
+            elif ok and key in self._down:
+                self._down.discard(key)
+                logger.info("ICE server %s answers again", list(key))
         self._usable = usable
         self._checked_at = time.monotonic()
         return usable
