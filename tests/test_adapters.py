@@ -107,6 +107,27 @@ async def test_bundles_are_served(served: tuple[str, AsyncSignalingManager]) -> 
     assert status == 404 and json.loads(body)["code"] == "ERR_NOT_FOUND"
 
 
+async def test_health_answers_everywhere_without_a_token(
+    served: tuple[str, AsyncSignalingManager],
+) -> None:
+    url, manager = served
+    status, headers, body = await http_request(f"{url}/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert headers["content-type"].startswith("application/json")
+    status, _, body = await http_request(f"{url}/health", "POST", b"{}")
+    assert status == 405 and json.loads(body)["code"] == "ERR_METHOD_NOT_ALLOWED"
+
+
+async def test_health_says_closed_once_the_manager_is_closed() -> None:
+    from peerpyrtc._routes import dispatch
+
+    manager = AsyncSignalingManager()
+    assert await dispatch(manager, "GET", "/health", b"") == (200, {"status": "ok"})
+    await manager.close()
+    status, body = await dispatch(manager, "GET", "/health", b"")
+    assert status == 503 and body["code"] == "ERR_UNAVAILABLE"
+
+
 def test_missing_extra_gives_an_install_hint() -> None:
     from peerpyrtc.contrib import require
 

@@ -177,3 +177,4 @@ async def _sdp() -> str:
 
 
 _ = (PeerIdTaken, TIMEOUT)
+

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -116,10 +117,14 @@ async def test_a_redis_restart_keeps_local_peers_and_reconciles(
     presence = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
     redis_server.stop()
     await until(lambda: not workers[0][1]._delivery.linked, timeout=15)  # type: ignore[attr-defined]
+    status, _, body = await http_request(workers[0][0].url + "/health")
+    assert (status, json.loads(body)["backplane"]) == (200, "lost")  # still serving its own
     await clients[0].send_message("while Redis is away")  # same worker: still served
     assert (await bob.expect("message"))[1] == "while Redis is away"
     redis_server.start()
     await until(lambda: all(m._delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
+    status, _, body = await http_request(workers[0][0].url + "/health")
+    assert (status, json.loads(body)["backplane"]) == (200, "linked")
     peers = await workers[1][1].fetch_room_peers("r")
     assert [(p["id"], p["isHost"]) for p in peers] == [
         ("ann", True), ("bob", False), ("cat", False),
@@ -284,3 +289,36 @@ async def test_browser_tabs_chat_through_three_workers(
     log = (await proc.stderr.read()).decode()
     # the kernel spread the HTTP requests of each page over the workers
     assert "forwarded to worker" in log or "parked candidates" in log
+
+
+def udp_port_bound(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return True
+        return False
+
+
+async def test_serve_workers_each_take_their_own_single_udp_port(
+    serve: Serve, clients: list[AsyncClient], redis_server: RedisServer
+) -> None:
+    from test_hardening import local_address
+
+    address = await local_address()
+    port = next(
+        p for p in range(47000, 48000, 7) if not any(udp_port_bound(address, p + i) for i in (0, 1))
+    )
+    proc, url = await serve.start(
+        "--workers", "2", "--redis", redis_server.url, "--udp-port", str(port)
+    )
+    await until(lambda: udp_port_bound(address, port) and udp_port_bound(address, port + 1))
+    for i in range(4):
+        await join(clients, url, "r", f"p{i}")
+    used = set()
+    for client in clients:
+        pc = client._pc
+        assert pc is not None
+        (pair,) = pc.sctp.transport.transport._connection._nominated.values()
+        used.add(pair.remote_candidate.port)
+    assert used <= {port, port + 1}, used  # worker i answers from PORT+i

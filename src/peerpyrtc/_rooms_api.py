@@ -28,6 +28,7 @@ class RoomsAPI:
     """Room info, topology and the server's speech."""
 
     topology: str | Callable[[str], str]
+    _closed: bool
     _store: RoomStore
     _relay: Relay
     _backplane: RedisBackplane | None
@@ -52,6 +53,17 @@ class RoomsAPI:
             logger.error("the topology callable answered %r for room %r: relay", decided, room)
             return "relay"
         return decided
+
+    def health(self) -> tuple[int, dict[str, str]]:
+        """``GET /health``: 200 while this server takes offers, 503 once closed. With a
+        backplane, ``backplane`` says whether the Redis link is up (without it, this
+        worker keeps serving its own peers: still 200)."""
+        if self._closed:
+            return 503, {"status": "closed", "code": "ERR_UNAVAILABLE"}
+        body = {"status": "ok"}
+        if self._backplane is not None:
+            body["backplane"] = "linked" if self._backplane.delivery.linked else "lost"
+        return 200, body
 
     # ------------------------------------------------------------- room info
     def rooms_info(self) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,16 @@ from ._manager import AsyncSignalingManager
 from ._protocol import loads
 from ._static import JS_TYPE, bundle
 
-__all__ = ["ADMIN_ROUTES", "METHODS", "PATHS", "ROUTES", "dispatch", "error_body", "respond"]
+__all__ = [
+    "ADMIN_ROUTES",
+    "METHODS",
+    "OPEN_ROUTES",
+    "PATHS",
+    "ROUTES",
+    "dispatch",
+    "error_body",
+    "respond",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +78,10 @@ async def _ice(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> R
     return 200, await m.client_ice_servers(data["room"], data["peer_id"], metadata=meta)
 
 
+async def _health(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
+    return m.health()
+
+
 async def _rooms(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
     return 200, await m.fetch_rooms_info()
 
@@ -92,6 +105,8 @@ ADMIN_ROUTES: dict[str, tuple[str, Handler]] = {
     "/admin/kick": ("POST", admin_kick),
 }
 OPEN_ADMIN_ROUTES = ("/admin",)
+#: ``path -> (method, handler)`` for routes anyone may read (they tell nothing of rooms).
+OPEN_ROUTES: dict[str, tuple[str, Handler]] = {"/health": ("GET", _health)}
 
 
 def error_body(status: int, message: str) -> dict[str, str]:
@@ -135,6 +150,8 @@ async def dispatch(
     meta["headers"] = {str(k).lower(): v for k, v in (meta.get("headers") or {}).items()}
     admin = ADMIN_ROUTES.get(path)
     wanted, handler = ("POST", ROUTES.get(path)) if admin is None else admin
+    if path in OPEN_ROUTES:
+        wanted, handler = OPEN_ROUTES[path]
     if handler is None or (admin is not None and manager.admin_token is None):
         return 404, error_body(404, f"no route {path[:100]}")
     if method != wanted and not (wanted == "GET" and method == "HEAD"):
@@ -154,7 +171,7 @@ JSON_TYPE = "application/json"
 #: Every method the adapters route to :func:`respond`, so a wrong one gets our 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: The paths the package serves (besides ``/peerpyrtc/<bundle>``).
-PATHS = (*ROUTES, *ADMIN_ROUTES)
+PATHS = (*ROUTES, *ADMIN_ROUTES, *OPEN_ROUTES)
 
 
 async def respond(
