@@ -21,10 +21,14 @@ peerpyrtc.apply_patches()
 def test_applied_only_to_checked_versions_and_switchable() -> None:
     on = peerpyrtc.apply_patches()
     assert on["aioice_connect"] == on["aioice_consent"] == _aioice_patch.checked()
+    assert on["aioice_triggered_check"] == _aioice_patch.checked()
     assert _aioice_patch.checked() == (aioice.__version__ in _aioice_patch.CHECKED_VERSIONS)
     code = "import peerpyrtc; print(peerpyrtc.apply_patches())"
     for env, off in (
-        ({"PEERPYRTC_AIOICE_PATCH": "0"}, {"aioice_connect", "aioice_consent"}),
+        (
+            {"PEERPYRTC_AIOICE_PATCH": "0"},
+            {"aioice_connect", "aioice_consent", "aioice_triggered_check"},
+        ),
         ({"PEERPYRTC_NO_PATCH": "aioice_connect"}, {"aioice_connect"}),
     ):
         out = subprocess.run(
@@ -83,3 +87,65 @@ async def test_a_check_list_that_fails_still_raises(connect_impl: str) -> None:
             await asyncio.wait_for(a.connect(), 10)
     finally:
         await a.close()
+
+
+class Wire(asyncio.DatagramTransport):
+    """A transport that keeps what is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self.sent.append((bytes(data), addr))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(params=["workaround", "upstream"])
+def check_incoming_impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "workaround" and not _aioice_patch.triggered_check_installed():
+        pytest.skip(f"aioice {aioice.__version__}: the workaround is not installed here")
+    saved = ice.Connection.check_incoming
+    if request.param == "upstream":
+        ice.Connection.check_incoming = _aioice_patch.UPSTREAM_CHECK_INCOMING  # type: ignore[method-assign]
+    try:
+        yield request.param
+    finally:
+        ice.Connection.check_incoming = saved  # type: ignore[method-assign]
+
+
+async def test_the_peers_check_resends_ours_in_progress_at_once(check_incoming_impl: str) -> None:
+    """Our first check to the peer was lost (a TURN server without the permission yet);
+    the peer's check then arrives: the workaround sends ours again now, aioice waits
+    for its 500 ms timer. Everything else check_incoming does is aioice's."""
+    from aioice import Candidate, stun
+
+    conn = Connection(ice_controlling=False)
+    conn.remote_username, conn.remote_password = "peer", "peer-password-0123456789"
+    wire = Wire()
+    protocol = ice.StunProtocol(conn)
+    protocol.connection_made(wire)
+    protocol.local_candidate = Candidate("f", 1, "udp", 100, "192.0.2.1", 1000, "host")
+    remote = Candidate("g", 1, "udp", 100, "192.0.2.9", 2000, "relay")
+    conn._protocols.append(protocol)
+    conn._remote_candidates.append(remote)
+    pair = ice.CandidatePair(protocol, remote)
+    conn._check_list.append(pair)
+    task = asyncio.ensure_future(conn.check_start(pair))
+    await asyncio.sleep(0)  # the check's first request goes out
+    assert len(wire.sent) == 1 and pair.state == ice.CandidatePair.State.IN_PROGRESS
+    theirs = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+    theirs.attributes.update({"USERNAME": f"{conn.local_username}:peer", "PRIORITY": 100})
+    conn.check_incoming(theirs, ("192.0.2.9", 2000), protocol)
+    try:
+        if check_incoming_impl == "workaround":
+            assert len(wire.sent) == 2 and wire.sent[1] == wire.sent[0]  # the same request
+        else:
+            assert len(wire.sent) == 1
+        assert pair.state == ice.CandidatePair.State.IN_PROGRESS  # as aioice leaves it
+        assert [c.host for c in conn._remote_candidates] == ["192.0.2.9"]  # nothing learned
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # no socket to close: a Wire

@@ -177,4 +177,3 @@ async def _sdp() -> str:
 
 
 _ = (PeerIdTaken, TIMEOUT)
-

@@ -1,4 +1,5 @@
-"""Small, guarded workarounds for aioice: ICE connect pacing, and consent check frequency.
+"""Small, guarded workarounds for aioice: ICE connect pacing, consent check frequency, and
+triggered checks on a pair already in progress.
 
 aioice's ``Connection.connect`` paces connectivity checks with a 20 ms timer
 (RFC 8445's Ta) and only starts waiting for the check list's result once the
@@ -30,6 +31,8 @@ __all__ = [
     "consent_installed",
     "install_connect",
     "install_consent",
+    "install_triggered_check",
+    "triggered_check_installed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -39,7 +42,8 @@ logger = logging.getLogger(__name__)
 #: workaround broke every connection (aioice 0.10.2, which Python 3.10 resolves), so it is
 #: refused both by version and by a check of the names it calls.
 CHECKED_VERSIONS = frozenset({"0.13.0"})
-_NEEDS = ("_check_periodic", "_pair_remote_candidate", "_unfreeze_initial", "query_consent")
+_NEEDS = ("_check_periodic", "_pair_remote_candidate", "_unfreeze_initial", "query_consent",
+          "check_incoming")  # fmt: skip
 #: aioice's own ``Connection.connect``, for the equivalence tests.
 UPSTREAM_CONNECT = ice.Connection.connect
 #: Seconds between consent checks (aioice: 5).
@@ -89,6 +93,32 @@ async def _connect(self: Any) -> None:
     self._query_consent_task = asyncio.create_task(self.query_consent())
 
 
+#: aioice's own ``Connection.check_incoming``, for the equivalence tests.
+UPSTREAM_CHECK_INCOMING = ice.Connection.check_incoming
+
+
+def _check_incoming(self: Any, message: Any, addr: tuple[str, int], protocol: Any) -> None:
+    """``aioice.Connection.check_incoming``, after sending again a check of ours that is
+    still in progress on the same pair.
+
+    The peer's check just arrived over that path, so it works now; our request may have
+    been lost before it did (a TURN server drops it until the peer's permission exists, a
+    NAT until the peer sent out). aioice leaves it to the retransmission timer: 500 ms
+    more on every such connection. RFC 8445 section 7.3.1.4 asks for a new check at
+    once; sending the same request again (same transaction) has that effect.
+    """
+    for pair in self._check_list:
+        if pair.protocol is protocol and pair.remote_addr == (addr[0], addr[1]):
+            if pair.state == ice.CandidatePair.State.IN_PROGRESS:
+                for transaction in list(protocol.transactions.values()):
+                    if getattr(transaction, "_Transaction__addr", None) == pair.remote_addr:
+                        request = getattr(transaction, "_Transaction__request", None)
+                        if request is not None:
+                            protocol.send_stun(request, pair.remote_addr)
+            break
+    UPSTREAM_CHECK_INCOMING(self, message, addr, protocol)
+
+
 def checked() -> bool:
     """True for an aioice this was checked against (by version, and by the names it calls)."""
     version = getattr(aioice, "__version__", "")
@@ -111,6 +141,14 @@ def install_consent() -> None:
     after 8 s of silence, long before consent would expire, so 10 s loses nothing.
     """
     ice.CONSENT_INTERVAL = CONSENT_INTERVAL
+
+
+def install_triggered_check() -> None:
+    ice.Connection.check_incoming = _check_incoming  # type: ignore[method-assign]
+
+
+def triggered_check_installed() -> bool:
+    return ice.Connection.check_incoming is _check_incoming
 
 
 def consent_installed() -> bool:

@@ -41,6 +41,11 @@ PATCHES: dict[str, Patch] = {
         "aioice", _aioice_patch.checked, _aioice_patch.install_consent,
         _aioice_patch.consent_installed, "ICE consent checks every 10 s instead of 5 s",
     ),
+    "aioice_triggered_check": Patch(
+        "aioice", _aioice_patch.checked, _aioice_patch.install_triggered_check,
+        _aioice_patch.triggered_check_installed,
+        "a check in progress is sent again when the peer's check arrives, not 500 ms later",
+    ),
     "aiortc_certificate": Patch(
         "aiortc", _aiortc_tuning.checked, _aiortc_tuning.install_certificate,
         _aiortc_tuning.certificate_installed, "one DTLS certificate, renewed daily",
