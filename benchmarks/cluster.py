@@ -21,7 +21,6 @@ import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from workloads import RTCPeer, SIOPeer, pct, server_cpu  # noqa: E402
+from workloads import RTCPeer, SIOPeer, pct, server_cpu, spread_table  # noqa: E402
 
 CONFIGS = [
     ("peerpyrtc", 0),
@@ -172,20 +171,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> str:
         ("latency_other_p50_ms", "latency p50, other worker (ms) ↓"),
         ("latency_other_p99_ms", "latency p99, other worker (ms) ↓"),
     ]
-    names = list(runs)
-    rows = ["| metric (median [min-max]) | " + " | ".join(names) + " |",
-            "|---|" + "---:|" * len(names)]  # fmt: skip
-    for key, title in metrics:
-        cells = []
-        for name in names:
-            values = [r[key] for r in runs[name] if key in r]
-            if not values:
-                cells.append("-")
-                continue
-            cells.append(
-                f"{statistics.median(values):,.2f} [{min(values):,.2f}-{max(values):,.2f}]"
-            )
-        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    rows = spread_table(runs, metrics)
     return "\n".join(rows)
 
 

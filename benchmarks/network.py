@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from workloads import spread_table  # noqa: E402
 
 
 def free_udp_port() -> int:
@@ -96,19 +99,7 @@ METRICS = [
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> str:
-    names = list(runs)
-    rows = ["| metric (median [min-max]) | " + " | ".join(names) + " |",
-            "|---|" + "---:|" * len(names)]  # fmt: skip
-    for key, title in METRICS:
-        cells = []
-        for name in names:
-            values = [r[key] for r in runs[name] if key in r]
-            cells.append(
-                f"{statistics.median(values):,.2f} [{min(values):,.2f}-{max(values):,.2f}]"
-                if values
-                else "-"
-            )
-        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    rows = spread_table(runs, METRICS)
     base = runs["port per peer"]
     for other in ("port range", "single port"):
         ratios = [

@@ -37,6 +37,26 @@ def server_rss_kib(pid: int) -> int:
     return 0
 
 
+def spread_table(
+    runs: dict[str, list[dict[str, Any]]], metrics: list[tuple[str, str]]
+) -> list[str]:
+    """Markdown rows: one per metric, a column per configuration, median [min-max]."""
+    names = list(runs)
+    rows = ["| metric (median [min-max]) | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names)]  # fmt: skip
+    for key, title in metrics:
+        cells = []
+        for name in names:
+            values = [r[key] for r in runs[name] if key in r]
+            cells.append(
+                f"{statistics.median(values):,.2f} [{min(values):,.2f}-{max(values):,.2f}]"
+                if values
+                else "-"
+            )
+        rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -40,18 +40,26 @@ def test_applied_only_to_checked_versions_and_switchable() -> None:
         assert result["aioice_consent"] == ("aioice_consent" not in off and _aioice_patch.checked())
 
 
-@pytest.fixture(params=["workaround", "upstream"])
-def connect_impl(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the same checks with the workaround and with aioice's own connect."""
-    if request.param == "workaround" and not _aioice_patch.connect_installed():
+def either_impl(
+    request: pytest.FixtureRequest, name: str, upstream: object, installed: bool
+) -> Iterator[str]:
+    """Run a test with the workaround for ``Connection.<name>`` and with aioice's own."""
+    if request.param == "workaround" and not installed:
         pytest.skip(f"aioice {aioice.__version__}: the workaround is not installed here")
-    saved = ice.Connection.connect
+    saved = getattr(ice.Connection, name)
     if request.param == "upstream":
-        ice.Connection.connect = _aioice_patch.UPSTREAM_CONNECT  # type: ignore[method-assign]
+        setattr(ice.Connection, name, upstream)
     try:
         yield request.param
     finally:
-        ice.Connection.connect = saved  # type: ignore[method-assign]
+        setattr(ice.Connection, name, saved)
+
+
+@pytest.fixture(params=["workaround", "upstream"])
+def connect_impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from either_impl(
+        request, "connect", _aioice_patch.UPSTREAM_CONNECT, _aioice_patch.connect_installed()
+    )
 
 
 async def pair() -> tuple[Connection, Connection]:
@@ -105,15 +113,10 @@ class Wire(asyncio.DatagramTransport):
 
 @pytest.fixture(params=["workaround", "upstream"])
 def check_incoming_impl(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "workaround" and not _aioice_patch.triggered_check_installed():
-        pytest.skip(f"aioice {aioice.__version__}: the workaround is not installed here")
-    saved = ice.Connection.check_incoming
-    if request.param == "upstream":
-        ice.Connection.check_incoming = _aioice_patch.UPSTREAM_CHECK_INCOMING  # type: ignore[method-assign]
-    try:
-        yield request.param
-    finally:
-        ice.Connection.check_incoming = saved  # type: ignore[method-assign]
+    yield from either_impl(
+        request, "check_incoming", _aioice_patch.UPSTREAM_CHECK_INCOMING,
+        _aioice_patch.triggered_check_installed(),
+    )  # fmt: skip
 
 
 async def test_the_peers_check_resends_ours_in_progress_at_once(check_incoming_impl: str) -> None:
