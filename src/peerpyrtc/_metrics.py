@@ -123,6 +123,11 @@ async def render(manager: AsyncSignalingManager) -> str:
                 f"peerpyrtc_connect_seconds_count {m.connect_count}"]  # fmt: skip
     _line(out, "peerpyrtc_connect_seconds", "histogram", "From a peer's offer to its welcome.",
           buckets)  # fmt: skip
+    mux = manager._network.mux
+    if mux is not None:
+        _line(out, "peerpyrtc_udp_mux_dropped_total", "counter",
+              "Datagrams on the shared UDP port that no peer connection could claim.",
+              [f"peerpyrtc_udp_mux_dropped_total {mux.dropped}"])  # fmt: skip
     plane = manager._backplane
     if plane is not None:
         workers = await plane.redis.scard(f"{plane.prefix}workers")
