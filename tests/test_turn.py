@@ -154,3 +154,34 @@ async def test_a_python_peer_that_may_only_use_turn_connects_with_minted_credent
     finally:
         await server.close()
         await manager.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("aiortc").RTCConfiguration(), "iceTransportPolicy"),
+    reason="ice_transport_policy='relay' needs aiortc >= 1.16 (pip resolves 1.15 on Python 3.10)",
+)
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_a_turn_server_that_does_not_answer_is_reported_with_a_code(transport: str) -> None:
+    """The client's own TURN server, dead: the probe leaves it out, and the failure says so
+    (ERR_ICE_SERVER_UNREACHABLE) instead of a bare 'connection failed'."""
+    from peerpyrtc import AsyncClient, IceServerError
+
+    kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as closed:
+        closed.bind(("127.0.0.1", 0))  # bound and silent (UDP) or refusing (TCP: no listen)
+        url = f"turn:127.0.0.1:{closed.getsockname()[1]}?transport={transport}"
+        manager = AsyncSignalingManager()
+        server = await start_server(manager)
+        client = AsyncClient(
+            server.url, "r", "py", ice_servers=[{"urls": url, "username": "u", "credential": "p"}],
+            fetch_ice_servers=False, ice_transport_policy="relay", timeout=5,
+        )  # fmt: skip
+        try:
+            with pytest.raises(IceServerError) as raised:
+                await client.connect()
+            assert raised.value.code == "ERR_ICE_SERVER_UNREACHABLE"
+            assert raised.value.url == url and url in str(raised.value)
+        finally:
+            await client.close()
+            await server.close()
+            await manager.close()

@@ -204,16 +204,15 @@ class AsyncClient(ClientEvents):
             await extra.close()
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
-        self._rtc_config, self._turn_count = await client_configuration(
+        self._rtc_config, self._turn_count, silent = await client_configuration(
             self._ice, self.fetch_ice_servers, (self.server_url, self.room, self.peer_id),
             self.timeout, self.headers, self.ice_transport_policy, self._turn_choice,
         )  # fmt: skip
         self._conn = conn = ClientConnection(
-            self._rtc_config,
-            lambda frame: self._on_frame(frame, generation),
+            self._rtc_config, lambda frame: self._on_frame(frame, generation),
             lambda reason: self._lost(generation, reason),
-            next_turn=self._turn_choice + 1 < self._turn_count,
-        )
+            next_turn=self._turn_choice + 1 < self._turn_count, silent_turn=silent,
+        )  # fmt: skip
         await conn.offer(
             self.server_url, self.room, self.peer_id, self.session, self.info, self.timeout,
             self.headers,

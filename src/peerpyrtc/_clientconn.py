@@ -42,9 +42,12 @@ class ClientConnection:
         on_lost: Callable[[str], None],
         *,
         next_turn: bool = False,
+        silent_turn: str | None = None,
     ) -> None:
         #: Another TURN URL is left to try: give up at once if this one gives no relay.
         self.next_turn = next_turn
+        #: A TURN URL the client was given that did not answer the probe (left out).
+        self.silent_turn = silent_turn
         self.configuration = configuration
         #: Why the configured TURN server gave no relay candidate (None: it did, or none).
         self.ice_error: IceServerError | None = None
@@ -95,19 +98,25 @@ class ClientConnection:
     async def _check_turn(self) -> None:
         """A TURN URL that gave no relay candidate: say why (and give up if relay-only)."""
         chosen = first_turn(self.configuration.iceServers or [])
-        if chosen is None or self.pc.sctp is None:
+        if chosen is None and self.silent_turn is not None:
+            why = f"TURN server {self.silent_turn} did not answer; it was left out"
+            self.ice_error = IceServerError("ERR_ICE_SERVER_UNREACHABLE", why, self.silent_turn)
+        elif chosen is None or self.pc.sctp is None:
             return
-        gathered = self.pc.sctp.transport.transport.iceGatherer.getLocalCandidates()
-        if any(c.type == "relay" for c in gathered):
+        elif any(c.type == "relay" for c in self._gathered()):
             return
-        self.ice_error = await diagnose(*chosen)
+        else:
+            self.ice_error = await diagnose(*chosen)
         if self.ice_error is not None:
             logger.warning("%s", self.ice_error)
-            relay_only = str(getattr(self.configuration, "iceTransportPolicy", "")).endswith(
-                "relay"
-            )
+            policy = getattr(self.configuration, "iceTransportPolicy", None)
+            relay_only = getattr(policy, "value", policy) == "relay"
             if relay_only or self.next_turn:
                 raise self.ice_error
+
+    def _gathered(self) -> list[Any]:
+        sctp = self.pc.sctp
+        return list(sctp.transport.transport.iceGatherer.getLocalCandidates()) if sctp else []
 
     def explain(self, failure: ConnectionFailed) -> ConnectionFailed:
         """A failed connection: the TURN server's refusal, if there was one, says why."""
@@ -133,19 +142,21 @@ async def client_configuration(
     headers: dict[str, str],
     policy: str,
     turn_choice: int,
-) -> tuple[RTCConfiguration, int]:
-    """The configuration for one attempt, and how many TURN URLs there are to try.
+) -> tuple[RTCConfiguration, int, str | None]:
+    """The configuration for one attempt, how many TURN URLs there are to try, and a TURN
+    URL of the client's own that the probe left out (it did not answer), if any.
 
     ``where``: (server_url, room, peer_id). The server's ICE servers come first (``fetch``),
     then the client's own; the ``turn_choice``-th TURN URL goes first (aiortc uses one).
     """
     configuration = await pool.configuration()
     servers = list(configuration.iceServers or [])
+    silent = next(iter(turn_urls([s for s in pool.servers if s not in servers])), None)
     if fetch:
         servers = [*await fetch_ice_servers(*where, timeout, headers), *servers]
     configuration.iceServers = turn_first(servers, turn_choice)
     apply_policy(configuration, policy)
-    return configuration, len(turn_urls(servers))
+    return configuration, len(turn_urls(servers)), silent[1] if silent else None
 
 
 async def fetch_ice_servers(
