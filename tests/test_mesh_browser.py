@@ -206,26 +206,33 @@ async def test_offers_from_both_sides_at_once_settle_without_glare(
     b = await join(browser, url, "bob")
     await direct_to(a, 1)
     await direct_to(b, 1)
+    # each side holds what it signals until both have made their offer: the offers cross
+    # for certain (glare), however the two pages are scheduled
     setup = """(name) => {
       const pc = rtc._mesh.pairs.get(name).link.pc;
       window.offers = 0;  // descriptions of type offer this side sends
+      window.held = [];
       const signal = rtc._mesh.host.signal;
+      window.release = () => { const out = held; held = null; out.forEach(([to, d]) => signal(to, d)); };
       rtc._mesh.host.signal = (to, d) => {
         if (d.description && d.description.type === 'offer') offers += 1;
-        signal(to, d);
+        if (held) held.push([to, d]); else signal(to, d);
       };
       return pc.signalingState;
     }"""
     assert await a.evaluate(setup, "bob") == "stable"
     assert await b.evaluate(setup, "alice") == "stable"
-    # both restart ICE in the same turn: both get negotiationneeded and make an offer
+    # both restart ICE: both get negotiationneeded and make an offer, neither sees the other's
     await asyncio.gather(
         a.evaluate("rtc._mesh.pairs.get('bob').link.pc.restartIce(); null"),
         b.evaluate("rtc._mesh.pairs.get('alice').link.pc.restartIce(); null"),
     )
+    for page in (a, b):
+        await page.wait_for_function("offers >= 1", polling=50, timeout=TIMEOUT * 1000)
+    await asyncio.gather(a.evaluate("release()"), b.evaluate("release()"))
     for page, other in ((a, "bob"), (b, "alice")):
         await page.wait_for_function(
-            f"rtc._mesh.pairs.get('{other}').link.pc.signalingState === 'stable' && offers >= 1",
+            f"rtc._mesh.pairs.get('{other}').link.pc.signalingState === 'stable'",
             polling=50, timeout=TIMEOUT * 1000,
         )  # fmt: skip
     await direct_to(a, 1)

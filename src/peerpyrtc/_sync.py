@@ -101,6 +101,10 @@ class SignalingManager(HookRegistry):
         """``"relay"`` or ``"mesh"`` (see :meth:`AsyncSignalingManager.room_topology`)."""
         return self.async_manager.room_topology(room)
 
+    def health(self) -> tuple[int, dict[str, str]]:
+        """What ``GET /health`` answers (see :meth:`AsyncSignalingManager.health`)."""
+        return self.async_manager.health()
+
     @property
     def limits(self) -> Limits:
         return self.async_manager.limits
