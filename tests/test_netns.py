@@ -290,7 +290,7 @@ async def test_with_udp_blocked_clients_connect_through_coturn_over_tcp_and_tls(
             await page.evaluate("window.rtc.sendMessage('hi from page')")
             found = await peers
             (connected,) = events(found, "connected")
-            # aiortc takes one TURN URL: the UDP one gave nothing, so the client moved on
+            # aiortc takes one TURN URL: the client ranked them by a probe (UDP does not answer)
             assert connected["pair"]["local"] == "relay" and connected["pair"]["turn_url"] == url
             assert events(found, "heard") == [{"event": "heard", "id": "py", "from": ["page"]}]
 

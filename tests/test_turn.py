@@ -185,3 +185,40 @@ async def test_a_turn_server_that_does_not_answer_is_reported_with_a_code(transp
             await client.close()
             await server.close()
             await manager.close()
+
+
+async def test_turn_urls_that_answer_go_first() -> None:
+    """aiortc takes one TURN URL: the client ranks them by a quick probe, so a network that
+    drops UDP starts on TCP instead of losing an attempt on UDP."""
+    from aiortc import RTCIceServer
+
+    from peerpyrtc._clientturn import rank_turn
+
+    loop = asyncio.get_running_loop()
+    listening = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    tcp_port = listening.sockets[0].getsockname()[1]
+    silent, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    udp_port = silent.get_extra_info("sockname")[1]
+    udp, tcp = (
+        f"turn:127.0.0.1:{udp_port}?transport=udp",
+        f"turn:127.0.0.1:{tcp_port}?transport=tcp",
+    )
+    try:
+        given = [
+            RTCIceServer(urls=[udp, tcp], username="1:u", credential="c"),
+            RTCIceServer(urls="stun:127.0.0.1:3478"),
+        ]
+        ranked = await rank_turn(given)
+        assert [(s.urls, s.username, s.credential) for s in ranked] == [
+            (tcp, "1:u", "c"),  # answered: first
+            (udp, "1:u", "c"),  # silent: still there, after
+            (["stun:127.0.0.1:3478"], None, None),
+        ]
+        one = [RTCIceServer(urls=udp, username="1:u", credential="c")]
+        assert await rank_turn(one) is one  # nothing to rank: no probe
+    finally:
+        silent.close()
+        listening.close()
+        await listening.wait_closed()

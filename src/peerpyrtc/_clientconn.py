@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
-from ._clientturn import diagnose, first_turn, turn_first, turn_urls
+from ._clientturn import diagnose, first_turn, rank_turn, turn_first, turn_urls
 from ._errors import ConnectionFailed, IceServerError
 from ._httpclient import post_json
 from ._ice import IceServerPool, normalize_ice_servers
@@ -154,6 +154,7 @@ async def client_configuration(
     silent = next(iter(turn_urls([s for s in pool.servers if s not in servers])), None)
     if fetch:
         servers = [*await fetch_ice_servers(*where, timeout, headers), *servers]
+    servers = await rank_turn(servers)  # the TURN URLs that answer first
     configuration.iceServers = turn_first(servers, turn_choice)
     apply_policy(configuration, policy)
     return configuration, len(turn_urls(servers)), silent[1] if silent else None

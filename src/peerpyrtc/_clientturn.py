@@ -2,8 +2,9 @@
 
 aiortc (all versions to date) uses one STUN and one TURN URL per peer connection: the
 first of each in the configuration. A server may hand out several (UDP, TCP, TLS), and
-on a network that drops UDP only the TCP or TLS one works. So the client puts one TURN
-URL first per attempt, and when an attempt fails moves on to the next (:func:`turn_first`).
+on a network that drops UDP only the TCP or TLS one works. So the client ranks them by
+a quick probe (:func:`rank_turn`), puts one TURN URL first per attempt, and when an
+attempt fails moves on to the next (:func:`turn_first`).
 
 When a TURN URL was configured but gave no relay candidate, :func:`diagnose` allocates
 once more by hand to say why, as an :class:`~peerpyrtc.IceServerError` whose ``code`` is
@@ -23,13 +24,16 @@ from aiortc import RTCIceServer
 from aiortc.rtcicetransport import parse_stun_turn_uri
 
 from ._errors import IceServerError
+from ._ice import IceServerPool
 
-__all__ = ["diagnose", "first_turn", "turn_first", "turn_urls"]
+__all__ = ["diagnose", "first_turn", "rank_turn", "turn_first", "turn_urls"]
 
 logger = logging.getLogger(__name__)
 
 AUTH_FAILURES = frozenset({401, 403, 431})
 DIAGNOSE_TIMEOUT = 3.0
+#: How long a TURN URL may take to answer the ranking probe.
+RANK_TIMEOUT = 0.5
 
 
 def _usable(url: str) -> bool:
@@ -45,12 +49,7 @@ def _usable(url: str) -> bool:
 
 def turn_urls(servers: list[RTCIceServer]) -> list[tuple[RTCIceServer, str]]:
     """Every TURN URL aiortc could use, in order, with the server it belongs to."""
-    return [
-        (server, url)
-        for server in servers
-        for url in ([server.urls] if isinstance(server.urls, str) else server.urls)
-        if _usable(url)
-    ]
+    return [(server, url) for server in servers for url in _all_urls(server) if _usable(url)]
 
 
 def turn_first(servers: list[RTCIceServer], choice: int) -> list[RTCIceServer]:
@@ -61,6 +60,33 @@ def turn_first(servers: list[RTCIceServer], choice: int) -> list[RTCIceServer]:
     server, url = urls[choice % len(urls)]
     first = RTCIceServer(urls=url, username=server.username, credential=server.credential)
     return [first, *servers]
+
+
+async def rank_turn(servers: list[RTCIceServer]) -> list[RTCIceServer]:
+    """With several TURN URLs: the ones that answer a probe (a TCP connect for TCP and TLS,
+    a STUN request over UDP, all at once, at most :data:`RANK_TIMEOUT`) go first, each
+    as a server of its own, in their order; the rest after them. So a network that drops
+    UDP costs half a second here instead of a failed attempt (5 s of gathering) per URL.
+    """
+    urls = turn_urls(servers)
+    if len(urls) < 2:
+        return servers
+    pool = IceServerPool([RTCIceServer(urls=url) for _, url in urls], probe_timeout=RANK_TIMEOUT)
+    try:
+        answered = {str(s.urls) for s in await pool.usable()}
+    finally:
+        await pool.close()
+    ranked = sorted(urls, key=lambda pair: pair[1] not in answered)  # stable: order kept
+    turn = [
+        RTCIceServer(urls=url, username=s.username, credential=s.credential) for s, url in ranked
+    ]
+    others = [RTCIceServer(urls=[u for u in _all_urls(s) if not _usable(u)], username=s.username,
+                           credential=s.credential) for s in servers]  # fmt: skip
+    return turn + [s for s in others if s.urls]
+
+
+def _all_urls(server: RTCIceServer) -> list[str]:
+    return [server.urls] if isinstance(server.urls, str) else list(server.urls)
 
 
 def first_turn(servers: list[RTCIceServer]) -> tuple[RTCIceServer, str] | None:
