@@ -246,3 +246,118 @@ async def test_gathering_in_a_range_matches_upstream_but_for_the_ports() -> None
     finally:
         await upstream.close()
         await ours.close()
+
+
+class Recorded:
+    """What the shared socket hands datagrams to: a StunProtocol's surface, recording."""
+
+    def __init__(self, ufrag: str) -> None:
+        self.receiver = type(
+            "Receiver", (), {"local_username": ufrag, "local_password": "p" * 22}
+        )()
+        self.transactions: dict[bytes, Any] = {}
+        self.got: list[tuple[bytes, tuple[str, int]]] = []
+        self.lost = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.got.append((data, addr))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost += 1
+
+
+DTLS = b"\x17\xfe\xfd" + b"\x00" * 40
+
+
+def shared_socket() -> Any:
+    from peerpyrtc._udpmux import UdpMux, _SharedSocket
+
+    return _SharedSocket(UdpMux(50000))
+
+
+def test_the_shared_port_forgets_a_closed_connection_and_only_it() -> None:
+    shared = shared_socket()
+    a, b = Recorded("aaaa"), Recorded("bbbb")
+    shared.register(a, "aaaa")
+    shared.register(b, "bbbb")
+    shared.learn(a, ("192.0.2.1", 1))
+    shared.learn(b, ("192.0.2.2", 2))
+    shared.unregister(a)
+    assert shared.by_ufrag == {"bbbb": b}
+    assert shared.by_addr == {("192.0.2.2", 2): b}
+    assert list(shared.addrs) == [b]
+    shared.datagram_received(DTLS, ("192.0.2.1", 1))  # a's old address: nobody's now
+    shared.datagram_received(DTLS, ("192.0.2.2", 2))
+    assert (a.got, b.got, shared.mux.dropped) == ([], [(DTLS, ("192.0.2.2", 2))], 1)
+
+
+def test_an_address_belongs_to_one_connection_and_each_keeps_the_last_eight() -> None:
+    from peerpyrtc._udpmux import MAX_ADDRESSES
+
+    shared = shared_socket()
+    a, b = Recorded("aaaa"), Recorded("bbbb")
+    shared.register(a, "aaaa")
+    shared.register(b, "bbbb")
+    addresses = [("192.0.2.1", port) for port in range(1, MAX_ADDRESSES + 3)]
+    for addr in addresses:
+        shared.learn(a, addr)
+    kept = addresses[-MAX_ADDRESSES:]
+    assert list(shared.addrs[a]) == kept and sorted(shared.by_addr) == sorted(kept)
+    shared.learn(a, kept[0])  # used again: the newest
+    assert list(shared.addrs[a]) == [*kept[1:], kept[0]]
+    shared.learn(b, kept[1])  # now b's (a peer that moved): a no longer has it
+    assert shared.by_addr[kept[1]] is b and kept[1] not in shared.addrs[a]
+    shared.datagram_received(DTLS, kept[1])
+    assert (a.got, b.got) == ([], [(DTLS, kept[1])])
+    shared.unregister(a)  # a's list no longer holds kept[1]: b keeps it
+    assert shared.by_addr == {kept[1]: b}
+
+
+def test_what_the_shared_port_cannot_place_is_dropped_and_counted() -> None:
+    from aioice import stun
+
+    shared = shared_socket()
+    a = Recorded("aaaa")
+    shared.register(a, "aaaa")
+    unknown = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+    unknown.attributes["USERNAME"] = "zzzz:peer"  # no such connection
+    response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE)  # to nothing we asked
+    for data in (b"\x00\x01 not stun at all", bytes(unknown), bytes(response), DTLS):
+        shared.datagram_received(data, ("192.0.2.9", 9))
+    assert shared.mux.dropped == 4 and a.got == []
+    a.transactions[response.transaction_id] = object()  # now a asked it
+    shared.datagram_received(bytes(response), ("192.0.2.9", 9))
+    assert shared.mux.dropped == 4 and len(a.got) == 1
+
+
+async def test_a_closed_share_sends_nothing_and_closes_once() -> None:
+    from peerpyrtc._udpmux import MuxTransport
+
+    shared = shared_socket()
+    sent: list[Any] = []
+    shared.transport = type("T", (), {"sendto": lambda self, d, a: sent.append((d, a))})()
+    a = Recorded("aaaa")
+    shared.register(a, "aaaa")
+    transport = MuxTransport(shared, a)  # type: ignore[arg-type]
+    transport.sendto(b"x", ("192.0.2.1", 1))
+    assert sent == [(b"x", ("192.0.2.1", 1))] and not transport.is_closing()
+    transport.close()
+    transport.close()
+    transport.sendto(b"y", ("192.0.2.1", 1))
+    await asyncio.sleep(0)  # connection_lost is called soon, as asyncio's transports do
+    assert sent == [(b"x", ("192.0.2.1", 1))] and transport.is_closing() and a.lost == 1
+    assert shared.by_ufrag == {} and transport.get_extra_info("socket") is None
+
+
+def test_port_ranges_take_every_valid_port() -> None:
+    assert parse_port_range("1-1") == (1, 1)
+    assert parse_port_range("65535-65535") == (65535, 65535)
+    assert parse_port_range(" 1 - 65535 ") == (1, 65535)
+    for bad in ("a-5", "5-a", "0-0", "65535-65536"):
+        with pytest.raises(ValueError, match="UDP port range"):
+            parse_port_range(bad)
+
+
+def test_host_names_in_candidates_are_left_alone() -> None:
+    sdp = "v=0\r\na=candidate:1 1 udp 2130706431 abc.local 50000 typ host\r\n"
+    assert ServerNetwork(public_ip="203.0.113.2").announce(sdp) == sdp
