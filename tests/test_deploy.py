@@ -17,7 +17,7 @@ import pytest
 
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
 from certs import chromium_wrapper, make_certificate
-from conftest import http_request, same_package
+from conftest import http_request, same_package, until
 from peerpyrtc import AsyncSignalingManager, start_server
 from peerpyrtc._server import client_address
 
@@ -32,17 +32,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def until_listening(port: int, proc: asyncio.subprocess.Process) -> None:
-    while True:
-        assert proc.returncode is None, "it ended before listening"
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
+def listening(port: int, proc: asyncio.subprocess.Process) -> bool:
+    """Whether something accepts on ``port`` (nginx says nothing when it does)."""
+    assert proc.returncode is None, "it ended before listening"
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @asynccontextmanager
@@ -71,7 +65,7 @@ async def nginx(folder: Path, app_port: int) -> AsyncIterator[tuple[int, Path]]:
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await asyncio.wait_for(until_listening(port, proc), 20)
+        await until(lambda: listening(port, proc), 20)
         yield port, ca
     finally:
         if proc.returncode is None:
@@ -87,10 +81,12 @@ async def test_pages_chat_through_nginx_configured_as_documented(tmp_path: Path)
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "peerpyrtc", "serve", "--host", "127.0.0.1", "--port",
         str(app_port), "--trust-proxy", "127.0.0.1",
-        stdout=asyncio.subprocess.DEVNULL, env=same_package(),
+        stdout=asyncio.subprocess.PIPE, env=same_package(),
     )  # fmt: skip
     try:
-        await asyncio.wait_for(until_listening(app_port, server), 20)
+        assert server.stdout is not None  # it says when it serves
+        line = await asyncio.wait_for(server.stdout.readline(), 20)
+        assert b"serving on" in line, line
         async with nginx(tmp_path, app_port) as (port, ca):
             url = f"https://{HOST}:{port}/"
             browser_args = (f"--host-resolver-rules=MAP {HOST} 127.0.0.1",)

@@ -17,7 +17,7 @@ import pytest
 
 from browser_support import JOIN_JS, chromium, messages, needs_chromium
 from certs import chromium_wrapper, make_certificate
-from conftest import same_package
+from conftest import same_package, until
 from netlab import PRIVATE_IP, PUBLIC_IP, Lab, internet
 
 HERE = Path(__file__).resolve().parent
@@ -190,13 +190,10 @@ table inet corporate {
 }"""
 
 
-async def _listening(lab: Lab, role: str, ports: set[int]) -> None:
-    """Until TCP ``ports`` listen in ``role``'s namespace (coturn says nothing when they do)."""
-    while True:
-        out = await asyncio.to_thread(lab.run, role, "ss", "-ltnH")
-        if ports <= {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()}:
-            return
-        await asyncio.sleep(0.05)
+def _listening(lab: Lab, role: str, ports: set[int]) -> bool:
+    """Whether TCP ``ports`` listen in ``role``'s namespace (coturn says nothing when they do)."""
+    out = lab.run(role, "ss", "-ltnH")
+    return ports <= {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()}
 
 
 @asynccontextmanager
@@ -216,7 +213,7 @@ async def coturn(lab: Lab, folder: Path, secret: str = SECRET) -> AsyncIterator[
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        await asyncio.wait_for(_listening(lab, "srv", {3478, 5349}), 20)
+        await until(lambda: _listening(lab, "srv", {3478, 5349}), 20)
         yield ca
     finally:
         proc.terminate()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aioice import Candidate, stun
 
-from conftest import http_request
+from conftest import http_request, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
 from peerpyrtc._network import ServerNetwork, parse_port_range
 from peerpyrtc._udpmux import MuxTransport
@@ -167,15 +167,10 @@ async def test_ten_clients_share_one_udp_port() -> None:
         await exchange(clients)
         assert manager._network.mux is not None and manager._network.mux.connections() == 10
         await asyncio.gather(*(c.close() for c in clients))
-        await asyncio.wait_for(_until(lambda: manager._network.mux.connections() == 0), 10)
+        await until(lambda: manager._network.mux.connections() == 0)
     finally:
         await server.close()
         await manager.close()
-
-
-async def _until(predicate: Any) -> None:
-    while not predicate():  # noqa: ASYNC110 - polled state has no event to await
-        await asyncio.sleep(0.02)
 
 
 async def test_the_shared_port_drops_strangers_and_never_learns_a_forged_address() -> None:

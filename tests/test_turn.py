@@ -72,6 +72,12 @@ async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_se
     assert status == 403 and json.loads(raw)["code"] == "ERR_FORBIDDEN"
 
 
+needs_relay_policy = pytest.mark.skipif(
+    not hasattr(__import__("aiortc").RTCConfiguration(), "iceTransportPolicy"),
+    reason="ice_transport_policy='relay' needs aiortc >= 1.16 (pip resolves 1.15 on Python 3.10)",
+)
+
+
 @pytest.fixture
 def coturn() -> Iterator[str]:
     if shutil.which("turnserver") is None:
@@ -129,10 +135,7 @@ async def test_a_page_that_may_only_use_turn_connects_with_minted_credentials(
         await manager.close()
 
 
-@pytest.mark.skipif(
-    not hasattr(__import__("aiortc").RTCConfiguration(), "iceTransportPolicy"),
-    reason="ice_transport_policy='relay' needs aiortc >= 1.16 (pip resolves 1.15 on Python 3.10)",
-)
+@needs_relay_policy
 async def test_a_python_peer_that_may_only_use_turn_connects_with_minted_credentials(
     coturn: str,
 ) -> None:
@@ -156,10 +159,7 @@ async def test_a_python_peer_that_may_only_use_turn_connects_with_minted_credent
         await manager.close()
 
 
-@pytest.mark.skipif(
-    not hasattr(__import__("aiortc").RTCConfiguration(), "iceTransportPolicy"),
-    reason="ice_transport_policy='relay' needs aiortc >= 1.16 (pip resolves 1.15 on Python 3.10)",
-)
+@needs_relay_policy
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 async def test_a_turn_server_that_does_not_answer_is_reported_with_a_code(transport: str) -> None:
     """The client's own TURN server, dead: the probe leaves it out, and the failure says so

@@ -24,7 +24,7 @@ from aiortc import RTCIceServer
 from aiortc.rtcicetransport import parse_stun_turn_uri
 
 from ._errors import IceServerError
-from ._ice import IceServerPool
+from ._ice import IceServerPool, _urls
 
 __all__ = ["diagnose", "first_turn", "rank_turn", "turn_first", "turn_urls"]
 
@@ -49,7 +49,7 @@ def _usable(url: str) -> bool:
 
 def turn_urls(servers: list[RTCIceServer]) -> list[tuple[RTCIceServer, str]]:
     """Every TURN URL aiortc could use, in order, with the server it belongs to."""
-    return [(server, url) for server in servers for url in _all_urls(server) if _usable(url)]
+    return [(server, url) for server in servers for url in _urls(server) if _usable(url)]
 
 
 def turn_first(servers: list[RTCIceServer], choice: int) -> list[RTCIceServer]:
@@ -80,13 +80,9 @@ async def rank_turn(servers: list[RTCIceServer]) -> list[RTCIceServer]:
     turn = [
         RTCIceServer(urls=url, username=s.username, credential=s.credential) for s, url in ranked
     ]
-    others = [RTCIceServer(urls=[u for u in _all_urls(s) if not _usable(u)], username=s.username,
+    others = [RTCIceServer(urls=[u for u in _urls(s) if not _usable(u)], username=s.username,
                            credential=s.credential) for s in servers]  # fmt: skip
     return turn + [s for s in others if s.urls]
-
-
-def _all_urls(server: RTCIceServer) -> list[str]:
-    return [server.urls] if isinstance(server.urls, str) else list(server.urls)
 
 
 def first_turn(servers: list[RTCIceServer]) -> tuple[RTCIceServer, str] | None:
