@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_SIGNALING'
   | 'ERR_PEER_ID_TAKEN'
+  /** The room (or the server) is full: final, connect() does not retry it. */
+  | 'ERR_ROOM_FULL'
   | 'ERR_FORBIDDEN'
   | 'ERR_TIMEOUT'
   | 'ERR_CONNECTION_FAILED'

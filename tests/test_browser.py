@@ -241,6 +241,31 @@ async def test_connect_failures_are_clear(web: SignalingServer, browser: Any, jo
     assert err[0] == "ERR_SIGNALING"
 
 
+async def test_a_full_room_fails_at_once_with_err_room_full(browser: Any) -> None:
+    from peerpyrtc import AsyncClient, Limits
+
+    manager = AsyncSignalingManager(limits=Limits(max_peers_per_room=1))
+    server = await start_server(manager, index_html=BLANK_PAGE)
+    try:
+        async with AsyncClient(server.url, "full", "only"):
+            page = await open_page(browser, server.url)
+            err = await page.evaluate(
+                """async () => {
+              const { WebRTCConnection } = window.WebRTCConnection;
+              const started = performance.now();
+              try { await new WebRTCConnection('full', { connectTimeout: 15000 }).connect(); }
+              catch (e) { return [e.code, e.status, e.serverCode, performance.now() - started]; }
+            }"""
+            )
+            code, status, server_code, took_ms = err
+            assert (code, status, server_code) == ("ERR_ROOM_FULL", 429, "ERR_ROOM_FULL")
+            assert took_ms < 3000  # final at once; retrying would go on for the 15 s
+            assert [p["id"] for p in manager.get_room_peers("full")] == ["only"]
+    finally:
+        await server.close()
+        await manager.close()
+
+
 async def test_python_and_browser_peers_share_a_room(
     web: SignalingServer, browser: Any, join: Any
 ) -> None:

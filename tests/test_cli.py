@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,11 +57,31 @@ async def http_get(
     return status, body
 
 
-async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint() -> None:
+def test_secrets_from_files_and_short_tokens_refused_with_a_recipe(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("s3cret\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "peerpyrtc", "serve", "--admin-token-file", str(short)],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "at least 16 characters" in proc.stderr
+    assert "secrets.token_urlsafe" in proc.stderr and "s3cret" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "peerpyrtc", "serve", "--turn-secret-file", str(tmp_path / "no")],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--turn-secret-file: cannot read" in proc.stderr
+
+
+async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    token_file = tmp_path / "admin-token"
+    token_file.write_text(TOKEN + "\n")  # as `echo TOKEN > file` writes it
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", "--admin-token", TOKEN,
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0",
+        "--admin-token-file", str(token_file),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    assert TOKEN not in Path(f"/proc/{proc.pid}/cmdline").read_text()  # not in ps
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()

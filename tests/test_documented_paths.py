@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import signal
@@ -134,14 +135,94 @@ async def test_a_page_is_told_the_role_a_leaving_host_had() -> None:
 
 
 def test_one_version_for_both_packages_above_the_seed() -> None:
-    package = json.loads((ROOT / "client" / "package.json").read_text())
-    assert package["version"] == peerpyrtc.__version__
-    major, minor, _ = (int(x) for x in peerpyrtc.__version__.split("."))
-    assert (major, minor) > (0, 2)  # above the seed's 0.2.2, which the name resolved to
     from importlib.metadata import version
 
+    from packaging.version import Version
+
+    package = json.loads((ROOT / "client" / "package.json").read_text())
+    # one version, each in its ecosystem's spelling (PEP 440 "0.4.0.dev0", semver "0.4.0-dev.0")
+    assert Version(package["version"]) == Version(peerpyrtc.__version__)
+    assert str(Version(peerpyrtc.__version__)) == peerpyrtc.__version__  # already normalized
+    assert Version(peerpyrtc.__version__) > Version("0.3.0")  # above the last release
     assert version("peerpyrtc") == peerpyrtc.__version__  # pyproject reads it from the package
     bundle = (peerpyrtc.client_dir() / "peerpyrtc.esm.js").read_text()
-    assert bundle.startswith(f"/* peerpyrtc-client {peerpyrtc.__version__} ")
+    assert bundle.startswith(f"/* peerpyrtc-client {package['version']} ")
     changelog = (ROOT / "CHANGELOG.md").read_text()
-    assert f"## {peerpyrtc.__version__}" in changelog and "0.2" in changelog
+    assert f"## {Version(peerpyrtc.__version__).base_version} " in changelog
+    assert "## 0.3.0 " in changelog
+
+
+def test_cli_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from peerpyrtc.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"peerpyrtc {peerpyrtc.__version__}"
+
+
+def test_every_documented_admin_token_is_one_the_server_accepts() -> None:
+    """A token copied from the docs must start a server (16 characters at least)."""
+    docs = [ROOT / "README.md", ROOT / "client" / "README.md", *(ROOT / "docs").rglob("*.md")]
+    docs += list((ROOT / "examples").rglob("*.py"))
+    literal = re.compile(r"""(?:admin_token\s*=\s*|--admin-token[ =])["']?([A-Za-z0-9_.~+-]+)""")
+    found = 0
+    for doc in docs:
+        for token in literal.findall(doc.read_text()):
+            if token.isupper() or token in ("...", "TOKEN"):  # a placeholder, not an example
+                continue
+            found += 1
+            assert len(token) >= 16, f"{doc.name}: admin token {token!r} would be refused"
+            AsyncSignalingManager(admin_token=token)  # accepted as documented
+    with pytest.raises(ValueError, match="16"):
+        AsyncSignalingManager(admin_token="s3cret")
+    # the check finds literals: the README's own recipe and the deploy guide use none
+    assert literal.findall('AsyncSignalingManager(admin_token="s3cret")') == ["s3cret"]
+
+
+def test_security_limits_table_is_made_from_limits() -> None:
+    import limits_doc
+
+    from peerpyrtc import Limits
+
+    assert limits_doc.current() == limits_doc.render()  # `python tests/limits_doc.py` updates it
+    table = limits_doc.current()
+    for field in dataclasses.fields(Limits):  # every field, with its default as rendered
+        value = limits_doc.render_default(field.name, getattr(Limits(), field.name))
+        assert f"| `{field.name}` | {value} |" in table
+    assert limits_doc.render_default("max_early_candidates", 16) == "16"
+    assert limits_doc.render_default("byte_burst", 4 << 20) == "4 MiB"
+    assert limits_doc.render_default("max_bytes_per_second", 512 * 1024.0) == "512 KiB/s"
+
+
+def _declared(dts: str, block: str) -> set[str]:
+    """Member names of one `interface`/`class` block of index.d.ts (not the constructor)."""
+    body = re.search(block + r"[^{]*\{(.*?)\n\}", dts, re.S)
+    assert body is not None, block
+    names = set(re.findall(r"^  (?:readonly )?(\w+)[?<(:]", body.group(1), re.M))
+    return names - {"constructor"}
+
+
+def test_client_readme_names_everything_index_d_ts_declares() -> None:
+    dts = (ROOT / "client" / "index.d.ts").read_text()
+    readme = (ROOT / "client" / "README.md").read_text()
+    wanted = {
+        "option": _declared(dts, r"export interface ConnectionOptions"),
+        "error code": set(re.findall(r"\| '(ERR_\w+)'", dts)),
+        "WebRTCConnection member": _declared(dts, r"export declare class WebRTCConnection"),
+        "WebRTCRoomManager member": _declared(dts, r"export declare class WebRTCRoomManager"),
+        "lifecycle event": set(re.findall(r"^  '?([\w-]+)'?: \[", dts, re.M)),
+        "export": set(re.findall(r"^export declare (?:const|function|class) (\w+)", dts, re.M)),
+    }
+    assert len(wanted["option"]) >= 17 and "ERR_ROOM_FULL" in wanted["error code"]
+    assert {"topology", "hostId", "closeReason", "peerId", "once"} <= wanted[
+        "WebRTCConnection member"
+    ]
+    assert "offRoom" in wanted["WebRTCRoomManager member"]
+    missing = {
+        kind: sorted(n for n in names if f"`{n}" not in readme and f"'{n}'" not in readme)
+        for kind, names in wanted.items()
+    }
+    assert {kind: names for kind, names in missing.items() if names} == {}
+    # a non-string sendMessage arrives as its JSON text: the README says so
+    assert "sendMessage(object)" in readme and "JSON string" in readme

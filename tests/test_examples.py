@@ -139,6 +139,9 @@ async def test_chat(examples: list[Example], browser: Any, tmp_path: Path) -> No
     await box.fill("hello darn world")
     await box.press("Enter")  # Enter sends, like the button
     await bob.get_by_text("Ann: hello **** world").wait_for()  # the word filter moderated it
+    # and the sender sees what the room saw, not what it typed
+    await ann.get_by_text("you: hello **** world (filtered)").wait_for()
+    assert await ann.get_by_text("darn").count() == 0
     await bob.get_by_label("Message").fill("hi Ann")
     await bob.get_by_role("button", name="Send").click()
     await ann.get_by_text("Bob: hi Ann").wait_for()

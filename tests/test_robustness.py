@@ -18,6 +18,7 @@ from conftest import TIMEOUT, Recorder
 from peerpyrtc import (
     AsyncClient,
     Limits,
+    RoomFull,
     SignalingError,
 )
 
@@ -149,11 +150,14 @@ async def test_room_and_server_size_limits(make_server: Any, clients: list[Async
     server, manager = await make_server(limits=Limits(max_peers_per_room=2, max_rooms=2))
     await connect(clients, server.url, "a", "p1")
     await connect(clients, server.url, "a", "p2")
-    with pytest.raises(SignalingError) as full:
-        await AsyncClient(server.url, "a", "p3").connect()
-    assert full.value.status == 429 and "full" in str(full.value)
+    started = time.monotonic()
+    with pytest.raises(RoomFull) as full:  # final: not retried like a rate limit
+        await AsyncClient(server.url, "a", "p3", timeout=10).connect()
+    assert time.monotonic() - started < 3  # retrying would take the whole 10 s
+    assert full.value.status == 429 and full.value.code == "ERR_ROOM_FULL"
+    assert "full" in str(full.value)
     await connect(clients, server.url, "b", "p1")
-    with pytest.raises(SignalingError) as many:
+    with pytest.raises(RoomFull) as many:
         await AsyncClient(server.url, "c", "p1").connect()
     assert many.value.status == 429 and "maximum of 2 rooms" in str(many.value)
     assert manager.rooms_info()["a"]["peer_count"] == 2

@@ -3,7 +3,7 @@
 
 import { reconnectDelay, retry } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import { ErrorCodes, PeerPyRTCError, isFinalRefusal } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { createMesh, receiveFrame } from './inbound.js';
 import { Outbox } from './outbox.js';
@@ -43,10 +43,8 @@ export class WebRTCConnection {
       () => { try { this._transport?.send(PING); } catch { /* closing */ } },
       (reason) => this._lost(this._generation, reason),
     );
-    this._closedByUser = false;
-    this._connectPromise = null;
-    this._generation = 0;
-    this._mayReconnect = true;
+    this._closedByUser = false; this._connectPromise = null;
+    this._generation = 0; this._mayReconnect = true;
     this.closeReason = null;
     // a closing tab says goodbye at once instead of leaving the room to time it out
     this._onPageHide = () => { if (this._status === 'connected') this._transport.goodbyeOnUnload(); };
@@ -140,10 +138,11 @@ export class WebRTCConnection {
   }
 
   // ------------------------------------------------------- connecting
-  // A 429 (the server is setting up too many connections, or too many from this address) means
-  // "try again shortly": retried with jittered backoff within connectTimeout.
+  // A 429 rate limit (the server is setting up too many connections, or too many from this
+  // address) means "try again shortly": retried with jittered backoff within connectTimeout.
+  // A full room is final (ERR_ROOM_FULL at once).
   _openRetrying429() {
-    return retry(() => this._open(), (e) => e?.status === 429 && !this._closedByUser,
+    return retry(() => this._open(), (e) => e?.status === 429 && !isFinalRefusal(e) && !this._closedByUser,
       this.options.connectTimeout);
   }
 
@@ -225,13 +224,8 @@ export class WebRTCConnection {
   _reconnect(attempt, reason) {
     const delay = reconnectDelay(attempt, this.options.reconnectDelay);
     if (attempt > this.options.maxReconnectAttempts || Date.now() + delay > this._reconnectUntil) {
-      this._teardown();
-      this._room.clear();
-      this._setStatus('failed');
-      const error = new PeerPyRTCError(ErrorCodes.ERR_RECONNECT_FAILED,
-        `lost room "${this.roomName}" (${reason}) and ${attempt - 1} reconnection attempts failed`);
-      this._fire('onError', 'error', error);
-      this._fire('onClose', 'close', reason);
+      this._giveUp(new PeerPyRTCError(ErrorCodes.ERR_RECONNECT_FAILED,
+        `lost room "${this.roomName}" (${reason}) and ${attempt - 1} reconnection attempts failed`), reason);
       return;
     }
     this._setStatus('reconnecting');
@@ -241,9 +235,18 @@ export class WebRTCConnection {
       this._open().then(() => this._opened(), (error) => {
         if (this._closedByUser) return;
         this._log('reconnection attempt failed', error);
+        if (isFinalRefusal(error)) { this._giveUp(error); return; } // refused, not unreachable
         this._reconnect(attempt + 1, error.message);
       });
     }, delay);
+  }
+
+  _giveUp(error, reason = error.message) {
+    this._teardown();
+    this._room.clear();
+    this._setStatus('failed');
+    this._fire('onError', 'error', error);
+    this._fire('onClose', 'close', reason);
   }
 
   // Detach the current transport; keep it open (as stale) until a new one is welcomed.

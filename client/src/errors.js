@@ -4,6 +4,7 @@ export const ErrorCodes = Object.freeze({
   ERR_INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   ERR_SIGNALING: 'ERR_SIGNALING',
   ERR_PEER_ID_TAKEN: 'ERR_PEER_ID_TAKEN',
+  ERR_ROOM_FULL: 'ERR_ROOM_FULL',
   ERR_FORBIDDEN: 'ERR_FORBIDDEN',
   ERR_TIMEOUT: 'ERR_TIMEOUT',
   ERR_CONNECTION_FAILED: 'ERR_CONNECTION_FAILED',
@@ -29,4 +30,13 @@ export class PeerPyRTCError extends Error {
     this.code = code;
     Object.assign(this, details);
   }
+}
+
+/**
+ * A refusal that trying again cannot change (room full, forbidden, id taken, a malformed
+ * request): connect() and reconnection give up at once. Rate limits (429) and 5xx are not.
+ */
+export function isFinalRefusal(error) {
+  if (error?.code === ErrorCodes.ERR_ROOM_FULL) return true;
+  return [400, 401, 403, 404, 409, 413].includes(error?.status);
 }

@@ -3,6 +3,8 @@
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 
 const STATUS_CODES = { 403: ErrorCodes.ERR_FORBIDDEN, 409: ErrorCodes.ERR_PEER_ID_TAKEN, 413: ErrorCodes.ERR_TOO_LARGE };
+// the server's own codes that the client reports as they are (a 429 is a room full or a rate limit)
+const SERVER_CODES = { ERR_ROOM_FULL: ErrorCodes.ERR_ROOM_FULL };
 
 /** Resolve `path` under the signalling base URL ('' = same origin). */
 export function signalingUrl(base, path) {
@@ -45,7 +47,7 @@ export async function postJSON(url, payload, { timeout = 10000, headers = {}, fe
   }
   if (!response.ok) {
     const status = response.status;
-    const code = STATUS_CODES[status] || ErrorCodes.ERR_SIGNALING;
+    const code = SERVER_CODES[body?.code] || STATUS_CODES[status] || ErrorCodes.ERR_SIGNALING;
     if (body && typeof body.error === 'string') {
       throw new PeerPyRTCError(code, `${url} answered ${status}: ${body.error}`, { status, url, serverCode: body.code });
     }

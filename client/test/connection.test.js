@@ -180,3 +180,40 @@ test('a 429 from the server is tried again within connectTimeout; other refusals
   });
   await assert.rejects(refused.connect(), { code: 'ERR_FORBIDDEN' });
 });
+
+test('a full room fails connect() at once with ERR_ROOM_FULL, and ends a reconnection', async () => {
+  const { PeerPyRTCError } = await import('../src/errors.js');
+  const full = () => new PeerPyRTCError('ERR_ROOM_FULL', 'room is full', { status: 429, serverCode: 'ERR_ROOM_FULL' });
+  const tries = [];
+  const rtc = new WebRTCConnection('room', {
+    peerId: 'me',
+    createTransport: (init) => { const t = new FakeTransport(init, tries); t.open = async () => { throw full(); }; return t; },
+  });
+  const started = Date.now();
+  await assert.rejects(rtc.connect(), { code: 'ERR_ROOM_FULL' });
+  assert.equal(tries.length, 1); // not retried like a rate limit
+  assert.ok(Date.now() - started < 500);
+  assert.equal(rtc.getConnectionStatus(), 'failed');
+
+  const made = [];
+  let refuse = false;
+  const errors = [];
+  const closed = [];
+  const again = new WebRTCConnection('room', {
+    peerId: 'me', reconnectDelay: 1,
+    createTransport: (init) => { const t = new FakeTransport(init, made); if (refuse) t.open = async () => { throw full(); }; return t; },
+  });
+  again.onError = (e) => errors.push(e.code);
+  again.onClose = (reason) => closed.push(reason);
+  const done = again.connect();
+  while (made.length < 1) await tick();
+  await tick();
+  made[0].say(welcome([{ id: 'me' }], 'me'));
+  await done;
+  refuse = true;
+  made[0].onLost('gone');
+  while (again.getConnectionStatus() !== 'failed') await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(made.length, 2); // one attempt, then final
+  assert.deepEqual(errors, ['ERR_ROOM_FULL']);
+  assert.equal(closed.length, 1);
+});

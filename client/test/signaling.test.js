@@ -15,6 +15,8 @@ before(async () => {
       if (req.url === '/ok') { res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify({ echo: JSON.parse(body) })); }
       else if (req.url === '/html500') { res.statusCode = 500; res.setHeader('Content-Type', 'text/html'); res.end('<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>'); }
       else if (req.url === '/taken') { res.statusCode = 409; res.end(JSON.stringify({ error: "peer id 'a' is already in use", code: 'ERR_PEER_ID_TAKEN' })); }
+      else if (req.url === '/full') { res.statusCode = 429; res.end(JSON.stringify({ error: "room 'r' is full", code: 'ERR_ROOM_FULL' })); }
+      else if (req.url === '/busy') { res.statusCode = 429; res.end(JSON.stringify({ error: 'too many offers', code: 'ERR_RATE_LIMITED' })); }
       else if (req.url === '/slow') { /* never answers */ }
       else { res.statusCode = 200; res.end('not json'); }
     });
@@ -63,4 +65,17 @@ test('signalingUrl joins paths', () => {
   assert.equal(signalingUrl('', 'offer'), '/offer');
   assert.equal(signalingUrl('http://h:5000/', 'offer'), 'http://h:5000/offer');
   assert.equal(signalingUrl('/api/rtc', 'leave'), '/api/rtc/leave');
+});
+
+test('a full room is ERR_ROOM_FULL (final); a rate limit stays ERR_SIGNALING with status 429', async () => {
+  const { isFinalRefusal } = await import('../src/errors.js');
+  const full = await postJSON(`${base}/full`, {}).catch((e) => e);
+  assert.equal(full.code, 'ERR_ROOM_FULL');
+  assert.equal(full.status, 429);
+  assert.equal(full.serverCode, 'ERR_ROOM_FULL');
+  assert.equal(isFinalRefusal(full), true);
+  const busy = await postJSON(`${base}/busy`, {}).catch((e) => e);
+  assert.equal(busy.code, 'ERR_SIGNALING');
+  assert.equal(busy.status, 429);
+  assert.equal(isFinalRefusal(busy), false);
 });

@@ -43,12 +43,16 @@ def display_name(room: str, peer_id: str) -> str:
 
 
 @signaling_manager.before_relay
-def word_filter(message: Message) -> Message:
-    """Moderation: mask banned words before anyone sees them."""
+async def word_filter(message: Message) -> Message:
+    """Moderation: mask banned words before anyone sees them, and show the sender what the
+    room saw (its own line shows the masked text too)."""
     if message.kind == "message" and BANNED.search(message.data):
-        return dataclasses.replace(
-            message, data=BANNED.sub(lambda m: "*" * len(m[0]), message.data)
-        )
+        masked = BANNED.sub(lambda m: "*" * len(m[0]), message.data)
+        await signaling_manager.async_manager.emit(
+            message.room, "filtered", {"sent": message.data, "shown": masked},
+            to=message.sender_id,
+        )  # fmt: skip
+        return dataclasses.replace(message, data=masked)
     return message
 
 

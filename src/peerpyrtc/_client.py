@@ -28,6 +28,7 @@ from ._errors import (
     PayloadTooLarge,
     ProtocolError,
     SignalingError,
+    final_refusal,
 )
 from ._ice import IceServerPool, IceServerSpec, normalize_ice_servers
 from ._protocol import MAX_ENVELOPE_BYTES, utf8_len
@@ -159,8 +160,9 @@ class AsyncClient(ClientEvents):
     async def connect(self) -> AsyncClient:
         """Join the room; returns once the channel is open and the room state arrived.
 
-        A 429 (too many offers waiting) is retried with jittered backoff within ``timeout``;
-        a failed attempt with TURN URLs left is retried with the next one. Raises
+        A 429 rate limit (too many offers waiting) is retried with jittered backoff within
+        ``timeout``; a full room is final (:class:`RoomFull` at once); a failed attempt with
+        TURN URLs left is retried with the next one. Raises
         :class:`SignalingError` (offer refused), :class:`ConnectionFailed` (the channel did
         not open; :class:`IceServerError` if a TURN server refused or did not answer).
         """
@@ -282,7 +284,7 @@ class AsyncClient(ClientEvents):
             except Exception as exc:  # every failure is retried or ends in closed, never a hang
                 logger.info("%s: reconnection %d failed: %r", self.peer_id, attempt, exc)
                 reason = str(exc) or type(exc).__name__
-                if isinstance(exc, SignalingError) and exc.status in (400, 401, 403, 404, 409):
+                if final_refusal(exc):
                     break  # refused, not unreachable: trying again would not help
                 self._turn_choice += isinstance(exc, ConnectionFailed)  # the next TURN URL
                 continue

@@ -22,6 +22,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnknownPeer",
+    "final_refusal",
 ]
 
 
@@ -96,13 +97,15 @@ class ProtocolError(PeerPyRTCError, ValueError):
 
 
 class SignalingError(PeerPyRTCError):
-    """The signalling server answered a client with an error."""
+    """The signalling server answered a client with an error; ``server_code`` is the
+    ``code`` it gave (``ERR_RATE_LIMITED``, ...), or None."""
 
     code = "ERR_SIGNALING"
 
-    def __init__(self, message: str, status: int = 500) -> None:
+    def __init__(self, message: str, status: int = 500, server_code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.server_code = server_code
 
 
 class ConnectionFailed(PeerPyRTCError, ConnectionError):
@@ -137,3 +140,11 @@ class Unavailable(PeerPyRTCError):
 
     status = 503
     code = "ERR_UNAVAILABLE"
+
+
+def final_refusal(exc: BaseException) -> bool:
+    """A refusal that trying again cannot change (a full room, forbidden, id taken, a
+    malformed request): the clients give up at once. Rate limits and 5xx are retried."""
+    if isinstance(exc, RoomFull):
+        return True
+    return isinstance(exc, SignalingError) and exc.status in (400, 401, 403, 404, 409, 413)

@@ -8,7 +8,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import SignalingError
+from ._errors import RoomFull, SignalingError
 from ._http import HeadError, body_length, parse_head
 
 __all__ = ["post_json"]
@@ -20,7 +20,8 @@ async def post_json(
     """POST ``payload`` as JSON and return the decoded JSON answer.
 
     Raises :class:`SignalingError` with the server's ``error`` message on a
-    non-2xx status, or a clear message when the answer is not JSON.
+    non-2xx status (:class:`RoomFull` for a full room), or a clear message when the
+    answer is not JSON.
     """
     return await asyncio.wait_for(_post(url, payload, headers or {}), timeout)
 
@@ -77,7 +78,11 @@ async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
         answer = None
     if not 200 <= status < 300:
         if isinstance(answer, dict) and "error" in answer:
-            raise SignalingError(f"{url} answered {status}: {answer['error']}", status)
+            message = f"{url} answered {status}: {answer['error']}"
+            code = answer.get("code") if isinstance(answer.get("code"), str) else None
+            if code == RoomFull.code:  # final: the clients fail at once instead of retrying
+                raise RoomFull(message)
+            raise SignalingError(message, status, code)
         snippet = data[:200].decode("utf-8", "replace")
         kind = "JSON without 'error'" if answer is not None else "not JSON"
         raise SignalingError(f"{url} answered {status} ({kind}): {snippet!r}", status)

@@ -22,6 +22,7 @@ from ._logging import configure_logging
 from ._manager import AsyncSignalingManager
 from ._server import start_server
 from ._static import demo_page
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="peerpyrtc",
         description="Real-time rooms over WebRTC DataChannels, relayed by a Python server.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"peerpyrtc {__version__}",
+        help="print the version of peerpyrtc (and of the browser client it ships) and exit",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
@@ -58,11 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="a STUN/TURN server URL, e.g. stun:stun.example.org:3478 (repeatable; default: none)",
     )
     serve.add_argument(
+        "--admin-token-file",
+        metavar="PATH",
+        help="read the admin token (at least 16 characters) from this file: it opens GET "
+        "/rooms, /metrics and the admin view's data to 'Authorization: Bearer TOKEN' (or "
+        "set $PEERPYRTC_ADMIN_TOKEN; unset: the admin routes do not exist)",
+    )
+    serve.add_argument(
         "--admin-token",
         default=os.environ.get("PEERPYRTC_ADMIN_TOKEN"),
         metavar="TOKEN",
-        help="open the admin routes (GET /rooms) to 'Authorization: Bearer TOKEN' "
-        "(default: $PEERPYRTC_ADMIN_TOKEN; unset: the admin routes do not exist)",
+        help="the admin token itself, at least 16 characters (visible to every local user "
+        "in ps: prefer --admin-token-file or $PEERPYRTC_ADMIN_TOKEN)",
     )
     serve.add_argument(
         "--limit",
@@ -79,11 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         "messages travel peer to peer (default: %(default)s)",
     )
     serve.add_argument(
+        "--turn-secret-file",
+        metavar="PATH",
+        help="read coturn's static-auth-secret from this file: clients get short-lived TURN "
+        "credentials from POST /ice (or set $PEERPYRTC_TURN_SECRET)",
+    )
+    serve.add_argument(
         "--turn-secret",
         default=os.environ.get("PEERPYRTC_TURN_SECRET"),
         metavar="SECRET",
-        help="coturn's static-auth-secret: clients get short-lived TURN credentials from "
-        "POST /ice (default: $PEERPYRTC_TURN_SECRET)",
+        help="the TURN secret itself (visible in ps: prefer --turn-secret-file or "
+        "$PEERPYRTC_TURN_SECRET)",
     )
     serve.add_argument(
         "--turn-url",
@@ -242,8 +260,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             parser.error(f"--trust-proxy: {proxy!r} is not an address or network")
+    for name in ("admin_token", "turn_secret"):
+        path = getattr(args, f"{name}_file")
+        if path is not None:
+            try:
+                with open(path, encoding="utf-8") as secret_file:
+                    setattr(args, name, secret_file.read().strip())
+            except (OSError, UnicodeDecodeError) as exc:
+                parser.error(f"--{name.replace('_', '-')}-file: cannot read {path}: {exc}")
     if args.admin_token is not None and len(args.admin_token) < 16:
-        parser.error("--admin-token: use at least 16 characters")
+        parser.error(
+            "--admin-token: use at least 16 characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
     configure_logging(logging.DEBUG if args.debug else logging.INFO, args.log_format)
     if args.workers < 1 or (args.workers > 1 and not args.redis):
         parser.error("--workers: N > 1 needs --redis (each worker holds part of every room)")

@@ -1,4 +1,4 @@
-/* peerpyrtc-client 0.3.0 | MIT | built from client/src by esbuild */
+/* peerpyrtc-client 0.4.0-dev.0 | MIT | built from client/src by esbuild */
 (function (root, factory) {
   if (typeof define === 'function' && define.amd) define([], factory);
   else if (typeof module === 'object' && module.exports) module.exports = factory();
@@ -132,6 +132,7 @@ var ErrorCodes = Object.freeze({
   ERR_INVALID_ARGUMENT: "ERR_INVALID_ARGUMENT",
   ERR_SIGNALING: "ERR_SIGNALING",
   ERR_PEER_ID_TAKEN: "ERR_PEER_ID_TAKEN",
+  ERR_ROOM_FULL: "ERR_ROOM_FULL",
   ERR_FORBIDDEN: "ERR_FORBIDDEN",
   ERR_TIMEOUT: "ERR_TIMEOUT",
   ERR_CONNECTION_FAILED: "ERR_CONNECTION_FAILED",
@@ -157,6 +158,10 @@ var PeerPyRTCError = class extends Error {
     Object.assign(this, details);
   }
 };
+function isFinalRefusal(error) {
+  if (error?.code === ErrorCodes.ERR_ROOM_FULL) return true;
+  return [400, 401, 403, 404, 409, 413].includes(error?.status);
+}
 
 // src/heartbeat.js
 var HEARTBEAT_INTERVAL = 6e3;
@@ -390,6 +395,7 @@ function decodeFrame(frame) {
 
 // src/signaling.js
 var STATUS_CODES = { 403: ErrorCodes.ERR_FORBIDDEN, 409: ErrorCodes.ERR_PEER_ID_TAKEN, 413: ErrorCodes.ERR_TOO_LARGE };
+var SERVER_CODES = { ERR_ROOM_FULL: ErrorCodes.ERR_ROOM_FULL };
 function signalingUrl(base, path) {
   if (!base) return `/${path}`;
   return `${base.replace(/\/+$/, "")}/${path}`;
@@ -423,7 +429,7 @@ async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetc
   }
   if (!response.ok) {
     const status = response.status;
-    const code = STATUS_CODES[status] || ErrorCodes.ERR_SIGNALING;
+    const code = SERVER_CODES[body?.code] || STATUS_CODES[status] || ErrorCodes.ERR_SIGNALING;
     if (body && typeof body.error === "string") {
       throw new PeerPyRTCError(code, `${url} answered ${status}: ${body.error}`, { status, url, serverCode: body.code });
     }
@@ -1236,12 +1242,13 @@ var WebRTCConnection = class {
     if (relayed !== null) this._outbox.put(relayed);
   }
   // ------------------------------------------------------- connecting
-  // A 429 (the server is setting up too many connections, or too many from this address) means
-  // "try again shortly": retried with jittered backoff within connectTimeout.
+  // A 429 rate limit (the server is setting up too many connections, or too many from this
+  // address) means "try again shortly": retried with jittered backoff within connectTimeout.
+  // A full room is final (ERR_ROOM_FULL at once).
   _openRetrying429() {
     return retry(
       () => this._open(),
-      (e) => e?.status === 429 && !this._closedByUser,
+      (e) => e?.status === 429 && !isFinalRefusal(e) && !this._closedByUser,
       this.options.connectTimeout
     );
   }
@@ -1322,15 +1329,10 @@ var WebRTCConnection = class {
   _reconnect(attempt, reason) {
     const delay = reconnectDelay(attempt, this.options.reconnectDelay);
     if (attempt > this.options.maxReconnectAttempts || Date.now() + delay > this._reconnectUntil) {
-      this._teardown();
-      this._room.clear();
-      this._setStatus("failed");
-      const error = new PeerPyRTCError(
+      this._giveUp(new PeerPyRTCError(
         ErrorCodes.ERR_RECONNECT_FAILED,
         `lost room "${this.roomName}" (${reason}) and ${attempt - 1} reconnection attempts failed`
-      );
-      this._fire("onError", "error", error);
-      this._fire("onClose", "close", reason);
+      ), reason);
       return;
     }
     this._setStatus("reconnecting");
@@ -1340,9 +1342,20 @@ var WebRTCConnection = class {
       this._open().then(() => this._opened(), (error) => {
         if (this._closedByUser) return;
         this._log("reconnection attempt failed", error);
+        if (isFinalRefusal(error)) {
+          this._giveUp(error);
+          return;
+        }
         this._reconnect(attempt + 1, error.message);
       });
     }, delay);
+  }
+  _giveUp(error, reason = error.message) {
+    this._teardown();
+    this._room.clear();
+    this._setStatus("failed");
+    this._fire("onError", "error", error);
+    this._fire("onClose", "close", reason);
   }
   // Detach the current transport; keep it open (as stale) until a new one is welcomed.
   _retire(close = false) {
