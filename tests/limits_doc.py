@@ -17,7 +17,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "security.md"
-BEGIN = "<!-- limits: made from peerpyrtc.Limits by tests/limits_doc.py; a test keeps them equal -->"
+BEGIN = (
+    "<!-- limits: made from peerpyrtc.Limits by tests/limits_doc.py; a test keeps them equal -->"
+)
 END = "<!-- /limits -->"
 
 

@@ -81,7 +81,8 @@ async def test_serve_runs_the_routes_and_stops_cleanly_on_sigint(tmp_path: Path)
         "--admin-token-file", str(token_file),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    assert TOKEN not in Path(f"/proc/{proc.pid}/cmdline").read_text()  # not in ps
+    cmdline = await asyncio.to_thread(Path(f"/proc/{proc.pid}/cmdline").read_text)
+    assert TOKEN not in cmdline  # not in ps
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()

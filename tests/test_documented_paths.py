@@ -182,7 +182,6 @@ def test_every_documented_admin_token_is_one_the_server_accepts() -> None:
 
 def test_security_limits_table_is_made_from_limits() -> None:
     import limits_doc
-
     from peerpyrtc import Limits
 
     assert limits_doc.current() == limits_doc.render()  # `python tests/limits_doc.py` updates it

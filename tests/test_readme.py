@@ -58,10 +58,11 @@ async def test_readme_install_in_a_fresh_venv_then_quick_start(tmp_path: Path) -
     of the repository, give a venv where the Quick start's app.py works in two tabs."""
     checkout = tmp_path / "peerpyrtc"
     root = README.parent
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, check=True,
-        capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
+    listed = await asyncio.to_thread(
+        subprocess.run, ["git", "ls-files", "-co", "--exclude-standard"], cwd=root,
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    files = listed.stdout.split()
     for name in files:
         if (root / name).is_file():
             (checkout / name).parent.mkdir(parents=True, exist_ok=True)

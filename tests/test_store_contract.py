@@ -167,3 +167,41 @@ async def test_concurrent_claims_of_one_id_admit_one_session(store_factory: Fact
     )
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, PeerIdTaken) for r in results if r is not None)
+
+
+async def test_only_the_owner_changes_a_claim_or_a_membership(store_factory: Factory) -> None:
+    """Every change is conditional on the worker that made it (a late leave from a worker
+    the session has left must not evict the member another worker now serves)."""
+    store = await store_factory()
+    assert await store.claim("r", "ann", "s1") is None  # nobody held it before
+    await store.release("r", "ann", "s1", owner="elsewhere")
+    with pytest.raises(PeerIdTaken):  # still held: another owner cannot give it up
+        await store.claim("r", "ann", "s2")
+    await store.join("r", "ann", "s1", {})
+    assert await store.leave("r", "ann", "s1", owner="elsewhere") is None
+    assert [p["id"] for p in await store.room_peers("r")] == ["ann"]
+    left = await store.leave("r", "ann", "s1", owner=store.worker_id)
+    assert left is not None and left.member["id"] == "ann"
+    assert await store.room_peers("r") == []
+
+
+async def test_a_session_moving_to_another_worker_names_the_old_one(
+    store_factory: Factory, request: pytest.FixtureRequest
+) -> None:
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("one in-memory store serves one worker")
+    from peerpyrtc._redis_store import RedisStore
+
+    a = await store_factory()
+    assert isinstance(a, RedisStore)
+    b = RedisStore(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
+    await a.claim("r", "ann", "s1")
+    await a.join("r", "ann", "s1", {})
+    assert await b.claim("r", "ann", "s1") == "w1"  # moved: w1 must let its connection go
+    assert await b.claim("r", "ann", "s1") is None  # already here
+    assert await a.owner("r", "ann") == "w2"
+    assert await a.leave("r", "ann", "s1") is None  # w1's late leave changes nothing
+    await a.release("r", "ann", "s1")
+    assert [p["id"] for p in await b.room_peers("r")] == ["ann"]
+    assert await a.take_worker("w1") == []  # w1 owns nothing any more
+    assert await b.leave("r", "ann", "s1") is not None

@@ -142,8 +142,10 @@ class RedisBackplane:
             *[t for t in [*self._tasks, self._listener] if t], return_exceptions=True
         )
         with contextlib.suppress(Exception):
-            if self._started:
-                await self.store.take_worker(self.worker_id)
+            if self._started:  # give back every claim (pending offers too), then deregister
+                # (the manager has told the rooms about its open peers already)
+                mine = await self.store.take_worker(self.worker_id)
+                await self._evict(self.worker_id, mine, None)
                 await self.redis.delete(f"{self.prefix}alive:{self.worker_id}")
                 await self.redis.srem(f"{self.prefix}workers", self.worker_id)
         with contextlib.suppress(Exception):
@@ -270,6 +272,13 @@ class RedisBackplane:
             logger.debug("%d parked candidates for %s/%s", len(found), room, peer_id)
         return [c for c in found if isinstance(c, dict) and c.get("session") == session]
 
+    async def let_go(self, owner: str, room: str, peer_id: str, session: str) -> None:
+        """Tell the worker that held a session's connection that it moved here."""
+        try:
+            await self.forward(owner, "let_go", room, peer_id, session)
+        except PeerPyRTCError as exc:  # gone or silent: its late leave changes nothing anyway
+            logger.debug("worker %s did not let %s/%s go: %s", owner, room, peer_id, exc)
+
     async def forward(self, owner: str, op: str, *args: Any) -> Any:
         """Run ``op`` on the worker that owns a peer; its error is raised here."""
         call = secrets.token_hex(8)
@@ -313,6 +322,8 @@ class RedisBackplane:
                 await manager.leave(args[0], args[1], session=args[2])
             elif op == "kick":
                 reply["result"] = await manager.kick(*args)
+            elif op == "let_go":
+                reply["result"] = await manager._let_go(*args)
             else:
                 raise InvalidRequest(f"unknown forwarded operation {op!r}")
         except PeerPyRTCError as exc:
@@ -383,10 +394,17 @@ class RedisBackplane:
                 continue  # another worker is reaping it
             peers = await self.store.take_worker(worker)
             logger.info("backplane: worker %s is gone; %d peers leave", worker, len(peers))
-            for room, peer_id, session in peers:
-                left = await self.store.leave(room, peer_id, session, owner=worker)
-                if left is None:
-                    await self.store.release(room, peer_id, session)
-                    continue
+            await self._evict(worker, peers, "timeout")
+
+    async def _evict(
+        self, worker: str, peers: list[tuple[str, str, str]], reason: str | None
+    ) -> None:
+        """Take a worker's peers (members and bare claims) out of the store; with a
+        ``reason``, the others are told they left."""
+        for room, peer_id, session in peers:
+            left = await self.store.leave(room, peer_id, session, owner=worker)
+            if left is None:
+                await self.store.release(room, peer_id, session, owner=worker)
+            elif reason is not None:
                 assert self._manager is not None
-                self._manager._announce_left(room, peer_id, left, "timeout")
+                self._manager._announce_left(room, peer_id, left, reason)

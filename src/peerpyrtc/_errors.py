@@ -22,7 +22,6 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnknownPeer",
-    "final_refusal",
 ]
 
 

@@ -79,10 +79,11 @@ async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
     if not 200 <= status < 300:
         if isinstance(answer, dict) and "error" in answer:
             message = f"{url} answered {status}: {answer['error']}"
-            code = answer.get("code") if isinstance(answer.get("code"), str) else None
-            if code == RoomFull.code:  # final: the clients fail at once instead of retrying
+            given = answer.get("code")
+            server_code = given if isinstance(given, str) else None
+            if server_code == RoomFull.code:  # final: the clients fail at once, no retry
                 raise RoomFull(message)
-            raise SignalingError(message, status, code)
+            raise SignalingError(message, status, server_code)
         snippet = data[:200].decode("utf-8", "replace")
         kind = "JSON without 'error'" if answer is not None else "not JSON"
         raise SignalingError(f"{url} answered {status} ({kind}): {snippet!r}", status)

@@ -159,9 +159,22 @@ class PeerLifecycle:
 
     async def _release(self, peer: ServerPeer) -> None:
         """Give up the store's claim of a peer that never joined, unless a newer one holds it."""
-        key = (peer.room, peer.id)
+        await self._release_claim(peer.room, peer.id, peer.session)
+
+    async def _release_claim(self, room: str, peer_id: str, session: str) -> None:
+        key = (room, peer_id)
         if key not in self._pending and key not in self._active:
-            await self._store.release(peer.room, peer.id, peer.session)
+            await self._store.release(room, peer_id, session)
+
+    async def _let_go(self, room: str, peer_id: str, session: str) -> bool:
+        """The session's connection moved to another worker: drop ours, which the store no
+        longer lets act (its leave changes nothing there). False when we hold none."""
+        key = (room, peer_id)
+        for peer in (self._pending.get(key), self._active.get(key)):
+            if peer is not None and peer.session == session:
+                await self._remove(peer, "replaced", notify=False)
+                return True
+        return False
 
     async def _remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
         """Take a peer out (once): announce, run hooks, close its connection.

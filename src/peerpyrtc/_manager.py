@@ -173,12 +173,18 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         configuration = await self._ice.configuration()
         self._check_open()
         self._limit_pending(addr)
-        await self._store.claim(room, peer_id, session)
-        if self._backplane is not None:  # candidates that reached another worker first
-            for parked in await self._backplane.take_parked(room, peer_id, session):
-                self._early.keep(room, peer_id, session, parked, addr)
-        self._check_open()
-        pc = RTCPeerConnection(configuration)
+        previous = await self._store.claim(room, peer_id, session)
+        try:  # from here on, any failure gives the claim back (unless a newer offer holds it)
+            if self._backplane is not None:
+                if previous is not None:  # the session moved here: its old worker lets go
+                    self._spawn(self._backplane.let_go(previous, room, peer_id, session))
+                for parked in await self._backplane.take_parked(room, peer_id, session):
+                    self._early.keep(room, peer_id, session, parked, addr)
+            self._check_open()
+            pc = RTCPeerConnection(configuration)
+        except BaseException:
+            await self._release_claim(room, peer_id, session)
+            raise
         peer = ServerPeer(room, peer_id, session, pc, info, addr, limits.max_queue_bytes)
         old_pending = self._pending.get(key)
         self._pending[key] = peer

@@ -61,11 +61,13 @@ CLAIM = (
     + """
 local id, session, worker = ARGV[3], ARGV[4], ARGV[5]
 local held = redis.call('HGET', R .. 'claims', id)
+local moved = false
 if held then
   if held ~= session then return 'taken' end
   local old = redis.call('HGET', R .. 'owners', id)
   if old and old ~= worker then
     redis.call('SREM', P .. 'w:' .. old, room .. '\\0' .. id)
+    moved = old
   end
 else
   local n = redis.call('HLEN', R .. 'claims')
@@ -76,6 +78,7 @@ else
 end
 redis.call('HSET', R .. 'owners', id, worker)
 redis.call('SADD', P .. 'w:' .. worker, room .. '\\0' .. id)
+if moved then return 'moved:' .. moved end
 return 'ok'
 """
 )
@@ -83,11 +86,12 @@ return 'ok'
 RELEASE = (
     _COMMON
     + """
-local id, session = ARGV[3], ARGV[4]
+local id, session, owner = ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HGET', R .. 'claims', id) ~= session then return 0 end
 if redis.call('ZSCORE', R .. 'members', id) then return 0 end
-local owner = redis.call('HGET', R .. 'owners', id)
-if owner then redis.call('SREM', P .. 'w:' .. owner, room .. '\\0' .. id) end
+-- only the worker that holds the claim gives it up (another may hold it for the same session)
+if redis.call('HGET', R .. 'owners', id) ~= owner then return 0 end
+redis.call('SREM', P .. 'w:' .. owner, room .. '\\0' .. id)
 redis.call('HDEL', R .. 'claims', id)
 redis.call('HDEL', R .. 'owners', id)
 drop_if_empty()
@@ -151,7 +155,9 @@ local id, session, owner = ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HGET', R .. 'claims', id) ~= session then return false end
 if not redis.call('ZSCORE', R .. 'members', id) then return false end
 local held_by = redis.call('HGET', R .. 'owners', id)
-if owner ~= '' and held_by ~= owner then return false end
+-- only the worker that holds the connection takes the member out (the same session may
+-- have moved to another worker: the old one's late leave must not evict the new one)
+if held_by ~= owner then return false end
 local info = redis.call('HGET', R .. 'info', id)
 local joined = redis.call('HGET', R .. 'joined', id)
 local was_host = redis.call('GET', R .. 'host') == id
@@ -160,7 +166,7 @@ redis.call('HDEL', R .. 'info', id)
 redis.call('HDEL', R .. 'joined', id)
 redis.call('HDEL', R .. 'claims', id)
 redis.call('HDEL', R .. 'owners', id)
-if held_by then redis.call('SREM', P .. 'w:' .. held_by, room .. '\\0' .. id) end
+redis.call('SREM', P .. 'w:' .. owner, room .. '\\0' .. id)
 local new_host = false
 if was_host then
   local first = redis.call('ZRANGE', R .. 'members', 0, 0)[1]
@@ -239,7 +245,7 @@ class RedisStore(RoomStore):
     async def _run(self, name: str, *args: Any) -> Any:
         return await self._scripts[name](args=[self.prefix, *args])
 
-    async def claim(self, room: str, peer_id: str, session: str) -> None:
+    async def claim(self, room: str, peer_id: str, session: str) -> str | None:
         limits = self.limits
         result = await self._run(
             "claim",
@@ -256,9 +262,14 @@ class RedisStore(RoomStore):
             raise RoomFull(f"room {room!r} is full ({limits.max_peers_per_room} peers)")
         if result == b"rooms":
             raise RoomFull(f"this cluster holds its maximum of {limits.max_rooms} rooms")
+        if result.startswith(b"moved:"):  # another worker held it for this session
+            return str(result[len(b"moved:") :].decode())
+        return None
 
-    async def release(self, room: str, peer_id: str, session: str) -> None:
-        await self._run("release", room, peer_id, session)
+    async def release(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> None:
+        await self._run("release", room, peer_id, session, owner or self.worker_id)
 
     async def join(self, room: str, peer_id: str, session: str, info: dict[str, Any]) -> Joined:
         import time
@@ -271,8 +282,10 @@ class RedisStore(RoomStore):
         me = next(p for p in peers if p["id"] == peer_id)
         return Joined(me, out[0].decode(), peers, bool(out[4]), int(float(out[5])))
 
-    async def leave(self, room: str, peer_id: str, session: str, *, owner: str = "") -> Left | None:
-        out = await self._run("leave", room, peer_id, session, owner)
+    async def leave(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> Left | None:
+        out = await self._run("leave", room, peer_id, session, owner or self.worker_id)
         if not out:
             return None
         info, joined, was_host, host, new_host = out

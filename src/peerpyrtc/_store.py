@@ -73,8 +73,10 @@ class RoomStore(abc.ABC):
         self.worker_id = worker_id
 
     @abc.abstractmethod
-    async def claim(self, room: str, peer_id: str, session: str) -> None:
-        """Reserve ``peer_id`` in ``room`` for ``session`` (again, if it holds it already).
+    async def claim(self, room: str, peer_id: str, session: str) -> str | None:
+        """Reserve ``peer_id`` in ``room`` for ``session`` (again, if it holds it already),
+        owned by this store's worker. Returns the worker that owned it before when that was
+        another one (the session moved: that worker must let its connection go), else None.
 
         Raises:
             PeerIdTaken: another session holds the id.
@@ -83,8 +85,11 @@ class RoomStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def release(self, room: str, peer_id: str, session: str) -> None:
-        """Give up a claim that is not (or no longer) a member; no-op for another session."""
+    async def release(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> None:
+        """Give up a claim that is not (or no longer) a member; no-op for another session,
+        or when ``owner`` (default: this store's worker) no longer owns it."""
 
     @abc.abstractmethod
     async def join(self, room: str, peer_id: str, session: str, info: dict[str, Any]) -> Joined:
@@ -95,8 +100,12 @@ class RoomStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def leave(self, room: str, peer_id: str, session: str) -> Left | None:
-        """Take a member out and release its claim; None when ``session`` is not a member."""
+    async def leave(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> Left | None:
+        """Take a member out and release its claim; None when ``session`` is not a member or
+        ``owner`` (default: this store's worker; the reaper names a dead one) does not own
+        it: every change is conditional on the owner that made it."""
 
     @abc.abstractmethod
     async def next_seq(self, room: str) -> int:
@@ -157,10 +166,18 @@ class MemoryStore(RoomStore):
             raise KeyError(f"no room {room!r}")
         return r.next_seq()
 
-    async def claim(self, room: str, peer_id: str, session: str) -> None:
+    async def claim(self, room: str, peer_id: str, session: str) -> str | None:
         self.claim_nowait(room, peer_id, session)
+        return None  # one worker: nobody else can have held it
 
-    async def release(self, room: str, peer_id: str, session: str) -> None:
+    def _foreign(self, owner: str | None) -> bool:
+        return owner is not None and owner != self.worker_id
+
+    async def release(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> None:
+        if self._foreign(owner):
+            return
         held = self.claims.get(room)
         if held is None or held.get(peer_id) != session:
             return
@@ -181,9 +198,11 @@ class MemoryStore(RoomStore):
         member = r.members[peer_id]
         return Joined(r.describe(member), r.host_id or peer_id, r.peers(), False, member.order)
 
-    async def leave(self, room: str, peer_id: str, session: str) -> Left | None:
+    async def leave(
+        self, room: str, peer_id: str, session: str, *, owner: str | None = None
+    ) -> Left | None:
         r = self.registry.get(room)
-        if r is None or peer_id not in r.members:
+        if r is None or peer_id not in r.members or self._foreign(owner):
             return None
         if self.claims.get(room, {}).get(peer_id) != session:
             return None
