@@ -8,6 +8,7 @@ process-level tests (SIGKILL, ``--workers``) are in test_cluster_processes.py.
 from __future__ import annotations
 
 import asyncio
+import sys
 import json
 from typing import Any
 
@@ -153,6 +154,41 @@ async def test_unreachable_redis_is_a_clear_error(tmp_path: Any) -> None:
     await manager.close()
     with pytest.raises(ValueError, match="backplane"):
         AsyncSignalingManager(backplane="http://localhost")
+
+
+async def test_the_redis_password_reaches_no_client_log_or_stderr(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from conftest import http_request
+
+    from peerpyrtc import start_server
+
+    secret = "hunter2-redis-password"
+    url = f"redis://default:{secret}@127.0.0.1:1/0"  # nothing listens on port 1
+    manager = AsyncSignalingManager(backplane=url)
+    server = await start_server(manager)
+    try:
+        with caplog.at_level("DEBUG", logger="peerpyrtc"):
+            status, _, body = await http_request(
+                f"{server.url}/offer", "POST",
+                json.dumps({"room": "r", "peer_id": "ann",
+                            "offer": {"type": "offer", "sdp": await _sdp()}}).encode(),
+            )  # fmt: skip
+        assert status == 503 and b'"ERR_UNAVAILABLE"' in body
+        assert secret.encode() not in body and b"127.0.0.1:1" not in body  # nothing of Redis
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "redis://default:***@127.0.0.1:1/0" in logged  # the operator sees where
+        assert secret not in logged
+    finally:
+        await server.close()
+        await manager.close()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", "--redis", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and b"unreachable" in err
+    assert secret.encode() not in out + err and b"default:***@" in err
 
 
 async def test_without_a_backplane_no_redis_is_imported() -> None:

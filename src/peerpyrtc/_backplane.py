@@ -24,6 +24,7 @@ import os
 import secrets
 import socket
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import _protocol as protocol
 from ._cluster_delivery import ClusterDelivery
@@ -36,6 +37,8 @@ from ._errors import (
     UnknownPeer,
 )
 from ._limits import Limits
+from ._logging import redact_url
+from ._parking import CandidateParking
 from ._redis_store import RedisStore
 
 if TYPE_CHECKING:
@@ -50,21 +53,6 @@ WORKER_TTL_MS = 5000
 KEEPALIVE_EVERY = 1.0
 #: How long a forwarded request waits for the owning worker's answer.
 FORWARD_TIMEOUT = 5.0
-
-#: Candidates parked per peer id before its offer, and for how long (ms).
-_PARKED_MAX = 16
-_PARKED_MS = 30_000
-
-PARK = """
-local P, room, id = ARGV[1], ARGV[2], ARGV[3]
-local owner = redis.call('HGET', P .. 'r:' .. room .. ':owners', id)
-if owner then return owner end
-local key = P .. 'early:' .. room .. ':' .. id
-redis.call('RPUSH', key, ARGV[4])
-redis.call('LTRIM', key, -tonumber(ARGV[5]), -1)
-redis.call('PEXPIRE', key, ARGV[6])
-return false
-"""
 
 _ERRORS: dict[str, type[PeerPyRTCError]] = {
     cls.code: cls for cls in (Forbidden, InvalidRequest, RateLimited, UnknownPeer)
@@ -94,7 +82,7 @@ class RedisBackplane:
         )
         self.store = RedisStore(self.redis, limits, worker_id=self.worker_id, prefix=prefix)
         self.delivery = ClusterDelivery(self.redis, prefix, self)
-        self._park_script = self.redis.register_script(PARK)
+        self.parking = CandidateParking(self.redis, prefix, limits)
         #: Redis's identity: it changes when Redis lost its data (a restart without persistence).
         self._epoch: bytes | None = None
         self._manager: AsyncSignalingManager | None = None
@@ -106,6 +94,11 @@ class RedisBackplane:
         self._wanted: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self._started = False
+
+    @property
+    def shown_url(self) -> str:
+        """The Redis URL as logs may show it: no password."""
+        return redact_url(self.url)
 
     @property
     def _me(self) -> str:
@@ -124,14 +117,21 @@ class RedisBackplane:
         except (OSError, asyncio.TimeoutError, Exception) as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise Unavailable(f"the Redis backplane at {self.url} is unreachable: {exc}") from exc
+            # the details (where, why) go to the operator's log, with the credentials
+            # redacted; the error itself reaches clients (a 503) and says nothing of Redis
+            cause = str(exc)
+            password = urlsplit(self.url).password
+            if password:  # in case a client library repeats it
+                cause = cause.replace(password, "***")
+            logger.warning("the Redis backplane at %s is unreachable: %s", self.shown_url, cause)
+            raise Unavailable("the server's backplane is unreachable; try again shortly") from None
         self._started = True
         self.delivery.linked = True
         self._tasks = [
             asyncio.ensure_future(self.delivery.run_publisher()),
             asyncio.ensure_future(self._keepalive()),
         ]
-        logger.info("worker %s joined the cluster at %s", self.worker_id, self.url)
+        logger.info("worker %s joined the cluster at %s", self.worker_id, self.shown_url)
 
     async def close(self) -> None:
         """Leave the cluster: stop the tasks, drop this worker's registration."""
@@ -237,11 +237,16 @@ class RedisBackplane:
         return owner if owner is not None and owner != self.worker_id else None
 
     async def route_candidate(
-        self, room: str, peer_id: str, candidate: dict[str, Any], session: str
+        self,
+        room: str,
+        peer_id: str,
+        candidate: dict[str, Any],
+        session: str,
+        addr: str | None = None,
     ) -> bool:
         """A candidate for a peer this worker does not hold: forward it to its worker, or park
         it in Redis until its offer arrives on any worker. False: keep it here."""
-        owner = await self._park(room, peer_id, candidate)
+        owner = await self.parking.park(room, peer_id, session, candidate, addr)
         if owner is None:
             logger.debug("candidate for %s/%s parked until its offer", room, peer_id)
             return True
@@ -251,26 +256,13 @@ class RedisBackplane:
         await self.forward(owner, "candidate", room, peer_id, candidate)
         return True
 
-    async def _park(self, room: str, peer_id: str, candidate: dict[str, Any]) -> str | None:
-        """Park the candidate unless the id is claimed (then: its owner), atomically with the
-        claim, so an offer claiming it meanwhile either finds it parked or is its owner."""
-        owner = await self._park_script(
-            args=[self.prefix, room, peer_id, json.dumps(candidate), _PARKED_MAX, _PARKED_MS]
-        )
-        return owner.decode() if owner else None
-
     async def take_parked(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
         """Candidates parked for this session before its offer was claimed here (call after
         the claim)."""
-        key = f"{self.prefix}early:{room}:{peer_id}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lrange(key, 0, -1)
-            pipe.delete(key)
-            parked, _ = await pipe.execute()
-        found = [json.loads(c) for c in parked]
+        found = await self.parking.take(room, peer_id, session)
         if found:
             logger.debug("%d parked candidates for %s/%s", len(found), room, peer_id)
-        return [c for c in found if isinstance(c, dict) and c.get("session") == session]
+        return found
 
     async def let_go(self, owner: str, room: str, peer_id: str, session: str) -> None:
         """Tell the worker that held a session's connection that it moved here."""

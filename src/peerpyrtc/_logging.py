@@ -12,13 +12,34 @@ import logging
 import time
 from typing import Any
 
-__all__ = ["FIELDS", "JsonFormatter", "TextFormatter", "configure_logging", "enable_debug_logging"]
+__all__ = [
+    "FIELDS",
+    "JsonFormatter",
+    "TextFormatter",
+    "configure_logging",
+    "enable_debug_logging",
+    "redact_url",
+]
 
 _LOGGER_NAME = "peerpyrtc"
 _handler: logging.Handler | None = None
 
 #: Structured fields a record may carry (``logger.info(..., extra={...})``).
 FIELDS = ("event", "room", "peer", "reason", "worker")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user:password@host/...`` with the password (or a lone token) as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    credentials, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = credentials.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{scheme}://{shown}@{host}{slash}{path}"
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -263,10 +263,12 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             if parsed is None:
                 return
             plane = self._backplane
-            if plane is not None and await plane.route_candidate(room, peer_id, candidate, session):
+            addr = _remote_addr(metadata)
+            if plane is not None and await plane.route_candidate(
+                room, peer_id, candidate, session, addr
+            ):
                 return
-            if parsed is not None:
-                self._early.keep(room, peer_id, session, candidate, _remote_addr(metadata))
+            self._early.keep(room, peer_id, session, candidate, addr)
             return
         if parsed is None:
             return

@@ -1,0 +1,131 @@
+"""Candidates parked in Redis before their offer (hardening round 3, findings 3 and 12):
+only validated fields, bounded per session, per address and in the whole cluster, under
+keys that no two (room, peer, session) share, evictable by their own session only."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from conftest import flush, http_request
+from peerpyrtc import AsyncSignalingManager, Limits, RateLimited, start_server
+
+pytestmark = pytest.mark.redis
+
+CAND = "candidate:1 1 udp 2122260223 192.0.2.7 {port} typ host"
+
+
+def candidate(session: str, port: int = 5000, **extra: Any) -> dict[str, Any]:
+    return {"candidate": CAND.format(port=port), "sdpMid": "0", "sdpMLineIndex": 0,
+            "session": session, **extra}  # fmt: skip
+
+
+def session() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture
+async def workers(redis_server: Any) -> AsyncIterator[list[AsyncSignalingManager]]:
+    await flush(redis_server)
+    made: list[AsyncSignalingManager] = []
+    for _ in range(2):
+        m = AsyncSignalingManager(
+            backplane=redis_server.url,
+            limits=Limits(max_early_sessions=6, max_pending_per_address=4),
+        )
+        await m.start()
+        made.append(m)
+    yield made
+    for m in made:
+        await m.close()
+
+
+def at(addr: str) -> dict[str, Any]:
+    return {"remote_addr": addr}
+
+
+async def test_only_validated_fields_are_parked_and_each_session_is_bounded(
+    workers: list[AsyncSignalingManager], redis_client: Any
+) -> None:
+    a, _ = workers
+    mine = session()
+    await a.candidate("r", "ann", candidate(mine, junk="x" * 100_000, usernameFragment="u"))
+    raw = await redis_client.lrange(f"peerpyrtc:early:r\0ann\0{mine}".encode(), 0, -1)
+    assert [json.loads(c) for c in raw] == [
+        {"candidate": CAND.format(port=5000), "sdpMid": "0", "sdpMLineIndex": 0}
+    ]
+    for port in range(5001, 5016):  # 16 in all for one session
+        await a.candidate("r", "ann", candidate(mine, port), metadata=at("198.51.100.1"))
+    with pytest.raises(RateLimited, match="too many candidates"):
+        await a.candidate("r", "ann", candidate(mine, 6000))
+    assert len(await a._backplane.take_parked("r", "ann", mine)) == 16  # type: ignore[union-attr]
+
+
+async def test_sessions_are_bounded_per_address_and_across_the_cluster(
+    workers: list[AsyncSignalingManager],
+) -> None:
+    a, b = workers
+    for i in range(4):  # one address: 4 sessions, on either worker
+        await (a if i % 2 else b).candidate("r", f"p{i}", candidate(session()), metadata=at("198.51.100.1"))  # fmt: skip
+    for worker in (a, b):
+        with pytest.raises(RateLimited, match="this address"):
+            await worker.candidate("r", "p9", candidate(session()), metadata=at("198.51.100.1"))
+    await a.candidate("r", "q0", candidate(session()), metadata=at("198.51.100.2"))
+    await b.candidate("r", "q1", candidate(session()), metadata=at("198.51.100.3"))
+    for worker in (a, b):  # 6 sessions in the whole cluster
+        with pytest.raises(RateLimited, match="too many sessions"):
+            await worker.candidate("r", "q2", candidate(session()), metadata=at("198.51.100.4"))
+
+
+async def test_keys_never_collide_and_other_sessions_cannot_evict(
+    workers: list[AsyncSignalingManager],
+) -> None:
+    a, b = workers
+    plane_a, plane_b = a._backplane, b._backplane
+    assert plane_a is not None and plane_b is not None
+    same = session()
+    await a.candidate("a", "b:c", candidate(same, 5001))  # room a, peer b:c
+    await a.candidate("a:b", "c", candidate(same, 5002))  # room a:b, peer c
+    mine = session()
+    await a.candidate("r", "ann", candidate(mine, 5003))
+    for i in range(3):  # strangers posting for ann under sessions of their own
+        await b.candidate("r", "ann", candidate(session(), 5100 + i), metadata=at(f"203.0.113.{i}"))  # fmt: skip
+    took = await plane_b.take_parked("a", "b:c", same)
+    assert [c["candidate"] for c in took] == [CAND.format(port=5001)]
+    assert [c["candidate"] for c in await plane_a.take_parked("a:b", "c", same)] == [
+        CAND.format(port=5002)
+    ]
+    assert [c["candidate"] for c in await plane_b.take_parked("r", "ann", mine)] == [
+        CAND.format(port=5003)
+    ]
+    assert await plane_a.take_parked("r", "ann", mine) == []  # taken once
+
+
+async def test_a_stranger_posting_candidates_cannot_grow_redis(
+    redis_server: Any, redis_client: Any
+) -> None:
+    await flush(redis_server)
+    manager = AsyncSignalingManager(backplane=redis_server.url)
+    server = await start_server(manager)
+    try:
+        await manager.start()
+        before = (await redis_client.info("memory"))["used_memory"]
+        statuses = []
+        for i in range(300):  # what grew Redis by 80 MB before: big bodies, fresh sessions
+            body = candidate(session(), 5000, junk="y" * 200_000)
+            status, _, _ = await http_request(
+                f"{server.url}/candidate", "POST",
+                json.dumps({"room": "r", "peer_id": f"p{i}", "candidate": body}).encode(),
+            )  # fmt: skip
+            statuses.append(status)
+        grown = (await redis_client.info("memory"))["used_memory"] - before
+        assert statuses.count(200) == Limits().max_pending_per_address  # one address: 20
+        assert set(statuses[20:]) == {429}
+        assert grown < 200_000, grown  # a few KiB of parsed fields, not 60 MB of junk
+    finally:
+        await server.close()
+        await manager.close()
