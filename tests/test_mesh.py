@@ -138,3 +138,56 @@ async def test_sig_envelopes_are_for_mesh_rooms_only(
     assert error["code"] == "ERR_PROTOCOL" and "mesh" in error["message"]
     await alice.send_message("still here")
     assert await bob.expect("message") == ("alice", "still here", None)
+
+
+HOSTILE_SIGNALS = [
+    {"k": "resend", "s": 10**9, "e": {"t": "emit", "e": [1], "d": 1}},  # unhashable event
+    {"k": "resend", "s": 10**9 + 1, "e": {"t": "emit", "e": {"a": 1}, "d": 1}},
+    {"k": "resend", "s": 10**9 + 2, "e": {"t": "msg", "d": ["not", "text"]}},
+    {"k": "resend", "s": "7", "e": None},
+    {"k": "neg", "link": ["x"], "description": 5},
+    {"k": "neg", "link": "l1", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}},
+    {"k": "switch", "link": {"a": 1}},
+    {"k": ["fallback"]},
+]
+
+
+async def test_hostile_signals_and_direct_frames_end_nothing_for_a_python_peer(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    """What another member sends a Python peer is validated as the server validates client
+    frames: the victim keeps its connection and every broadcast (finding 4)."""
+    import json
+
+    from peerpyrtc._clientmesh import ClientMesh
+
+    server, _ = await make_server(topology="mesh")
+    recs = [await join(clients, server.url, name) for name in ("victim", "zed")]
+    victim, zed = clients
+    victim_rec = recs[0]
+    await until(lambda: all_direct(victim, 1) and all_direct(zed, 1))
+    assert zed._queue is not None
+    for i in range(20):  # the attack, interleaved with the room's broadcasts
+        for d in HOSTILE_SIGNALS:
+            zed._queue.put(json.dumps({"t": "sig", "to": "victim", "d": d}))
+        await zed.broadcast("tick", i)
+    got = [await victim_rec.expect("message", lambda m: m[2] == "tick") for _ in range(20)]
+    assert [m[1] for m in got] == list(range(20))
+    assert victim.connected and not [k for k, _ in victim_rec.history if k == "close"]
+    assert not [m for k, m in victim_rec.history if k == "message" and m[2] != "tick"]
+    # direct frames: strict JSON, and a peer that never switches cannot make us hold more
+    mesh: ClientMesh = victim._mesh
+    pair = mesh.pairs["zed"]
+    link = pair.link
+    assert link is not None
+    for frame in ['{"t":"d","s":1,"b":[NaN]}', '{"t":"d","s":1,"b":["\\ud800"]}', "[[[[", 5]:
+        mesh.on_frame(pair, link, frame)  # type: ignore[arg-type]
+    pair.in_direct = False  # as if zed had never sent its switch
+    flood = json.dumps({"t": "d", "s": pair.in_seq + 1, "b": [{"t": "msg", "d": "x"}] * 1100})
+    mesh.on_frame(pair, link, flood)
+    assert pair.held == [] and link.closed  # fell back instead of holding without bound
+    # (its own numbers it may spoil: the resends above put its sequence far ahead, so the
+    # victim now ignores zed's numbered messages; the room's broadcasts still arrive)
+    await zed.broadcast("after", 1)
+    assert await victim_rec.expect("message", lambda m: m[2] == "after") == ("zed", 1, "after")
+    assert victim.connected

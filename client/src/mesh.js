@@ -17,6 +17,11 @@ export const MAX_DIRECT_BYTES = 64000;
 const ACK_EVERY = 32;
 const ACK_AFTER_MS = 100;
 const MAX_UNACKED = 10000;
+// unacknowledged direct bytes per pair: past it, fall back; the resend through the relay then
+// stays well inside the server's byte burst (4 MiB), so a peer that never acknowledges cannot
+// get this one cut off as a flooder
+const MAX_UNACKED_BYTES = 1 << 20;
+const MAX_HELD = 1024; // direct envelopes kept before the peer's `switch`: past it, fall back
 const RETRY_MS = [1000, 3000, 10000, 30000];
 const NEW_LINK_MS = 500;
 
@@ -84,7 +89,11 @@ export class Mesh {
   sendDirect(pair, raw) {
     pair.outSeq += 1;
     pair.unacked.push([pair.outSeq, raw]);
-    if (pair.unacked.length > MAX_UNACKED) { pair.link.close('too far behind'); return; }
+    pair.unackedBytes += raw.length;
+    if (pair.unacked.length > MAX_UNACKED || pair.unackedBytes > MAX_UNACKED_BYTES) {
+      pair.link.close('too far behind');
+      return;
+    }
     pair.outbox.push(raw);
     if (pair.outbox.length === 1) queueMicrotask(() => this.flushDirect(pair));
   }
@@ -150,6 +159,7 @@ export class Mesh {
     this.host.signal(pair.id, { k: 'fallback', link: linkId });
     for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: 'resend', s, e: JSON.parse(raw) });
     pair.unacked = [];
+    pair.unackedBytes = 0;
     pair.outbox = [];
     this.host.changed();
   }
@@ -205,20 +215,22 @@ export class Mesh {
     try { value = JSON.parse(frame); } catch { return; }
     if (value?.t === 'a' && Number.isInteger(value.s)) {
       pair.unacked = pair.unacked.filter(([s]) => s > value.s);
+      pair.unackedBytes = pair.unacked.reduce((n, [, raw]) => n + raw.length, 0);
     } else if (value?.t === 'd' && Number.isInteger(value.s) && Array.isArray(value.b)) {
-      value.b.forEach((env, i) => {
+      for (const [i, env] of value.b.entries()) {
         const s = value.s + i;
-        if (s <= pair.inSeq) return; // already had it (resent through the relay)
+        if (s <= pair.inSeq) continue; // already had it (resent through the relay)
         if (pair.inDirect) this.accept(pair, s, env);
-        else pair.held.push([s, env]);
-      });
+        else if (pair.held.length < MAX_HELD) pair.held.push([s, env]);
+        else { pair.held = []; link.close('too many direct frames before the switch'); return; }
+      }
     }
   }
 
   accept(pair, s, env, ack = true) {
     if (s <= pair.inSeq) return;
     pair.inSeq = s;
-    if (env && (env.t === 'msg' || env.t === 'emit')) this.host.deliver(pair.id, env);
+    if (validDirect(env)) this.host.deliver(pair.id, env);
     if (!ack || !pair.link?.isOpen) return;
     pair.unackedIn += 1;
     if (pair.unackedIn >= ACK_EVERY) this.ack(pair);
@@ -241,6 +253,7 @@ class Pair {
     this.out = 'relay'; // how our messages reach this peer
     this.outSeq = 0;
     this.unacked = []; // [seq, raw] sent direct, not yet acknowledged
+    this.unackedBytes = 0;
     this.outbox = [];
     this.inDirect = false; // its `switch` arrived: its direct frames are delivered
     this.inSeq = 0; // the last of its numbered messages delivered
@@ -253,4 +266,10 @@ class Pair {
   }
 
   get canSend() { return this.out === 'direct' && !!this.link?.isOpen; }
+}
+
+/** A direct envelope another peer sent, checked as the server checks a client's. */
+function validDirect(env) {
+  if (env?.t === 'msg') return typeof env.d === 'string';
+  return env?.t === 'emit' && typeof env.e === 'string' && env.e.length > 0 && env.e.length <= 128;
 }

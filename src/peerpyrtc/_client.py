@@ -399,8 +399,7 @@ class AsyncClient(ClientEvents):
         if self._queue is not None:
             self._queue.put(protocol.signal(to, data))
 
-    def _deliver_direct(self, sender: str, env: dict[str, Any]) -> None:
-        event, data = env.get("e"), env.get("d")
+    def _deliver_direct(self, sender: str, event: str | None, data: Any) -> None:
         self._call(self.on_message, sender, data, event)
         self._emit(event or "message", sender, data)
 

@@ -48,6 +48,8 @@ class ClientEvents:
             self._handlers[event].remove(handler)
 
     def _emit(self, event: str, *args: Any) -> None:
+        if not isinstance(event, str):  # (validated before; a lookup must never raise)
+            return
         handlers = self._handlers.get(event)
         if handlers:
             for handler in list(handlers):

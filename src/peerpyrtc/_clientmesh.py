@@ -20,7 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
+
+from . import _protocol as protocol
+from ._candidates import AddressPolicy, candidate_from_json
+from ._errors import PeerPyRTCError
+from ._limits import Limits
 
 __all__ = ["ClientMesh"]
 
@@ -30,8 +34,36 @@ MAX_DIRECT_BYTES = 64000
 ACK_EVERY = 32
 ACK_AFTER = 0.1
 MAX_UNACKED = 10000
+#: Unacknowledged direct bytes per pair: past it the pair falls back, and the resend of at
+#: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
+#: peer that never acknowledges cannot make the server cut this one off as a flooder.
+MAX_UNACKED_BYTES = 1 << 20
 RETRY = (1.0, 3.0, 10.0, 30.0)
 NEW_LINK_SECONDS = 0.5
+#: Direct envelopes held before the peer's ``switch``: past it the pair falls back.
+MAX_HELD = 1024
+#: Candidates kept for a link whose description has not arrived.
+MAX_EARLY = 64
+#: A peer's candidates for addresses a direct link never probes (as the server's default).
+DIRECT_POLICY = AddressPolicy(Limits().blocked_candidate_networks)
+
+
+def direct_envelope(env: Any) -> tuple[str | None, Any] | None:
+    """``(event, data)`` of a direct ``msg``/``emit`` envelope another peer sent, validated
+    as the server validates a client's (strict JSON contents, a string event name of 1 to
+    128 characters, a string message); None for anything else."""
+    if not isinstance(env, dict):
+        return None
+    try:
+        protocol.check_contents(env)
+    except PeerPyRTCError:
+        return None
+    kind, event, data = env.get("t"), env.get("e"), env.get("d")
+    if kind == "msg" and isinstance(data, str):
+        return None, data
+    if kind == "emit" and isinstance(event, str) and 0 < len(event) <= protocol.MAX_EVENT_LENGTH:
+        return event, data
+    return None
 
 
 class Link:
@@ -88,7 +120,8 @@ class Link:
                     self._signal_description()
             elif isinstance(d.get("candidate"), dict):
                 if pc.remoteDescription is None:
-                    self._early.append(d["candidate"])
+                    if len(self._early) < MAX_EARLY:  # a flood of them is dropped
+                        self._early.append(d["candidate"])
                 else:
                     await self._add(d["candidate"])
         except Exception as exc:  # a bad or hostile signal ends this link only
@@ -96,15 +129,11 @@ class Link:
             self.close("negotiation failed")
 
     async def _add(self, init: dict[str, Any]) -> None:
-        text = str(init.get("candidate", ""))
-        if not text:
-            return
-        candidate = candidate_from_sdp(
-            text.split(":", 1)[1] if text.startswith("candidate:") else text
-        )
-        candidate.sdpMid = init.get("sdpMid")
-        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
-        await self.pc.addIceCandidate(candidate)
+        # validated as the server validates a client's; loopback, link-local, metadata and
+        # multicast addresses are never probed for another peer
+        candidate = candidate_from_json(init, DIRECT_POLICY)
+        if candidate is not None:
+            await self.pc.addIceCandidate(candidate)
 
     def send(self, frame: str) -> None:
         self.channel.send(frame)
@@ -126,6 +155,7 @@ class Pair:
         self.out = "relay"
         self.out_seq = 0
         self.unacked: list[tuple[int, str]] = []
+        self.unacked_bytes = 0
         self.outbox: list[str] = []
         self.in_direct = False
         self.in_seq = 0
@@ -149,7 +179,7 @@ class ClientMesh:
         self_id: str,
         members: Callable[[], list[str]],
         signal: Callable[[str, dict[str, Any]], None],
-        deliver: Callable[[str, dict[str, Any]], None],
+        deliver: Callable[[str, str | None, Any], None],
         configuration: Callable[[], RTCConfiguration],
         spawn: Callable[[Any], None],
     ) -> None:
@@ -199,7 +229,9 @@ class ClientMesh:
     def _send_direct(self, pair: Pair, raw: str) -> None:
         pair.out_seq += 1
         pair.unacked.append((pair.out_seq, raw))
-        if len(pair.unacked) > MAX_UNACKED and pair.link is not None:
+        pair.unacked_bytes += len(raw)
+        too_far = len(pair.unacked) > MAX_UNACKED or pair.unacked_bytes > MAX_UNACKED_BYTES
+        if too_far and pair.link is not None:
             pair.link.close("too far behind")
             return
         pair.outbox.append(raw)
@@ -249,7 +281,7 @@ class ClientMesh:
             self.signal(pair.id, {"k": "fallback", "link": link.link_id})
             for seq, raw in pair.unacked:
                 self.signal(pair.id, {"k": "resend", "s": seq, "e": json.loads(raw)})
-            pair.unacked, pair.outbox = [], []
+            pair.unacked, pair.outbox, pair.unacked_bytes = [], [], 0
         if self.pairs.get(pair.id) is pair and self.self_id > pair.id and reason != "replaced":
             delay = RETRY[min(pair.retries, len(RETRY) - 1)]
             pair.retries += 1
@@ -280,6 +312,13 @@ class ClientMesh:
 
     # -------------------------------------------------------------- receiving
     def on_signal(self, sender: str, d: dict[str, Any]) -> None:
+        """A peer's signal; whatever it holds, it ends at most that peer's link."""
+        try:
+            self._on_signal(sender, d)
+        except Exception as exc:
+            logger.debug("a bad signal from %s ignored: %r", sender, exc)
+
+    def _on_signal(self, sender: str, d: dict[str, Any]) -> None:
         pair = self.pairs.get(sender)
         if pair is None:
             return
@@ -310,16 +349,24 @@ class ClientMesh:
                 self._accept(pair, resent, d.get("e"), ack=False)
 
     def on_frame(self, pair: Pair, link: Link, frame: str | bytes) -> None:
+        """A direct frame (runs in aiortc's receive loop: nothing may escape it)."""
+        try:
+            self._on_frame(pair, link, frame)
+        except Exception as exc:
+            logger.debug("a bad direct frame from %s ignored: %r", pair.id, exc)
+
+    def _on_frame(self, pair: Pair, link: Link, frame: str | bytes) -> None:
         if pair.link is not link or not isinstance(frame, str):
             return
         try:
-            value = json.loads(frame)
-        except ValueError:
+            value = protocol.loads(frame)  # strict: no NaN, no lone surrogates, bounded depth
+        except PeerPyRTCError:
             return
         if not isinstance(value, dict) or type(value.get("s")) is not int:
             return
         if value.get("t") == "a":
             pair.unacked = [(s, raw) for s, raw in pair.unacked if s > value["s"]]
+            pair.unacked_bytes = sum(len(raw) for _, raw in pair.unacked)
         elif value.get("t") == "d" and isinstance(value.get("b"), list):
             for i, env in enumerate(value["b"]):
                 seq = value["s"] + i
@@ -327,6 +374,10 @@ class ClientMesh:
                     continue
                 if pair.in_direct:
                     self._accept(pair, seq, env)
+                elif len(pair.held) >= MAX_HELD:  # frames pushed without a switch: fall back
+                    pair.held = []
+                    link.close("too many direct frames before the switch")
+                    return
                 else:
                     pair.held.append((seq, env))
 
@@ -334,8 +385,9 @@ class ClientMesh:
         if seq <= pair.in_seq:
             return
         pair.in_seq = seq
-        if isinstance(env, dict) and env.get("t") in ("msg", "emit"):
-            self.deliver(pair.id, env)
+        valid = direct_envelope(env)
+        if valid is not None:
+            self.deliver(pair.id, *valid)
         if not ack or pair.link is None or not pair.link.is_open:
             return
         pair.unacked_in += 1

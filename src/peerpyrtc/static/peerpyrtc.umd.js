@@ -658,6 +658,8 @@ var MAX_DIRECT_BYTES = 64e3;
 var ACK_EVERY = 32;
 var ACK_AFTER_MS = 100;
 var MAX_UNACKED = 1e4;
+var MAX_UNACKED_BYTES = 1 << 20;
+var MAX_HELD = 1024;
 var RETRY_MS = [1e3, 3e3, 1e4, 3e4];
 var NEW_LINK_MS = 500;
 var Mesh = class {
@@ -721,7 +723,8 @@ var Mesh = class {
   sendDirect(pair, raw) {
     pair.outSeq += 1;
     pair.unacked.push([pair.outSeq, raw]);
-    if (pair.unacked.length > MAX_UNACKED) {
+    pair.unackedBytes += raw.length;
+    if (pair.unacked.length > MAX_UNACKED || pair.unackedBytes > MAX_UNACKED_BYTES) {
       pair.link.close("too far behind");
       return;
     }
@@ -794,6 +797,7 @@ var Mesh = class {
     this.host.signal(pair.id, { k: "fallback", link: linkId });
     for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: "resend", s, e: JSON.parse(raw) });
     pair.unacked = [];
+    pair.unackedBytes = 0;
     pair.outbox = [];
     this.host.changed();
   }
@@ -852,19 +856,25 @@ var Mesh = class {
     }
     if (value?.t === "a" && Number.isInteger(value.s)) {
       pair.unacked = pair.unacked.filter(([s]) => s > value.s);
+      pair.unackedBytes = pair.unacked.reduce((n, [, raw]) => n + raw.length, 0);
     } else if (value?.t === "d" && Number.isInteger(value.s) && Array.isArray(value.b)) {
-      value.b.forEach((env, i) => {
+      for (const [i, env] of value.b.entries()) {
         const s = value.s + i;
-        if (s <= pair.inSeq) return;
+        if (s <= pair.inSeq) continue;
         if (pair.inDirect) this.accept(pair, s, env);
-        else pair.held.push([s, env]);
-      });
+        else if (pair.held.length < MAX_HELD) pair.held.push([s, env]);
+        else {
+          pair.held = [];
+          link.close("too many direct frames before the switch");
+          return;
+        }
+      }
     }
   }
   accept(pair, s, env, ack = true) {
     if (s <= pair.inSeq) return;
     pair.inSeq = s;
-    if (env && (env.t === "msg" || env.t === "emit")) this.host.deliver(pair.id, env);
+    if (validDirect(env)) this.host.deliver(pair.id, env);
     if (!ack || !pair.link?.isOpen) return;
     pair.unackedIn += 1;
     if (pair.unackedIn >= ACK_EVERY) this.ack(pair);
@@ -887,6 +897,7 @@ var Pair = class {
     this.out = "relay";
     this.outSeq = 0;
     this.unacked = [];
+    this.unackedBytes = 0;
     this.outbox = [];
     this.inDirect = false;
     this.inSeq = 0;
@@ -901,6 +912,10 @@ var Pair = class {
     return this.out === "direct" && !!this.link?.isOpen;
   }
 };
+function validDirect(env) {
+  if (env?.t === "msg") return typeof env.d === "string";
+  return env?.t === "emit" && typeof env.e === "string" && env.e.length > 0 && env.e.length <= 128;
+}
 
 // src/inbound.js
 function createMesh(conn) {
