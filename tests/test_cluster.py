@@ -8,8 +8,8 @@ process-level tests (SIGKILL, ``--workers``) are in test_cluster_processes.py.
 from __future__ import annotations
 
 import asyncio
-import sys
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -160,7 +160,6 @@ async def test_the_redis_password_reaches_no_client_log_or_stderr(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from conftest import http_request
-
     from peerpyrtc import start_server
 
     secret = "hunter2-redis-password"

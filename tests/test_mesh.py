@@ -146,7 +146,11 @@ HOSTILE_SIGNALS = [
     {"k": "resend", "s": 10**9 + 2, "e": {"t": "msg", "d": ["not", "text"]}},
     {"k": "resend", "s": "7", "e": None},
     {"k": "neg", "link": ["x"], "description": 5},
-    {"k": "neg", "link": "l1", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}},
+    {
+        "k": "neg",
+        "link": "l1",
+        "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"},
+    },
     {"k": "switch", "link": {"a": 1}},
     {"k": ["fallback"]},
 ]
