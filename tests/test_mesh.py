@@ -140,6 +140,28 @@ async def test_sig_envelopes_are_for_mesh_rooms_only(
     assert await bob.expect("message") == ("alice", "still here", None)
 
 
+async def test_a_skip_list_cannot_hide_a_relay_room_message_from_chosen_members(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    server, manager = await make_server()
+    seen: list[Any] = []
+    manager.message_handler(lambda room, peer_id, message: seen.append(message))
+    await join(clients, server.url, "alice")
+    bob = await join(clients, server.url, "bob")
+    carol = await join(clients, server.url, "carol")
+    alice = clients[0]
+    errors: asyncio.Queue[Any] = asyncio.Queue()
+    alice.on("error", lambda sender, error: errors.put_nowait(error))
+    assert alice._queue is not None
+    alice._queue.put('{"t":"msg","d":"not for bob","x":["bob"]}')
+    error = await asyncio.wait_for(errors.get(), TIMEOUT)
+    assert error["code"] == "ERR_PROTOCOL" and "mesh" in error["message"]
+    await alice.send_message("for everyone")  # nothing of the refused one reached anyone
+    for rec in (bob, carol):
+        assert await rec.expect("message") == ("alice", "for everyone", None)
+    await until(lambda: seen == ["for everyone"])
+
+
 HOSTILE_SIGNALS = [
     {"k": "resend", "s": 10**9, "e": {"t": "emit", "e": [1], "d": 1}},  # unhashable event
     {"k": "resend", "s": 10**9 + 1, "e": {"t": "emit", "e": {"a": 1}, "d": 1}},

@@ -256,3 +256,30 @@ async def test_python_client_reconnects_after_a_server_restart(clients: list[Asy
     finally:
         await first.kill()
         await second.kill()
+
+
+async def test_one_address_cannot_hold_every_connection(clients: list[AsyncClient]) -> None:
+    """Finding 13: connections per address are capped (behind a trusted proxy, per client),
+    so one address cannot take every port of a UDP range from everyone else."""
+    from peerpyrtc import AsyncSignalingManager, start_server
+
+    manager = AsyncSignalingManager(
+        limits=Limits(max_peers_per_address=3), udp_ports="50300-50309"
+    )
+    server = await start_server(manager, trusted_proxies=["127.0.0.1"])
+    try:
+        mallory = {"X-Forwarded-For": "198.51.100.66"}
+        for i in range(3):
+            await connect(clients, server.url, "r", f"m{i}", headers=mallory)
+        with pytest.raises(SignalingError) as refused:
+            await AsyncClient(server.url, "r", "m3", headers=mallory, timeout=1).connect()
+        assert refused.value.status == 429 and "this address" in str(refused.value)
+        again = AsyncClient(server.url, "r", "m0", headers=mallory, timeout=5)
+        again.session = clients[0].session  # its own reconnect is never refused
+        await again.connect()
+        clients.append(again)
+        await connect(clients, server.url, "r", "alice", headers={"X-Forwarded-For": "203.0.113.5"})
+        assert len(manager.get_room_peers("r")) == 4
+    finally:
+        await server.close()
+        await manager.close()

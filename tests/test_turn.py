@@ -18,7 +18,7 @@ import pytest
 
 from browser_support import BLANK_PAGE, JOIN_JS, chromium, needs_chromium
 from conftest import http_request
-from peerpyrtc import AsyncSignalingManager, start_server
+from peerpyrtc import AsyncSignalingManager, Limits, start_server
 from peerpyrtc._turn import TurnCredentials
 
 SECRET = "coturn-shared-secret-0123456789"
@@ -57,7 +57,7 @@ async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_se
     body = json.dumps({"room": "r", "peer_id": "alice"}).encode()
     status, _, raw = await http_request(server.url + "/ice", "POST", body)
     reply = json.loads(raw)
-    assert status == 200 and reply["ttl"] == 3600
+    assert status == 200 and reply["ttl"] == 600  # short by default
     assert reply["iceServers"][0] == {"urls": ["stun:stun.example.org:3478"]}
     [turn] = reply["iceServers"][1:]
     assert turn["username"].endswith(":alice") and turn["credential"]
@@ -70,6 +70,42 @@ async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_se
     body = json.dumps({"room": "r", "peer_id": "mallory"}).encode()
     status, _, raw = await http_request(server.url + "/ice", "POST", body)
     assert status == 403 and json.loads(raw)["code"] == "ERR_FORBIDDEN"
+
+
+async def test_ice_is_rate_limited_and_mints_only_for_a_free_id_or_its_session(
+    make_server: Any,
+) -> None:
+    """Finding 14: no minting for an id another session holds (or after it was taken back
+    by a kick, for anyone but a new holder), and at most 30 requests a minute per address."""
+    from peerpyrtc import AsyncClient
+
+    server, manager = await make_server(
+        turn_secret=SECRET, turn_urls=["turn:turn.example.org:3478?transport=udp"],
+        limits=Limits(max_ice_requests_per_minute=5),
+    )  # fmt: skip
+
+    async def ice(peer_id: str, session: str | None = None) -> tuple[int, Any]:
+        body: dict[str, Any] = {"room": "r", "peer_id": peer_id}
+        if session is not None:
+            body["session"] = session
+        status, _, raw = await http_request(
+            server.url + "/ice", "POST", json.dumps(body).encode()
+        )
+        return status, json.loads(raw)
+
+    async with AsyncClient(server.url, "r", "alice") as alice:  # its own /ice: 1 of 5
+        status, reply = await ice("alice")  # a stranger for alice's id: nothing minted
+        assert status == 409 and reply["code"] == "ERR_PEER_ID_TAKEN"
+        assert "iceServers" not in reply
+        status, reply = await ice("alice", "x" * 24)
+        assert status == 409
+        status, reply = await ice("alice", alice.session)  # alice herself
+        assert status == 200 and reply["iceServers"][0]["username"].endswith(":alice")
+        assert await manager.kick("r", "alice", "bye")
+    status, reply = await ice("bob")  # 5 of 5: a free id
+    assert status == 200
+    status, reply = await ice("carol")
+    assert status == 429 and reply["code"] == "ERR_RATE_LIMITED"
 
 
 needs_relay_policy = pytest.mark.skipif(

@@ -53,7 +53,7 @@ export class RelayTransport {
     const own = this.options.iceServers || [];
     if (this.options.fetchIceServers === false) return own;
     try {
-      const reply = await postJSON(this.url('ice'), { room: this.room, peer_id: this.peerId },
+      const reply = await postJSON(this.url('ice'), { room: this.room, peer_id: this.peerId, session: this.session },
         this.requestOptions());
       return [...(Array.isArray(reply?.iceServers) ? reply.iceServers : []), ...own];
     } catch (error) {

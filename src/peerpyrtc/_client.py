@@ -207,8 +207,9 @@ class AsyncClient(ClientEvents):
         self._welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
         self._rtc_config, self._turn_count, silent = await client_configuration(
-            self._ice, self.fetch_ice_servers, (self.server_url, self.room, self.peer_id),
-            self.timeout, self.headers, self.ice_transport_policy, self._turn_choice,
+            self._ice, self.fetch_ice_servers,
+            (self.server_url, self.room, self.peer_id, self.session), self.timeout,
+            self.headers, self.ice_transport_policy, self._turn_choice,
         )  # fmt: skip
         self._conn = conn = ClientConnection(
             self._rtc_config, lambda frame: self._on_frame(frame, generation),

@@ -137,7 +137,7 @@ class ClientConnection:
 async def client_configuration(
     pool: IceServerPool,
     fetch: bool,
-    where: tuple[str, str, str],
+    where: tuple[str, str, str, str],
     timeout: float,
     headers: dict[str, str],
     policy: str,
@@ -146,8 +146,9 @@ async def client_configuration(
     """The configuration for one attempt, how many TURN URLs there are to try, and a TURN
     URL of the client's own that the probe left out (it did not answer), if any.
 
-    ``where``: (server_url, room, peer_id). The server's ICE servers come first (``fetch``),
-    then the client's own; the ``turn_choice``-th TURN URL goes first (aiortc uses one).
+    ``where``: (server_url, room, peer_id, session). The server's ICE servers come first
+    (``fetch``), then the client's own; the ``turn_choice``-th TURN URL goes first (aiortc
+    uses one).
     """
     configuration = await pool.configuration()
     servers = list(configuration.iceServers or [])
@@ -161,12 +162,20 @@ async def client_configuration(
 
 
 async def fetch_ice_servers(
-    server_url: str, room: str, peer_id: str, timeout: float, headers: dict[str, str]
+    server_url: str,
+    room: str,
+    peer_id: str,
+    session: str,
+    timeout: float,
+    headers: dict[str, str],
 ) -> list[RTCIceServer]:
     """The server's ICE servers for one peer (``POST /ice``); none from a server without it."""
     try:
         reply = await post_json(
-            urljoin(server_url, "ice"), {"room": room, "peer_id": peer_id}, timeout, headers
+            urljoin(server_url, "ice"),
+            {"room": room, "peer_id": peer_id, "session": session},
+            timeout,
+            headers,
         )
         return normalize_ice_servers(reply.get("iceServers") or [])
     except Exception as exc:  # an older server, a refusal (the offer will say why), garbage

@@ -67,6 +67,12 @@ class Limits:
     max_pending_offers: int = 256
     #: ...and per remote address (as the adapter saw it).
     max_pending_per_address: int = 20
+    #: Open (and pending) connections from one address, server-wide; past it, 429. Keeps
+    #: one client from holding every UDP port of ``udp_ports`` or every seat.
+    max_peers_per_address: int = 64
+    #: ``POST /ice`` requests one address may make per minute (each may mint TURN
+    #: credentials); past it, 429.
+    max_ice_requests_per_minute: int = 30
     #: Candidate addresses the server never sends connectivity checks to for a client
     #: (CIDRs): loopback, unspecified, link-local and cloud metadata, multicast, broadcast.
     #: Private LAN ranges are allowed. Set to ``()`` to allow every address.

@@ -35,7 +35,7 @@ from ._lifecycle import CLOSE_GRACE, PeerLifecycle
 from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
 from ._network import ServerNetwork
-from ._offers import EarlyCandidates, validate_offer
+from ._offers import AddressRate, EarlyCandidates, limit_connections, validate_offer
 from ._peer import ServerPeer
 from ._protocol import PROTOCOL_VERSION
 from ._relay import Relay
@@ -91,7 +91,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         backplane: str | None = None,
         turn_secret: str | None = None,
         turn_urls: Iterable[str] = (),
-        turn_ttl: int = 3600,
+        turn_ttl: int = 600,
         public_ip: str | None = None,
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
@@ -124,6 +124,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         self._active: dict[Key, ServerPeer] = {}
         self._pending: dict[Key, ServerPeer] = {}
         self._early = EarlyCandidates(self.limits)
+        self._ice_rate = AddressRate(self.limits.max_ice_requests_per_minute)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
@@ -172,7 +173,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         key = (room, peer_id)
         configuration = await self._ice.configuration()
         self._check_open()
-        self._limit_pending(addr)
+        limit_connections(self.limits, self._pending, self._active, addr, key)
         previous = await self._store.claim(room, peer_id, session)
         try:  # from here on, any failure gives the claim back (unless a newer offer holds it)
             if self._backplane is not None:
@@ -321,16 +322,34 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         return True
 
     async def client_ice_servers(
-        self, room: str, peer_id: str, *, metadata: dict[str, Any] | None = None
+        self,
+        room: str,
+        peer_id: str,
+        *,
+        session: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The ICE servers a client should use (``POST /ice``): ``{"iceServers", "ttl"}``.
 
         STUN servers as configured, and TURN credentials minted for ``peer_id`` when a
-        ``turn_secret`` is set; only for clients the ``authorize`` hooks admit.
+        ``turn_secret`` is set: only for clients the ``authorize`` hooks admit, only for an
+        id that is free or held by ``session``, and at most
+        ``Limits.max_ice_requests_per_minute`` per address.
+
+        Raises:
+            RateLimited: too many requests from this address.
+            PeerIdTaken: another session holds ``peer_id`` (nothing is minted for it).
         """
         self._check_open()
         validate_id(room, "room", self.limits)
         validate_id(peer_id, "peer_id", self.limits)
+        session = validate_session(session)
+        self._ice_rate.take(_remote_addr(metadata), "ICE server requests")
+        if self._turn is not None:
+            await self.start()
+            held = await self._store.holder(room, peer_id)
+            if held is not None and held != session:
+                raise PeerIdTaken(f"peer id {peer_id!r} is in use in room {room!r}")
         if self._hooks.authorizers:
             await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": {}})
         usable = await self._ice.usable()  # a STUN server that does not answer is left out
@@ -410,16 +429,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         if self._backplane is not None:
             return self._backplane.delivery
         return Delivery(self._memory_store().next_seq_nowait)
-
-    def _limit_pending(self, addr: str | None) -> None:
-        """Bound the offers this process is setting up, server-wide and per address."""
-        limits = self.limits
-        if len(self._pending) >= limits.max_pending_offers:
-            raise RateLimited("too many connections are being set up; try again shortly")
-        if addr is not None:
-            same = sum(1 for p in self._pending.values() if p.remote_addr == addr)
-            if same >= limits.max_pending_per_address:
-                raise RateLimited("too many connections from this address are being set up")
 
     async def _add_candidate(self, peer: ServerPeer, candidate: dict[str, Any]) -> None:
         parsed = candidate_from_json(candidate, self._policy)

@@ -14,7 +14,13 @@ from ._errors import InvalidRequest, PayloadTooLarge, ProtocolError, RateLimited
 from ._limits import Limits, new_session, validate_info, validate_session
 from ._protocol import PROTOCOL_VERSION, check_contents
 
-__all__ = ["EarlyCandidates", "ValidOffer", "validate_offer"]
+__all__ = [
+    "AddressRate",
+    "EarlyCandidates",
+    "ValidOffer",
+    "limit_connections",
+    "validate_offer",
+]
 
 
 class ValidOffer(NamedTuple):
@@ -105,3 +111,52 @@ class EarlyCandidates:
 
     def clear(self) -> None:
         self._kept.clear()
+
+
+class AddressRate:
+    """A per-address token bucket (``per_minute`` requests, the same burst), bounded in the
+    addresses it remembers (the idlest are forgotten first, which only forgives them)."""
+
+    def __init__(self, per_minute: int, remember: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self.remember = remember
+        self._buckets: dict[str, tuple[float, float]] = {}  # addr -> (tokens, when)
+
+    def take(self, addr: str | None, what: str) -> None:
+        """Take one request for ``addr``; raise :class:`RateLimited` when its bucket is dry."""
+        if addr is None or self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        tokens, when = self._buckets.pop(addr, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - when) * self.per_minute / 60.0)
+        if tokens < 1:
+            self._buckets[addr] = (tokens, now)
+            raise RateLimited(f"too many {what} from this address; try again in a minute")
+        self._buckets[addr] = (tokens - 1, now)  # last in the dict: most recently used
+        while len(self._buckets) > self.remember:
+            del self._buckets[next(iter(self._buckets))]
+
+
+def limit_connections(
+    limits: Limits,
+    pending: Mapping[tuple[str, str], Any],
+    active: Mapping[tuple[str, str], Any],
+    addr: str | None,
+    key: tuple[str, str],
+) -> None:
+    """Bound the offers a process is setting up (server-wide and per address) and the
+    connections one address holds (``pending``/``active``: peers by (room, id), each with a
+    ``remote_addr``; a reconnect of ``key`` replaces its own). Raises :class:`RateLimited`."""
+    if len(pending) >= limits.max_pending_offers:
+        raise RateLimited("too many connections are being set up; try again shortly")
+    if addr is None:
+        return
+    same = sum(1 for p in pending.values() if p.remote_addr == addr)
+    if same >= limits.max_pending_per_address:
+        raise RateLimited("too many connections from this address are being set up")
+    held = sum(
+        1 for table in (pending, active) for k, p in table.items()
+        if p.remote_addr == addr and k != key
+    )  # fmt: skip
+    if held >= limits.max_peers_per_address:
+        raise RateLimited("too many connections from this address")

@@ -301,6 +301,10 @@ class RedisStore(RoomStore):
         owner = await self.redis.hget(f"{self.prefix}r:{room}:owners", peer_id)
         return owner.decode() if owner is not None else None
 
+    async def holder(self, room: str, peer_id: str) -> str | None:
+        session = await self.redis.hget(f"{self.prefix}r:{room}:claims", peer_id)
+        return session.decode() if session is not None else None
+
     async def room_peers(self, room: str) -> list[dict[str, Any]]:
         return self._peers(await self._run("peers", room))
 

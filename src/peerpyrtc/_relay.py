@@ -180,6 +180,11 @@ class Relay:
                 self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
             )
             return
+        if env.skip is not None and self.topology(peer.room) != "mesh":
+            # the skip list names peers reached directly: a relay room has no direct links,
+            # so it could only hide a message from chosen members while hooks see it as sent
+            self._error(peer, "ERR_PROTOCOL", "'x' is for mesh rooms (peers reached directly)")
+            return
         raw = stamp(env.raw, peer.stamp)
         if env.to is None:
             self.delivery.deliver(peer.room, raw, exclude=peer.id, skip=env.skip)

@@ -75,7 +75,10 @@ async def _leave(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) ->
 
 async def _ice(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
     data = _parse(body, m, ("room", "peer_id"))
-    return 200, await m.client_ice_servers(data["room"], data["peer_id"], metadata=meta)
+    reply = await m.client_ice_servers(
+        data["room"], data["peer_id"], session=data.get("session"), metadata=meta
+    )
+    return 200, reply
 
 
 async def _health(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:

@@ -119,6 +119,10 @@ class RoomStore(abc.ABC):
         """The worker that claimed ``peer_id`` (None when unclaimed)."""
 
     @abc.abstractmethod
+    async def holder(self, room: str, peer_id: str) -> str | None:
+        """The session that holds ``peer_id`` (None when unclaimed)."""
+
+    @abc.abstractmethod
     async def room_peers(self, room: str) -> list[dict[str, Any]]:
         """Every member's description, in join order ([] for an unknown room)."""
 
@@ -217,6 +221,9 @@ class MemoryStore(RoomStore):
 
     async def owner(self, room: str, peer_id: str) -> str | None:
         return self.worker_id if peer_id in self.claims.get(room, {}) else None
+
+    async def holder(self, room: str, peer_id: str) -> str | None:
+        return self.claims.get(room, {}).get(peer_id)
 
     async def room_peers(self, room: str) -> list[dict[str, Any]]:
         return self.room_peers_nowait(room)

@@ -58,7 +58,7 @@ class SignalingManager(HookRegistry):
         backplane: str | None = None,
         turn_secret: str | None = None,
         turn_urls: Iterable[str] = (),
-        turn_ttl: int = 3600,
+        turn_ttl: int = 600,
         public_ip: str | None = None,
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
@@ -256,10 +256,17 @@ class SignalingManager(HookRegistry):
         self._run(self._core.start())
 
     def client_ice_servers(
-        self, room: str, peer_id: str, *, metadata: dict[str, Any] | None = None
+        self,
+        room: str,
+        peer_id: str,
+        *,
+        session: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """ICE servers for one client (see :meth:`AsyncSignalingManager.client_ice_servers`)."""
-        return self._run(self._core.client_ice_servers(room, peer_id, metadata=metadata))
+        return self._run(
+            self._core.client_ice_servers(room, peer_id, session=session, metadata=metadata)
+        )
 
     def close(self) -> None:
         """Close every connection, then stop the threads. Idempotent."""

@@ -26,7 +26,7 @@ __all__ = ["TurnCredentials", "client_ice_servers"]
 class TurnCredentials:
     """Mints coturn REST credentials for a shared secret and the TURN URLs clients use."""
 
-    def __init__(self, secret: str, urls: Iterable[str], ttl: int = 3600) -> None:
+    def __init__(self, secret: str, urls: Iterable[str], ttl: int = 600) -> None:
         if not isinstance(secret, str) or len(secret) < 16:
             raise ValueError("turn_secret must be a string of at least 16 characters")
         self.urls = list(urls)

@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         "turn:turn.example.org:3478?transport=udp (repeatable; needs --turn-secret)",
     )
     serve.add_argument(
-        "--turn-ttl", type=int, default=3600, metavar="SECONDS",
-        help="lifetime of minted TURN credentials (default: %(default)s)",
+        "--turn-ttl", type=int, default=600, metavar="SECONDS",
+        help="lifetime of minted TURN credentials; a connection relayed by TURN lasts at most "
+        "about this plus coturn's allocation lifetime, then the client reconnects with new "
+        "ones (default: %(default)s)",
     )  # fmt: skip
     serve.add_argument(
         "--trust-proxy",
