@@ -109,9 +109,12 @@ async def http_request(
     """One raw HTTP/1.0 request (no client library between the test and the server)."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    if "content-type" in {k.lower() for k in headers if k != "Content-Type"}:
+        del headers["Content-Type"]  # the caller's own spelling wins
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     writer.write(
-        f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"{method} {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\n"
         f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
         + body
     )

@@ -347,3 +347,60 @@ async def test_metrics_and_admin_routes_everywhere(
         status, _, body = await http_request(url + "/admin/kick", "POST", kick, headers=ADMIN)
         assert status == 200 and json.loads(body) == {"removed": True}
         assert await rec.expect("close") == "bye bob"
+
+
+async def test_pages_of_other_origins_and_form_posts_are_refused_everywhere(
+    served: tuple[str, AsyncSignalingManager],
+) -> None:
+    """Finding 10: a page of another origin (same site or not) cannot drive the routes with
+    the visitor's cookies; the server's own pages post JSON, and the beacon of a closing page
+    still leaves."""
+    url, manager = served
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    own = f"http://{host}"
+    payload = json.dumps({"room": "room", "peer_id": "ann", "candidate": {
+        "candidate": CANDIDATE, "sdpMid": "0", "session": "s" * 24}}).encode()  # fmt: skip
+    for origin in ("http://evil.example", f"http://{host.split(':')[0]}:1", "null"):
+        for route in ("/offer", "/candidate", "/ice", "/leave"):
+            status, _, body = await http_request(url + route, "POST", payload, {
+                "Origin": origin, "Cookie": "sessionid=victim"})  # fmt: skip
+            assert status == 403 and json.loads(body)["code"] == "ERR_FORBIDDEN", (origin, route)
+    # the server's own page: JSON only (a text/plain "simple request" is refused) ...
+    status, _, body = await http_request(
+        url + "/candidate", "POST", payload, {"Origin": own, "Content-Type": "text/plain"}
+    )
+    assert status == 415 and json.loads(body)["code"] == "ERR_UNSUPPORTED_MEDIA_TYPE"
+    status, _, _ = await http_request(url + "/candidate", "POST", payload, {"Origin": own})
+    assert status == 200  # parked until its offer
+    # ... but its goodbye beacon is text/plain, and still works
+    async with AsyncClient(url, "room", "bob") as bob:
+        beacon = json.dumps({"room": "room", "peer_id": "bob", "session": bob.session}).encode()
+        status, _, _ = await http_request(
+            url + "/leave", "POST", beacon, {"Origin": own, "Content-Type": "text/plain"}
+        )
+        assert status == 200
+        await asyncio.wait_for(_gone(manager, "bob"), 10)
+
+
+async def _gone(manager: AsyncSignalingManager, peer_id: str) -> None:
+    while peer_id in [p["id"] for p in await manager.fetch_room_peers("room")]:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def test_allowed_origins_open_the_routes_to_other_pages() -> None:
+    from peerpyrtc import start_server
+
+    manager = AsyncSignalingManager(allowed_origins=["https://app.example.org"])
+    server = await start_server(manager)
+    try:
+        body = json.dumps({"room": "r", "peer_id": "p"}).encode()
+        ok, _, _ = await http_request(server.url + "/ice", "POST", body, {
+            "Origin": "https://app.example.org"})  # fmt: skip
+        refused, _, _ = await http_request(server.url + "/ice", "POST", body, {
+            "Origin": "https://app.example.org:8443"})  # fmt: skip
+        assert (ok, refused) == (200, 403)
+    finally:
+        await server.close()
+        await manager.close()
+    with pytest.raises(ValueError, match="allowed_origins"):
+        AsyncSignalingManager(allowed_origins=["app.example.org"])

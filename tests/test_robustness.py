@@ -263,9 +263,7 @@ async def test_one_address_cannot_hold_every_connection(clients: list[AsyncClien
     so one address cannot take every port of a UDP range from everyone else."""
     from peerpyrtc import AsyncSignalingManager, start_server
 
-    manager = AsyncSignalingManager(
-        limits=Limits(max_peers_per_address=3), udp_ports="50300-50309"
-    )
+    manager = AsyncSignalingManager(limits=Limits(max_peers_per_address=3), udp_ports="50300-50309")
     server = await start_server(manager, trusted_proxies=["127.0.0.1"])
     try:
         mallory = {"X-Forwarded-For": "198.51.100.66"}

@@ -88,9 +88,7 @@ async def test_ice_is_rate_limited_and_mints_only_for_a_free_id_or_its_session(
         body: dict[str, Any] = {"room": "r", "peer_id": peer_id}
         if session is not None:
             body["session"] = session
-        status, _, raw = await http_request(
-            server.url + "/ice", "POST", json.dumps(body).encode()
-        )
+        status, _, raw = await http_request(server.url + "/ice", "POST", json.dumps(body).encode())
         return status, json.loads(raw)
 
     async with AsyncClient(server.url, "r", "alice") as alice:  # its own /ice: 1 of 5

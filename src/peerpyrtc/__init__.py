@@ -25,6 +25,7 @@ from ._errors import (
     Unauthorized,
     Unavailable,
     UnknownPeer,
+    UnsupportedMediaType,
 )
 from ._hooks import Message
 from ._limits import Limits
@@ -59,6 +60,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnknownPeer",
+    "UnsupportedMediaType",
     "__version__",
     "apply_patches",
     "client_dir",

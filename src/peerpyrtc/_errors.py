@@ -22,6 +22,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnknownPeer",
+    "UnsupportedMediaType",
 ]
 
 
@@ -65,6 +66,13 @@ class PayloadTooLarge(InvalidRequest):
 
     status = 413
     code = "ERR_TOO_LARGE"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """A page posted a signalling request that is not ``application/json``."""
+
+    status = 415
+    code = "ERR_UNSUPPORTED_MEDIA_TYPE"
 
 
 class RoomFull(PeerPyRTCError):

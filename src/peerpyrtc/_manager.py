@@ -35,7 +35,8 @@ from ._lifecycle import CLOSE_GRACE, PeerLifecycle
 from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
 from ._network import ServerNetwork
-from ._offers import AddressRate, EarlyCandidates, limit_connections, validate_offer
+from ._offers import AddressRate, EarlyCandidates, limit_connections, remote_addr, validate_offer
+from ._origin import OriginPolicy
 from ._peer import ServerPeer
 from ._protocol import PROTOCOL_VERSION
 from ._relay import Relay
@@ -78,6 +79,8 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             (after it): for a TURN server on the same VM, which relays to them.
         udp_ports: ``(low, high)`` or ``"low-high"``: bind every ICE socket in this range.
         udp_port: one UDP port shared by every peer connection (single-port mode).
+        allowed_origins: web origins (``"https://app.example.org"``) whose pages may use
+            the routes besides the server's own; ``["*"]``: any (docs/security.md).
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
         keep_private_candidates: bool = False,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         _patches.apply()
         if debug:
@@ -104,6 +108,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
             raise ValueError("admin_token must be a string of at least 16 characters")
         self.admin_token = admin_token
+        self.origins = OriginPolicy(allowed_origins)
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._turn = TurnCredentials(turn_secret, turn_urls, turn_ttl) if turn_secret else None
         self._network = ServerNetwork(
@@ -166,7 +171,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         validate_id(peer_id, "peer_id", limits)
         sdp, session, info = validate_offer(offer, limits)
         await self.start()
-        addr = _remote_addr(metadata)
+        addr = remote_addr(metadata)
         if self._hooks.authorizers:
             await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": info})
 
@@ -264,7 +269,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             if parsed is None:
                 return
             plane = self._backplane
-            addr = _remote_addr(metadata)
+            addr = remote_addr(metadata)
             if plane is not None and await plane.route_candidate(
                 room, peer_id, candidate, session, addr
             ):
@@ -344,7 +349,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         validate_id(room, "room", self.limits)
         validate_id(peer_id, "peer_id", self.limits)
         session = validate_session(session)
-        self._ice_rate.take(_remote_addr(metadata), "ICE server requests")
+        self._ice_rate.take(remote_addr(metadata), "ICE server requests")
         if self._turn is not None:
             await self.start()
             held = await self._store.holder(room, peer_id)
@@ -441,8 +446,3 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             await peer.pc.addIceCandidate(parsed)
         except Exception as exc:  # aiortc raises ValueError/others for unusable ones
             raise InvalidRequest(f"the candidate was refused: {exc}") from exc
-
-
-def _remote_addr(metadata: dict[str, Any] | None) -> str | None:
-    addr = (metadata or {}).get("remote_addr")
-    return addr if isinstance(addr, str) else None

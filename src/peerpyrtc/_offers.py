@@ -19,6 +19,7 @@ __all__ = [
     "EarlyCandidates",
     "ValidOffer",
     "limit_connections",
+    "remote_addr",
     "validate_offer",
 ]
 
@@ -160,3 +161,9 @@ def limit_connections(
     )  # fmt: skip
     if held >= limits.max_peers_per_address:
         raise RateLimited("too many connections from this address")
+
+
+def remote_addr(metadata: dict[str, Any] | None) -> str | None:
+    """The client's address as the adapter saw it (``metadata["remote_addr"]``), or None."""
+    addr = (metadata or {}).get("remote_addr")
+    return addr if isinstance(addr, str) else None

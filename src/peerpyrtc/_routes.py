@@ -160,6 +160,8 @@ async def dispatch(
     if method != wanted and not (wanted == "GET" and method == "HEAD"):
         return 405, error_body(405, f"use {wanted} for {path}")
     try:
+        if wanted == "POST":  # a page of another origin, or a form's post, is refused
+            manager.origins.check(path, meta["headers"])
         if admin is not None and path not in OPEN_ADMIN_ROUTES:
             _check_admin(manager, meta["headers"])
         return await handler(manager, body, meta)

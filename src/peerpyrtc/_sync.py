@@ -63,6 +63,7 @@ class SignalingManager(HookRegistry):
         udp_ports: str | tuple[int, int] | None = None,
         udp_port: int | None = None,
         keep_private_candidates: bool = False,
+        allowed_origins: Iterable[str] = (),
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -80,6 +81,7 @@ class SignalingManager(HookRegistry):
             "udp_ports": udp_ports,
             "udp_port": udp_port,
             "keep_private_candidates": keep_private_candidates,
+            "allowed_origins": list(allowed_origins),
         }
         self.async_manager = AsyncSignalingManager(**self._config)
         self._hooks: Hooks = self.async_manager._hooks

@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         "ones (default: %(default)s)",
     )  # fmt: skip
     serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (https://app.example.org) whose pages may use the routes, besides "
+        "the server's own; '*' for any (repeatable; default: the server's own only)",
+    )
+    serve.add_argument(
         "--trust-proxy",
         action="append",
         default=[],
@@ -293,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "udp_ports": args.udp_ports,
         "udp_port": args.udp_port,
         "keep_private_candidates": args.keep_private_candidates,
+        "allowed_origins": args.allow_origin,
     }
     try:
         AsyncSignalingManager(**{**options, "backplane": None})  # refuse bad options now

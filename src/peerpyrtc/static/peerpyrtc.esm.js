@@ -452,7 +452,7 @@ var RelayTransport = class {
     try {
       const reply = await postJSON(
         this.url("ice"),
-        { room: this.room, peer_id: this.peerId },
+        { room: this.room, peer_id: this.peerId, session: this.session },
         this.requestOptions()
       );
       return [...Array.isArray(reply?.iceServers) ? reply.iceServers : [], ...own];
