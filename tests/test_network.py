@@ -356,3 +356,45 @@ def test_port_ranges_take_every_valid_port() -> None:
 def test_host_names_in_candidates_are_left_alone() -> None:
     sdp = "v=0\r\na=candidate:1 1 udp 2130706431 abc.local 50000 typ host\r\n"
     assert ServerNetwork(public_ip="203.0.113.2").announce(sdp) == sdp
+
+
+def checked_request(ufrag: str, password: str) -> bytes:
+    request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+    request.attributes["USERNAME"] = f"{ufrag}:remote"
+    request.add_message_integrity(password.encode())
+    return bytes(request)
+
+
+def test_a_live_connections_address_is_not_moved_by_anothers_valid_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 9: a client with a connection of its own, spoofing a victim's source address
+    on its own valid checks, does not take the victim's address (and its traffic)."""
+    import peerpyrtc._udpmux as udpmux
+
+    clock = [1000.0]
+    monkeypatch.setattr(udpmux.time, "monotonic", lambda: clock[0])
+    shared = shared_socket()
+    victim, attacker = Recorded("vvvv"), Recorded("aaaa")
+    shared.register(victim, "vvvv")
+    shared.register(attacker, "aaaa")
+    where = ("192.0.2.10", 4000)
+    shared.datagram_received(checked_request("vvvv", "p" * 22), where)
+    assert shared.by_addr[where] is victim
+    before = shared.mux.dropped
+    clock[0] += udpmux.CONSENT_SECONDS - 1  # the victim's last proof is still fresh
+    shared.datagram_received(checked_request("aaaa", "p" * 22), where)  # spoofed source
+    assert shared.by_addr[where] is victim and attacker.got == []
+    assert shared.mux.dropped == before + 1
+    shared.datagram_received(DTLS, where)
+    assert victim.got[-1] == (DTLS, where)  # its traffic still reaches it
+    shared.datagram_received(checked_request("vvvv", "p" * 22), where)  # consent renews it
+    clock[0] += udpmux.CONSENT_SECONDS - 1
+    shared.datagram_received(checked_request("aaaa", "p" * 22), where)
+    assert shared.by_addr[where] is victim
+    clock[0] += 2  # silent for longer than consent allows: gone, the address may move
+    shared.datagram_received(checked_request("aaaa", "p" * 22), where)
+    assert shared.by_addr[where] is attacker
+    shared.unregister(attacker)  # and a closed connection's address is free at once
+    shared.datagram_received(checked_request("vvvv", "p" * 22), where)
+    assert shared.by_addr[where] is victim

@@ -7,7 +7,10 @@ byte, then):
 * a STUN request goes to the connection whose local ICE username fragment
   opens its ``USERNAME``; once its MESSAGE-INTEGRITY checks out with that
   connection's password, its source address is learned for that connection
-  (at most :data:`MAX_ADDRESSES` per connection, oldest forgotten);
+  (at most :data:`MAX_ADDRESSES` per connection, oldest forgotten). An address another
+  live connection proved its own within :data:`CONSENT_SECONDS` (a STUN request with
+  its integrity from there: ICE consent checks come every few seconds) is not moved: a
+  client cannot take a victim's address by spoofing it as the source of its own checks;
 * a STUN response goes to the connection that has that transaction open;
 * anything else (DTLS, SCTP inside it) goes by source address, and is dropped
   (and counted) when no connection learned that address.
@@ -24,6 +27,7 @@ import asyncio
 import functools
 import logging
 import socket
+import time
 from collections import OrderedDict
 from typing import Any, cast
 
@@ -37,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: Remote addresses one connection may be reached from (ICE tries a few pairs).
 MAX_ADDRESSES = 8
+#: How long an address stays its connection's after that connection last proved it there
+#: (ICE consent freshness, RFC 7675: a connection silent for 30 s is gone).
+CONSENT_SECONDS = 30.0
 _RCVBUF = 4 * 1024 * 1024
 
 
@@ -80,6 +87,8 @@ class _SharedSocket(asyncio.DatagramProtocol):
         self.by_ufrag: dict[str, ice.StunProtocol] = {}
         self.by_addr: dict[tuple[str, int], ice.StunProtocol] = {}
         self.addrs: dict[ice.StunProtocol, OrderedDict[tuple[str, int], None]] = {}
+        #: address -> when its connection last sent a request with integrity from there
+        self.proved: dict[tuple[str, int], float] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -99,6 +108,7 @@ class _SharedSocket(asyncio.DatagramProtocol):
         for addr in self.addrs.pop(protocol, ()):
             if self.by_addr.get(addr) is protocol:
                 del self.by_addr[addr]
+                self.proved.pop(addr, None)
 
     def learn(self, protocol: ice.StunProtocol, addr: tuple[str, int]) -> None:
         known = self.addrs.get(protocol)
@@ -114,6 +124,7 @@ class _SharedSocket(asyncio.DatagramProtocol):
             old, _ = known.popitem(last=False)
             if self.by_addr.get(old) is protocol:
                 del self.by_addr[old]
+                self.proved.pop(old, None)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         addr = (addr[0], addr[1])
@@ -137,10 +148,19 @@ class _SharedSocket(asyncio.DatagramProtocol):
             username = message.attributes.get("USERNAME")
             if isinstance(username, str):
                 protocol = self.by_ufrag.get(username.split(":", 1)[0])
-            if protocol is not None and self.by_addr.get(addr) is not protocol:
+            if protocol is not None:
                 key = protocol.receiver.local_password.encode("utf8")
                 if _integrity_ok(data, message, key):  # else aioice answers with an error
-                    self.learn(protocol, addr)
+                    owner = self.by_addr.get(addr)
+                    now = time.monotonic()
+                    if owner is not protocol:
+                        if owner in self.addrs and now - self.proved.get(addr, -1e9) < (
+                            CONSENT_SECONDS
+                        ):  # a live connection's address: not another's to take
+                            self.mux.dropped += 1
+                            return
+                        self.learn(protocol, addr)
+                    self.proved[addr] = now
         elif message.message_class in (stun.Class.RESPONSE, stun.Class.ERROR):
             tid = message.transaction_id
             protocol = self.by_addr.get(addr)
