@@ -338,6 +338,10 @@ async def test_metrics_and_admin_routes_everywhere(
         status, headers, body = await http_request(url + "/admin", headers={})
         assert status == 200 and headers["content-type"].startswith("text/html")
         assert b"Admin token" in body and b"alice" not in body  # the page holds no data
+        # no other page may frame it (a hidden Remove button under a visitor's click)
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert headers["x-content-type-options"] == "nosniff"
         status, _, body = await http_request(url + "/admin/state", headers=ADMIN)
         state = json.loads(body)
         assert [p["id"] for p in state["rooms"][0]["peers"]] == ["alice", "bob"]

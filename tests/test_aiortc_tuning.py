@@ -48,7 +48,7 @@ def test_switched_off_by_environment() -> None:
     for env, expected in (
         ({"PEERPYRTC_AIORTC_TUNING": "0"}, []),
         (
-            {"PEERPYRTC_NO_PATCH": "aiortc_sack,socket_buffers"},
+            {"PEERPYRTC_NO_PATCH": "aiortc_sack,socket_buffers,aiortc_stopped_transmit"},
             ["aiortc_certificate", "aiortc_ssl_context"],
         ),
     ):
@@ -107,3 +107,87 @@ async def test_sacks_are_coalesced_per_loop_turn(join: Any) -> None:
     assert [int(m[1].split(":")[0]) for m in got] == list(range(3000))  # nothing lost or reordered
     assert counts["packets"] > 100
     assert counts["sacks"] < counts["packets"] * 0.8, counts
+
+
+def _unretrieved(loop: Any) -> list[Any]:
+    seen: list[Any] = []
+    loop.set_exception_handler(lambda _, context: seen.append(context.get("exception")))
+    return seen
+
+
+async def test_a_transmit_left_behind_by_a_timer_sends_nothing_after_stop(
+    join: Any, manager: Any
+) -> None:
+    """A T3 timer that fired just before the association stopped left a ``_transmit`` task:
+    upstream sends during the DTLS shutdown and the task's error is never retrieved."""
+    import asyncio
+    import gc
+
+    from peerpyrtc._patches import switched_off
+
+    assert _aiortc_tuning.stopped_transmit_installed() or switched_off("aiortc_stopped_transmit")
+    loop = asyncio.get_running_loop()
+    seen = _unretrieved(loop)
+    try:
+        server_peer = await _server_peer(join, manager)
+        sctp = server_peer.pc.sctp
+        server_peer.channel.send("x" * 1000)  # in flight: the timer has something to resend
+        await asyncio.sleep(0)
+        sends = _count_sends(sctp)
+        await sctp.stop()
+        before = sends["n"]
+        sctp._t3_expired()
+        await server_peer.pc.close()
+        await asyncio.sleep(0.1)
+        gc.collect()
+        await asyncio.sleep(0)
+        assert seen == [] and sends["n"] == before  # nothing went out after stop()
+    finally:
+        loop.set_exception_handler(None)
+
+
+async def test_an_open_association_transmits_as_upstream(join: Any, manager: Any) -> None:
+    """The same sends as upstream's ``_transmit`` while open, and its errors still raise."""
+    import asyncio
+
+    from aiortc.rtcsctptransport import RTCSctpTransport
+
+    server_peer = await _server_peer(join, manager)
+    sctp = server_peer.pc.sctp
+    results = []
+    for transmit in (_aiortc_tuning._transmit, _aiortc_tuning._stopped_transmit):
+        sends = _count_sends(sctp)
+        sctp._transmit = transmit.__get__(sctp, RTCSctpTransport)
+        for _ in range(5):
+            server_peer.channel.send("y" * 3000)
+        await asyncio.sleep(0.2)
+        results.append(sends["n"])
+    del sctp._transmit
+    assert results[0] == results[1] > 0
+
+    async def broken(data: bytes) -> None:
+        raise ConnectionError("the wire broke")
+
+    sctp.transport._send_data = broken
+    server_peer.channel.send("z")
+    with pytest.raises(ConnectionError):  # open and connected: not ours to hide
+        await sctp._data_channel_flush()  # (its transmit is the patched one)
+    del sctp.transport._send_data
+
+
+def _count_sends(sctp: Any) -> dict[str, int]:
+    sends = {"n": 0}
+    original = sctp._send_chunk
+
+    async def counting(chunk: Any) -> None:
+        sends["n"] += 1
+        await original(chunk)
+
+    sctp._send_chunk = counting
+    return sends
+
+
+async def _server_peer(join: Any, manager: Any) -> Any:
+    await join("r", "alice")
+    (peer,) = manager._active.values()
+    return peer

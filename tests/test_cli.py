@@ -165,3 +165,20 @@ async def test_json_logs_have_one_line_per_connection_event() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_workers_split_the_per_address_limits_of_one_process() -> None:
+    """With --workers N each worker allows an address 1/N (rounded up) of what one process
+    does, so N workers on one port do not multiply a client's allowance by N."""
+    from peerpyrtc import Limits
+    from peerpyrtc.cli import PER_ADDRESS, per_worker
+
+    limits = Limits(max_pending_per_address=20, max_peers_per_address=64)
+    split = per_worker(limits, 3)
+    assert (split.max_pending_per_address, split.max_peers_per_address) == (7, 22)
+    assert split.max_ice_requests_per_minute == 10
+    assert split.max_early_sessions_per_address == 20  # kept in Redis: cluster-wide already
+    assert split.max_rooms == limits.max_rooms  # not a per-address limit
+    assert per_worker(Limits(max_ice_requests_per_minute=0), 4).max_ice_requests_per_minute == 0
+    assert all(getattr(per_worker(limits, 1000), name) >= 1 for name in PER_ADDRESS if
+               getattr(limits, name) > 0)  # fmt: skip

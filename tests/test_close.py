@@ -45,3 +45,58 @@ async def test_a_closed_manager_refuses_offers() -> None:
     await manager.close()
     with pytest.raises(RuntimeError, match="closed"):
         await manager.offer("r", "p", {"sdp": "v=0", "type": "offer"})
+
+
+async def test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr(
+    capfd: Any,
+) -> None:
+    """Peers that vanish together (here: the server is told they are gone while it is still
+    sending to them) are closed without a send after the DTLS shutdown and without a task
+    whose exception nobody retrieves."""
+    import gc
+    import sys
+
+    from conftest import same_package
+    from peerpyrtc import Limits
+
+    loop = asyncio.get_running_loop()
+    unretrieved: list[Any] = []
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    limits = Limits(heartbeat_interval=0.3, heartbeat_timeout=1.5)
+    manager = AsyncSignalingManager(limits=limits)
+    server = await start_server(manager)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "tests/peer_process.py", server.url, "r", "idle", "40",
+        stdout=asyncio.subprocess.PIPE, env=same_package(),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
+        assert len(manager.get_room_peers("r")) == 40
+
+        async def chatter() -> None:
+            while True:
+                await manager.send_message("r", "x" * 2000)
+                await asyncio.sleep(0.005)
+
+        talking = asyncio.ensure_future(chatter())
+        await asyncio.sleep(0.3)
+        proc.kill()  # all 40 vanish at once, with data in flight to each
+        await proc.wait()
+        while manager.get_room_peers("r"):  # noqa: ASYNC110 - timed out by the heartbeat
+            await asyncio.sleep(0.05)
+        talking.cancel()
+        await asyncio.gather(talking, return_exceptions=True)
+        await asyncio.sleep(0.5)  # retransmission timers had their chance
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.close()
+        await manager.close()
+        loop.set_exception_handler(None)
+    assert unretrieved == []
+    err = capfd.readouterr().err
+    assert "Task exception was never retrieved" not in err and "Traceback" not in err

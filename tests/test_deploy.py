@@ -107,8 +107,8 @@ async def test_pages_chat_through_nginx_configured_as_documented(tmp_path: Path)
                 await bob.evaluate("window.rtc.sendMessage('hello ann')")
                 assert await messages(ann, 1) == [["bob", "hello ann", None]]
                 status = await ann.evaluate(
-                    "fetch('/ice', {method: 'POST', body: JSON.stringify({room: 'deployed', "
-                    "peer_id: 'ann'})}).then((r) => r.status)"
+                    "fetch('/ice', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+                    "body: JSON.stringify({room: 'deployed', peer_id: 'ann'})}).then((r) => r.status)"
                 )
                 assert status == 200
     finally:

@@ -35,7 +35,7 @@ async def workers(redis_server: Any) -> AsyncIterator[list[AsyncSignalingManager
     for _ in range(2):
         m = AsyncSignalingManager(
             backplane=redis_server.url,
-            limits=Limits(max_early_sessions=6, max_pending_per_address=4),
+            limits=Limits(max_early_sessions=6, max_early_sessions_per_address=4),
         )
         await m.start()
         made.append(m)
@@ -123,7 +123,7 @@ async def test_a_stranger_posting_candidates_cannot_grow_redis(
             )  # fmt: skip
             statuses.append(status)
         grown = (await redis_client.info("memory"))["used_memory"] - before
-        assert statuses.count(200) == Limits().max_pending_per_address  # one address: 20
+        assert statuses.count(200) == Limits().max_early_sessions_per_address  # one address: 20
         assert set(statuses[20:]) == {429}
         assert grown < 200_000, grown  # a few KiB of parsed fields, not 60 MB of junk
     finally:

@@ -1,4 +1,13 @@
-"""Guarded tuning of aiortc: SACKs coalesced per loop turn; one DTLS certificate and context.
+"""Guarded tuning of aiortc: SACKs coalesced per loop turn; one DTLS certificate and context;
+nothing transmitted once an association has stopped.
+
+Stopped transmits: a retransmission timer that fired just before ``stop()`` leaves a
+``_transmit`` task behind (``asyncio.ensure_future`` in ``_t3_expired``); upstream runs it
+anyway, during or after the DTLS shutdown, where it raises ``ConnectionError`` or
+``SSL.Error: protocol is shutdown`` in a task nobody awaits ("Task exception was never
+retrieved", seen when thousands of idle peers time out at once). Here ``_transmit`` on a
+closed association sends nothing, and a send that fails because the association or its
+DTLS transport is closing ends quietly; on an open one it is upstream's, errors included.
 
 SCTP SACKs: aiortc answers every received packet with its own SACK, each one a
 DTLS record and a datagram, and the sender processes each in Python. Here the
@@ -40,8 +49,10 @@ __all__ = [
     "install_certificate",
     "install_sack",
     "install_ssl_context",
+    "install_stopped_transmit",
     "sack_installed",
     "ssl_context_installed",
+    "stopped_transmit_installed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +66,7 @@ _create_context = RTCCertificate._create_ssl_context
 _shared: list[tuple[float, Any]] = []
 _contexts: dict[tuple[int, tuple[bytes, ...]], SSL.Context] = {}
 _sack_tasks: set[asyncio.Task[None]] = set()
+_transmit = RTCSctpTransport._transmit
 
 
 def _shared_certificate(cls: Any) -> Any:
@@ -142,3 +154,24 @@ def install_sack() -> None:
 
 def sack_installed() -> bool:
     return RTCSctpTransport._handle_data is _handle_data
+
+
+async def _stopped_transmit(self: Any) -> None:
+    """``RTCSctpTransport._transmit``, but nothing once the association is closed."""
+    if self._association_state == RTCSctpTransport.State.CLOSED:
+        return
+    try:
+        await _transmit(self)
+    except (ConnectionError, SSL.Error) as exc:
+        closing = self._association_state == RTCSctpTransport.State.CLOSED
+        if not closing and self.transport.state == "connected":
+            raise
+        logger.debug("SCTP transmit dropped, the association is closing: %s", exc)
+
+
+def install_stopped_transmit() -> None:
+    RTCSctpTransport._transmit = _stopped_transmit  # type: ignore[method-assign]
+
+
+def stopped_transmit_installed() -> bool:
+    return RTCSctpTransport._transmit is _stopped_transmit

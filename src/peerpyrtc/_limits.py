@@ -57,8 +57,10 @@ class Limits:
     heartbeat_interval: float = 4.0
     #: ...and after which a silent peer is taken to be gone (``peer_left`` fires).
     heartbeat_timeout: float = 8.0
-    #: Sessions with early candidates kept at once, server-wide.
+    #: Sessions with early candidates kept at once, server-wide (cluster-wide with Redis)...
     max_early_sessions: int = 1000
+    #: ...and per client address.
+    max_early_sessions_per_address: int = 20
     #: Seconds such early candidates are kept.
     early_candidate_ttl: float = 30.0
     #: Candidates one peer connection may receive in all (before and after its offer).

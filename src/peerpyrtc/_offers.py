@@ -99,7 +99,7 @@ class EarlyCandidates:
                 raise RateLimited("too many sessions are waiting for their offer; try again later")
             if addr is not None:
                 same = sum(1 for _, a, _ in self._kept.values() if a == addr)
-                if same >= limits.max_pending_per_address:
+                if same >= limits.max_early_sessions_per_address:
                     raise RateLimited("too many sessions from this address wait for their offer")
             entry = self._kept[key] = (now, addr, [])
         kept = entry[2]

@@ -5,7 +5,7 @@ Only the validated fields are kept (``candidate``, ``sdpMid``, ``sdpMLineIndex``
 per session (so no other session can push a session's candidates out), under keys no two
 (room, peer id, session) share: the parts are joined by NUL, which none of them can hold.
 Bounds: ``max_early_candidates`` per session (past it: 429), ``max_early_sessions`` sessions
-in the whole cluster and ``max_pending_per_address`` per client address, each for
+in the whole cluster and ``max_early_sessions_per_address`` per client address, each for
 ``early_candidate_ttl``. Keys (under the prefix): ``early:<room>\\0<id>\\0<session>`` (list),
 ``early:all`` (zset of those keys by expiry), ``early:addr:<addr>`` (the same per address),
 ``early:addrs`` (hash: key -> address).
@@ -107,7 +107,7 @@ class CandidateParking:
         result = await self._park(args=[
             self.prefix, now, room, peer_id, session, json.dumps(kept), addr or "",
             limits.max_early_candidates, limits.max_early_sessions,
-            limits.max_pending_per_address, int(limits.early_candidate_ttl * 1000),
+            limits.max_early_sessions_per_address, int(limits.early_candidate_ttl * 1000),
         ])  # fmt: skip
         if result in _REFUSALS:
             raise RateLimited(_REFUSALS[result])

@@ -59,6 +59,11 @@ PATCHES: dict[str, Patch] = {
         "aiortc", _aiortc_tuning.checked, _aiortc_tuning.install_sack,
         _aiortc_tuning.sack_installed, "one SCTP SACK per event-loop turn",
     ),
+    "aiortc_stopped_transmit": Patch(
+        "aiortc", _aiortc_tuning.checked, _aiortc_tuning.install_stopped_transmit,
+        _aiortc_tuning.stopped_transmit_installed,
+        "nothing transmitted once an SCTP association stopped (no unretrieved task errors)",
+    ),
     "socket_buffers": Patch(
         "aiortc", _aiortc_tuning.checked, _ice.enable_socket_buffers,
         _ice.socket_buffers_enabled, "4 MiB buffers on each ICE socket",

@@ -173,6 +173,13 @@ async def dispatch(
 
 
 JSON_TYPE = "application/json"
+#: Sent with every answer of every adapter: nothing the package serves may be framed by
+#: another page (the admin view: clickjacking of its Remove button) or sniffed as another type.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+)
 #: Every method the adapters route to :func:`respond`, so a wrong one gets our 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: The paths the package serves (besides ``/peerpyrtc/<bundle>``).

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._http import HeadError, body_length, parse_cookies, parse_head
 from ._manager import AsyncSignalingManager
-from ._routes import error_body, respond
+from ._routes import SECURITY_HEADERS, error_body, respond
 
 __all__ = ["SignalingServer", "start_server"]
 
@@ -223,10 +223,13 @@ class SignalingServer:
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
             f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-            f"Cache-Control: no-store\r\n"
+            f"Cache-Control: no-store\r\n{_SECURITY}"
             f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
         )
         writer.write(head.encode() + body)
+
+
+_SECURITY = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS)
 
 
 async def start_server(

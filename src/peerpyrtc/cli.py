@@ -203,6 +203,21 @@ def parse_limits(items: list[str]) -> Limits:
     return dataclasses.replace(Limits(), **changes)
 
 
+#: Limits each worker of ``--workers N`` enforces alone, per client address: each worker
+#: takes 1/N of them, so that N workers sharing one port allow one address what one
+#: process does (per-address limits kept in Redis, such as early candidates, stay whole).
+PER_ADDRESS = ("max_pending_per_address", "max_peers_per_address", "max_ice_requests_per_minute")
+
+
+def per_worker(limits: Limits, workers: int) -> Limits:
+    """``limits`` with every per-address bound of one process split over ``workers``."""
+    changes = {}
+    for name in PER_ADDRESS:
+        value = getattr(limits, name)
+        changes[name] = max(1, -(-value // workers)) if value > 0 else value
+    return dataclasses.replace(limits, **changes)
+
+
 async def serve(
     host: str,
     port: int,
@@ -309,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     try:
         if args.workers > 1:
+            options["limits"] = per_worker(limits, args.workers)
             return _supervise(args.host, args.port, args.workers, options, args.trust_proxy)
         run(serve(args.host, args.port, options, None, args.trust_proxy))
     except Unavailable as exc:

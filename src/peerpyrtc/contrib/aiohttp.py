@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._routes import PATHS, respond
+from .._routes import PATHS, SECURITY_HEADERS, respond
 from . import require
 
 __all__ = ["add_routes"]
@@ -39,7 +39,9 @@ def add_routes(app: Any, manager: AsyncSignalingManager, prefix: str = "") -> No
             "remote_addr": request.remote,
         }
         status, ctype, data = await respond(manager, request.method, path, body, meta)
-        return web.Response(body=data, status=status, headers={"Content-Type": ctype})
+        return web.Response(
+            body=data, status=status, headers={"Content-Type": ctype, **dict(SECURITY_HEADERS)}
+        )
 
     app.router.add_routes(
         [web.route("*", f"{prefix}{path}", handle) for path in (*PATHS, "/peerpyrtc/{name}")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._routes import PATHS, respond
+from .._routes import PATHS, SECURITY_HEADERS, respond
 from .._sync import SignalingManager
 from . import require
 
@@ -42,7 +42,10 @@ def signaling_urls(manager: AsyncSignalingManager | SignalingManager) -> list[An
 
     def response(result: tuple[int, str, bytes]) -> Any:
         status, ctype, data = result
-        return http.HttpResponse(data, status=status, content_type=ctype)
+        answer = http.HttpResponse(data, status=status, content_type=ctype)
+        for name, value in SECURITY_HEADERS:
+            answer[name] = value
+        return answer
 
     if isinstance(manager, SignalingManager):
         sync_manager = manager

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._http import parse_cookies
 from .._manager import AsyncSignalingManager
-from .._routes import METHODS, PATHS, respond
+from .._routes import METHODS, PATHS, SECURITY_HEADERS, respond
 from . import require
 
 __all__ = ["asgi_app", "signaling_router"]
@@ -55,7 +55,9 @@ def signaling_router(manager: AsyncSignalingManager) -> Any:
             status, ctype, data = await respond(
                 manager, request.method, path.replace("{name}", name), body, meta
             )
-            return responses.Response(data, status_code=status, media_type=ctype)
+            return responses.Response(
+                data, status_code=status, media_type=ctype, headers=dict(SECURITY_HEADERS)
+            )
 
         handle.__annotations__ = {"request": fastapi.Request, "return": Any}  # for injection
         return handle
@@ -106,6 +108,7 @@ def asgi_app(manager: AsyncSignalingManager) -> Callable[[Scope, Receive, Send],
                 "headers": [
                     (b"content-type", ctype.encode()),
                     (b"content-length", str(len(data)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS),
                 ],
             }
         )

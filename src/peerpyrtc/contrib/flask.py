@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._routes import METHODS, PATHS, error_body, respond
+from .._routes import METHODS, PATHS, SECURITY_HEADERS, error_body, respond
 from .._sync import SignalingManager
 from . import require
 
@@ -39,7 +39,9 @@ def signaling_blueprint(manager: SignalingManager, name: str = "peerpyrtc") -> A
             "remote_addr": request.remote_addr,
         }
         status, ctype, data = manager._run(respond(manager._core, request.method, path, body, meta))
-        return flask.Response(data, status=status, content_type=ctype)
+        return flask.Response(
+            data, status=status, content_type=ctype, headers=dict(SECURITY_HEADERS)
+        )
 
     for path in PATHS:
         blueprint.add_url_rule(path, path[1:], lambda path=path: handle(path), methods=METHODS)
