@@ -334,3 +334,66 @@ async def test_refused_turn_credentials_are_reported_with_err_turn_auth(
             (failed,) = events(found, "failed")
             assert (failed["error"], failed["code"]) == ("IceServerError", "ERR_TURN_AUTH"), failed
             assert "401" in failed["message"] and url in failed["message"]
+
+
+async def _probe_relay(lab: Lab, targets: list[str]) -> dict[str, Any]:
+    """A stranger at home with minted TURN credentials (anyone /ice admits): what answers
+    through the relay."""
+    from peerpyrtc._turn import TurnCredentials
+
+    minted = TurnCredentials(SECRET, [TURN_UDP]).mint(f"stranger-{time.monotonic_ns()}")
+    proc = await asyncio.create_subprocess_exec(
+        *lab.cmd("home", sys.executable, str(HERE / "turn_probe.py"), PUBLIC_IP, "3478",
+                 minted["username"], minted["credential"], *targets),
+        stdout=asyncio.subprocess.PIPE, env=same_package(),
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize("firewall", ["as documented", "without its relay rules"])
+async def test_a_turn_relay_reaches_the_servers_media_port_and_nothing_else(
+    tmp_path: Path, firewall: str
+) -> None:
+    """Finding 7: with docs/deploy/turnserver.conf and firewall.nft as written, a TURN client
+    reaches peerpyrtc's UDP port through the relay and no other port of the VM (coturn's
+    relayed traffic arrives on lo, which the firewall otherwise accepts), and gets no TCP
+    relay. The control without the firewall's relay rules shows what they stop."""
+    with internet() as lab:
+        rules = (HERE.parent / "docs" / "deploy" / "firewall.nft").read_text()
+        if firewall != "as documented":
+            rules = "\n".join(line for line in rules.splitlines() if "sport 61000" not in line)
+        lab.nft("srv", rules)
+        echo = await asyncio.create_subprocess_exec(
+            *lab.cmd("srv", sys.executable, str(HERE / "udp_echo.py"),
+                     f"{PRIVATE_IP}:50000", f"{PRIVATE_IP}:5000"),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert echo.stdout is not None
+            assert await asyncio.wait_for(echo.stdout.readline(), 10) == b"ready\n"
+            async with coturn(lab, tmp_path):
+                result = await _probe_relay(lab, [f"{PRIVATE_IP}:50000", f"{PRIVATE_IP}:5000"])
+        finally:
+            echo.terminate()
+            await echo.wait()
+    assert result["relay"] is not None and result["relay"][0] == PRIVATE_IP
+    assert result["tcp_relay"] == "442"  # Unsupported Transport Protocol: no TCP relays
+    if firewall == "as documented":
+        assert result["answered"] == [f"{PRIVATE_IP}:50000"]
+    else:  # what the relay rules stop: any UDP service of the VM answers a stranger
+        assert result["answered"] == sorted([f"{PRIVATE_IP}:50000", f"{PRIVATE_IP}:5000"])
+
+
+async def test_one_address_holds_at_most_32_turn_flows(tmp_path: Path) -> None:
+    """Finding 7: one client address cannot take every relay allocation (coturn has no
+    per-address quota; firewall.nft counts concurrent TURN flows per address), while
+    ``user-quota`` bounds each credential."""
+    with internet() as lab:
+        lab.nft("srv", (HERE.parent / "docs" / "deploy" / "firewall.nft").read_text())
+        async with coturn(lab, tmp_path):
+            results = [await _probe_relay(lab, ["--flows", "11"]) for _ in range(4)]
+    # 4 credentials x 11 allocations each (inside user-quota 12): 32 flows, not 44
+    assert sum(r["allocated"] for r in results) == 32, results
