@@ -68,16 +68,17 @@ def django_app(manager: AsyncSignalingManager) -> Any:
 
 @asynccontextmanager
 async def serve_adapter(
-    name: str, limits: Limits | None = None
+    name: str, limits: Limits | None = None, **options: Any
 ) -> AsyncIterator[tuple[str, AsyncSignalingManager]]:
-    """Yield (base URL of the routes, the async core) for one adapter."""
+    """Yield (base URL of the routes, the async core) for one adapter (``options``: the
+    manager's, e.g. ``backplane=``)."""
     if name == "flask":
         from flask import Flask
         from werkzeug.serving import make_server
 
         from peerpyrtc.contrib.flask import signaling_blueprint
 
-        sync = SignalingManager(limits=limits, admin_token=ADMIN_TOKEN)
+        sync = SignalingManager(limits=limits, admin_token=ADMIN_TOKEN, **options)
         app = Flask("adapter-test")
         app.register_blueprint(signaling_blueprint(sync), url_prefix=PREFIX)
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -91,7 +92,7 @@ async def serve_adapter(
             thread.join(10)
             await asyncio.to_thread(sync.close)
         return
-    manager = AsyncSignalingManager(limits=limits, admin_token=ADMIN_TOKEN)
+    manager = AsyncSignalingManager(limits=limits, admin_token=ADMIN_TOKEN, **options)
     try:
         if name == "builtin":
             from peerpyrtc import start_server
