@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters import ADAPTERS, serve_adapter
-from conftest import Recorder
+from conftest import Recorder, until
 from peerpyrtc import AsyncClient, Limits, ProtocolError
 from peerpyrtc._protocol import decode
 
@@ -458,12 +458,13 @@ class MeshBackground(Background):
         self.reconnects = 0
         self.bob.on_reconnect = self._reconnected
 
-        async def direct() -> None:
-            while not all(p.get("isDirect") for c in (self.alice, self.bob)
-                          for p in c.peers if p["id"] != c.peer_id):  # fmt: skip
-                await asyncio.sleep(0.05)
+        def direct() -> bool:
+            return all(
+                p.get("isDirect") for c in (self.alice, self.bob) for p in c.peers
+                if p["id"] != c.peer_id
+            )  # fmt: skip
 
-        self.run(asyncio.wait_for(direct(), 20))
+        self.run(until(direct, 20))
 
     def assert_intact(self) -> None:
         """Both still connected and served (a broadcast: the fuzzed resends may have spoiled
