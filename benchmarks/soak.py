@@ -2,13 +2,19 @@
 
     python benchmarks/soak.py                      # 50 peers, 10 minutes
     python benchmarks/soak.py --duration 30 --peers 10 --workers 2   # a short run
+    python benchmarks/soak.py --redis redis://127.0.0.1:6379/0 --server-workers 2 --strangers 50
+                                                   # two server workers sharing rooms through
+                                                   # Redis, with strangers posting candidates
 
 The server runs as `peerpyrtc serve` with default settings; peers live in worker
 processes, several per process. Each peer sends numbered messages; every
 receiver checks that each sender's numbers arrive consecutively (a gap is a lost
 message, a step back a reordered one) for as long as both are connected.
 Workers are killed with SIGKILL now and then and started again. The server's
-memory (RSS) is sampled throughout. Prints one JSON summary line last.
+memory (RSS, every server process) is sampled throughout, and with ``--redis`` Redis's
+``used_memory``; ``--strangers N`` has N unauthenticated ``/candidate`` posts a second
+(fresh sessions, 10 KB of junk each) hit the server meanwhile. Prints one JSON summary
+line last.
 """
 
 from __future__ import annotations
@@ -102,8 +108,41 @@ async def worker(url: str, rooms: int, peers: int, name: str) -> None:
 
 # ----------------------------------------------------------- orchestrator side
 def rss_kib(pid: int) -> int:
+    """The RSS of a server process and of its worker processes (``serve --workers N``)."""
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))  # type: ignore[union-attr]
+        own = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))  # type: ignore[union-attr]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    return own + sum(rss_kib(c) for c in children)
+
+
+async def redis_used(client: Any) -> int:
+    return int((await client.info("memory"))["used_memory"]) if client is not None else 0
+
+
+async def strangers(url: str, per_second: float, stop: asyncio.Event) -> int:
+    """Unauthenticated candidates for random ids, fresh sessions and junk, as in the attack
+    of hardening round 3 (finding 3); returns how many were posted."""
+    import secrets
+
+    from peerpyrtc._httpclient import post_json
+
+    posted = 0
+    while not stop.is_set():
+        session = secrets.token_urlsafe(24)
+        body = {"room": "soak-0", "peer_id": f"stranger{posted}", "candidate": {
+            "candidate": "candidate:1 1 udp 2122260223 192.0.2.7 5000 typ host",
+            "sdpMid": "0", "session": session, "junk": "j" * 10_000}}  # fmt: skip
+        try:
+            await post_json(url + "/candidate", body, 5)
+        except Exception:  # refused (429 past the bounds): that is the point
+            pass
+        posted += 1
+        await asyncio.sleep(1 / per_second)
+    return posted
 
 
 @dataclass
@@ -134,12 +173,26 @@ async def spawn(url: str, rooms: int, peers: int, name: str) -> Worker:
 
 
 async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    cluster: list[str] = []
+    redis_client = None
+    if args.redis:
+        import redis.asyncio as aioredis
+
+        cluster = ["--redis", args.redis, "--workers", str(args.server_workers)]
+        redis_client = aioredis.Redis.from_url(args.redis)
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", stdout=asyncio.subprocess.PIPE
-    )
+        sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", *cluster,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     assert server.stdout is not None
     line = (await server.stdout.readline()).decode()
-    url = re.search(r"(http://\S+)", line).group(1)  # type: ignore[union-attr]
+    url = re.search(r"(http://[^\s,]+)", line).group(1)  # type: ignore[union-attr]
+    stop_strangers = asyncio.Event()
+    stranger_task = (
+        asyncio.ensure_future(strangers(url, args.strangers, stop_strangers))
+        if args.strangers > 0 else None
+    )  # fmt: skip
+    redis_memory: list[tuple[float, int]] = []
     per_worker = max(1, args.peers // args.workers)
     workers = [await spawn(url, args.rooms, per_worker, f"w{i}.0-") for i in range(args.workers)]
     finished: list[dict[str, int]] = []
@@ -149,6 +202,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     kills = 0
     while (now := time.monotonic()) - started < args.duration:
         memory.append((round(now - started, 1), rss_kib(server.pid)))
+        if redis_client is not None:
+            redis_memory.append((round(now - started, 1), await redis_used(redis_client)))
         if now >= next_kill:
             victim = random.randrange(len(workers))
             old = workers[victim]
@@ -168,11 +223,20 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             await w.reader
         finished.append(w.last)
     memory.append((round(time.monotonic() - started, 1), rss_kib(server.pid)))
+    stop_strangers.set()
+    posted = await stranger_task if stranger_task is not None else 0
     server.send_signal(signal.SIGINT)
     await server.wait()
     total = {k: sum(s.get(k, 0) for s in finished) for k in asdict(Stats())}
     warm = [kib for t, kib in memory if t >= args.warmup] or [memory[-1][1]]
+    redis_warm = [b for t, b in redis_memory if t >= args.warmup] or [0]
+    if redis_client is not None:
+        await redis_client.aclose()
     return {
+        "stranger_posts": posted,
+        "redis_used_after_warmup_first": redis_warm[0],
+        "redis_used_after_warmup_max": max(redis_warm),
+        "redis_used_last": redis_warm[-1],
         **total,
         "peers": per_worker * args.workers,
         "duration_s": args.duration,
@@ -197,6 +261,9 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=45, help="SIGKILL a worker every N s")
     parser.add_argument("--warmup", type=float, default=60, help="seconds before memory counts")
     parser.add_argument("--sample-every", type=float, default=1.0)
+    parser.add_argument("--redis", help="run the server on this Redis backplane")
+    parser.add_argument("--server-workers", type=int, default=2, help="with --redis")
+    parser.add_argument("--strangers", type=float, default=0, help="stranger posts per second")
     args = parser.parse_args()
     result = asyncio.run(orchestrate(args))
     samples = result.pop("server_rss_kib_samples")
