@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from conftest import TIMEOUT, Recorder, http_request
+from conftest import TIMEOUT, Recorder, http_request, until
 from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
 from peerpyrtc._clientcodec import Relayed
 from test_seed_flask import Served, load
@@ -266,3 +266,151 @@ async def test_the_message_burst_is_exact(make_server: Any) -> None:
     finally:
         await sender.close()
         await other.close()
+
+
+# ---- round 3 of the audit (issue 23): the relay's moderated path and its meters ----------
+async def connected(url: str, *ids: str) -> list[tuple[AsyncClient, Recorder]]:
+    made = []
+    for peer_id in ids:
+        client = AsyncClient(url, "r", peer_id)
+        rec = Recorder(client)
+        await client.connect()
+        made.append((client, rec))
+    return made
+
+
+async def test_the_moderation_inbox_counts_what_waits_not_what_ever_came(make_server: Any) -> None:
+    """Mutants: the inbox's bytes added instead of taken off as envelopes leave it (a peer in
+    a moderated room cut off once the traffic that passed through a busy inbox exceeds
+    max_inbox_bytes), or no bound."""
+    server, manager = await make_server(limits=Limits(max_inbox_bytes=20_000))
+    gate = asyncio.Semaphore(0)
+    seen: list[tuple[str, str]] = []
+
+    @manager.before_relay
+    async def one_at_a_time(message: Message) -> Message:
+        await gate.acquire()  # the test lets each message through
+        seen.append((message.room, message.sender_id))  # the hook knows room and sender
+        return message
+
+    (sender, rs), (other, ro) = await connected(server.url, "sender", "other")
+    try:
+        for i in range(16):  # 16 KB in the inbox (one more is with the hook)
+            await sender.send_message(f"{i}:" + "y" * 1000)
+        for i in range(14):  # 14 pass: 1 is with the hook, 1 KB waits
+            gate.release()
+            assert (await ro.expect("message"))[1].startswith(f"{i}:")
+        frames = manager.metrics.frames_in
+        await sender.send_message("16:" + "y" * 1000)  # 2 KB waiting: far below 20 KB
+        await until(lambda: manager.metrics.frames_in > frames)  # it reached the inbox
+        for _ in range(3):
+            gate.release()
+        assert [m[1][:3] for m in await ro.messages(3)] == ["14:", "15:", "16:"]
+        gate.release()
+        await sender.send_message("17:")  # still served afterwards
+        assert (await ro.expect("message"))[1] == "17:"
+        assert sender.connected and not [k for k, _ in rs.history if k == "close"]
+        assert seen == [("r", "sender")] * 18
+    finally:
+        await sender.close()
+        await other.close()
+
+
+async def test_a_ping_in_a_moderated_batch_does_not_hold_back_what_follows(
+    make_server: Any,
+) -> None:
+    """Mutant: ``continue`` -> ``break`` after a ping/pong/bye/sig in the moderation loop
+    (later envelopes of the batch wait for the sender's next frame)."""
+    server, manager = await make_server()
+    manager.before_relay(lambda message: message)
+    (sender, _), (other, ro) = await connected(server.url, "sender", "other")
+    try:
+        assert sender._queue is not None
+        sender._queue.put('[{"t":"ping"},{"t":"msg","d":"after the ping"}]')
+        assert await ro.expect("message", timeout=3) == ("sender", "after the ping", None)
+    finally:
+        await sender.close()
+        await other.close()
+
+
+async def test_a_rewritten_broadcast_stays_a_numbered_broadcast(make_server: Any) -> None:
+    """Mutant: a moderation hook's rewrite of a broadcast sent as an emit, or lost."""
+    server, manager = await make_server()
+
+    @manager.before_relay
+    def louder(message: Message) -> Message:
+        if message.kind == "broadcast":
+            return dataclasses.replace(message, data=str(message.data).upper())
+        return message
+
+    (sender, rs), (other, ro) = await connected(server.url, "sender", "other")
+    seen = raw_envelopes(other)
+    try:
+        await sender.broadcast("shout", "hello")
+        for rec in (rs, ro):  # the sender too: a broadcast reaches everyone, in one order
+            assert await rec.expect("message") == ("sender", "HELLO", "shout")
+        (env,) = [e for e in seen if isinstance(e, Relayed)]
+        assert (env.kind, env.seq) == ("bcast", 1)  # a broadcast, numbered like any other
+    finally:
+        await sender.close()
+        await other.close()
+
+
+async def test_the_byte_meter_counts_utf8_bytes(make_server: Any) -> None:
+    """Mutant: the byte rate of a text frame counted in characters (3-byte text passes 3x)."""
+    limits = Limits(max_bytes_per_second=1, byte_burst=30_000)
+    server, manager = await make_server(limits=limits)
+    (sender, rs), (other, ro) = await connected(server.url, "sender", "other")
+    try:
+        await sender.send_message("€" * 4000)  # 4,000 characters, 12,000 bytes: passes
+        await ro.expect("message")
+        await sender.send_message("€" * 4000)
+        await ro.expect("message")
+        await sender.send_message("€" * 4000)  # 36,000 bytes in all: past the burst
+        assert "flooding" in await rs.expect("close")
+        assert manager.metrics.bytes_in >= 36_000
+    finally:
+        await sender.close()
+        await other.close()
+
+
+async def test_frames_and_bytes_in_are_counted_exactly(make_server: Any) -> None:
+    server, manager = await make_server()
+    (sender, _), (other, ro) = await connected(server.url, "sender", "other")
+    try:
+        before_frames, before_bytes = manager.metrics.frames_in, manager.metrics.bytes_in
+        assert sender._queue is not None
+        frame = '[{"t":"msg","d":"é1"},{"t":"msg","d":"é2"}]'
+        sender._queue.put(frame)
+        await ro.messages(2)
+        assert manager.metrics.frames_in - before_frames == 1
+        assert manager.metrics.bytes_in - before_bytes == len(frame.encode())
+    finally:
+        await sender.close()
+        await other.close()
+
+
+def test_a_last_word_on_an_idle_queue_is_sent_once() -> None:
+    """Mutant: ``and`` -> ``or`` in ``send_last`` (an empty queue sends the notice twice)."""
+    from peerpyrtc._sendqueue import SendQueue
+
+    sent: list[Any] = []
+
+    class Channel:
+        readyState = "open"
+        bufferedAmount = 0
+        bufferedAmountLowThreshold = 0
+
+        def on(self, *args: Any) -> None:
+            pass
+
+        def send(self, data: Any) -> None:
+            sent.append(data)
+
+    async def run() -> None:
+        queue = SendQueue(1 << 20)
+        queue.attach(Channel())  # type: ignore[arg-type]
+        queue.send_last('{"t":"close"}')
+        assert sent == ['{"t":"close"}']
+
+    asyncio.run(run())

@@ -118,3 +118,87 @@ def test_stamp_appends_server_fields_that_win_over_nothing() -> None:
 def test_batch_of_one_is_the_envelope_itself() -> None:
     assert batch(['{"a":1}']) == '{"a":1}'
     assert [v for v, _ in split_frame(batch(['{"a":1}', '{"b":2}']))] == [{"a": 1}, {"b": 2}]
+
+
+def test_every_server_envelope_is_what_docs_protocol_md_says() -> None:
+    """The builders, one by one (the clients parse exactly these shapes)."""
+    from peerpyrtc import _protocol as p
+
+    def j(raw: str) -> object:
+        return json.loads(raw)
+
+    peer = {"id": "ann", "isHost": True, "joinedAt": 1}
+    assert j(p.message("hi")) == {"t": "msg", "d": "hi"}
+    assert j(p.message("hi", "server")) == {"t": "msg", "d": "hi", "from": "server"}
+    assert j(p.event("go", [1], to="bob")) == {"t": "emit", "e": "go", "d": [1], "to": "bob"}
+    assert j(p.event("go", None, "server")) == {"t": "emit", "e": "go", "d": None, "from": "server"}
+    assert j(p.broadcast("tick", 2, "server", 7)) == {
+        "t": "bcast", "e": "tick", "d": 2, "from": "server", "n": 7}  # fmt: skip
+    assert j(p.signal("bob", {"k": "neg"})) == {"t": "sig", "to": "bob", "d": {"k": "neg"}}
+    assert p.ping() == p.PING == '{"t":"ping"}' and j(p.ping("x")) == {"t": "ping", "d": "x"}
+    assert j(p.pong(3)) == {"t": "pong", "d": 3}
+    assert j(p.welcome("ann", "r", "ann", [peer])) == {
+        "t": "welcome", "v": 1, "id": "ann", "room": "r", "host": "ann", "peers": [peer],
+        "maxMessageSize": MAX_ENVELOPE_BYTES, "topology": "relay"}  # fmt: skip
+    assert j(p.welcome("ann", "r", None, [], "mesh", 8))["meshMaxPeers"] == 8
+    assert j(p.joined(peer)) == {"t": "joined", "peer": peer}
+    assert j(p.left(peer, "bob", "timeout")) == {
+        "t": "left", "peer": peer, "host": "bob", "reason": "timeout"}  # fmt: skip
+    assert j(p.host_changed("bob")) == {"t": "host", "host": "bob"}
+    assert j(p.host_changed(None)) == {"t": "host", "host": None}
+    assert j(p.close_notice("flooding", reconnect=False)) == {
+        "t": "close", "reason": "flooding", "reconnect": False}  # fmt: skip
+    assert j(p.error("ERR_PROTOCOL", "no")) == {
+        "t": "error",
+        "code": "ERR_PROTOCOL",
+        "message": "no",
+    }
+    assert p.BYE == '{"t":"bye"}'
+
+
+def test_every_bound_holds_exactly_at_its_edge() -> None:
+    from peerpyrtc._protocol import MAX_BATCH_ITEMS, MAX_DEPTH, MAX_EVENT_LENGTH, MAX_SKIP
+
+    def msg_of(size: int) -> str:  # an envelope of exactly ``size`` bytes
+        raw = encode({"t": "msg", "d": ""})
+        return encode({"t": "msg", "d": "x" * (size - len(raw))})
+
+    assert len(msg_of(MAX_ENVELOPE_BYTES)) == MAX_ENVELOPE_BYTES
+    assert len(decode(msg_of(MAX_ENVELOPE_BYTES))) == 1
+    with pytest.raises(ProtocolError, match="larger than"):
+        decode(msg_of(MAX_ENVELOPE_BYTES + 1))
+    # a frame of exactly MAX_FRAME_BYTES passes, one more byte does not
+    one = msg_of(MAX_FRAME_BYTES - MAX_ENVELOPE_BYTES - 3)
+    frame = "[" + msg_of(MAX_ENVELOPE_BYTES) + "," + one + "]"
+    assert len(frame) == MAX_FRAME_BYTES and len(decode(frame)) == 2
+    with pytest.raises(ProtocolError, match="frame is larger"):
+        decode(frame[:-1] + " ]")
+    pings = ['{"t":"ping"}'] * MAX_BATCH_ITEMS
+    assert len(decode("[" + ",".join(pings) + "]")) == MAX_BATCH_ITEMS
+    with pytest.raises(ProtocolError, match="at most"):
+        decode("[" + ",".join([*pings, '{"t":"ping"}']) + "]")
+    name = "e" * MAX_EVENT_LENGTH
+    assert decode(encode({"t": "emit", "e": name, "d": 1}))[0].event == name
+    with pytest.raises(ProtocolError, match="event name"):
+        decode(encode({"t": "emit", "e": name + "e", "d": 1}))
+    with pytest.raises(ProtocolError, match="'t'"):
+        decode(encode({"t": "t" * (MAX_EVENT_LENGTH + 1)}))
+    assert decode(encode({"t": "t" * MAX_EVENT_LENGTH})) == []  # unknown, short: ignored
+    deep: object = 1
+    for _ in range(MAX_DEPTH - 1):  # the envelope is level 1
+        deep = [deep]
+    decode(encode({"t": "msg", "d": "x", "z": deep}))
+    with pytest.raises(ProtocolError, match="deeper"):
+        decode(encode({"t": "msg", "d": "x", "z": [deep]}))
+    skip = [f"p{i}" for i in range(MAX_SKIP)]
+    assert decode(encode({"t": "msg", "d": "x", "x": skip}))[0].skip == frozenset(skip)
+    with pytest.raises(ProtocolError, match="at most"):
+        decode(encode({"t": "msg", "d": "x", "x": [*skip, "one-more"]}))
+
+
+@pytest.mark.parametrize("tail", ["x", "]", ",", "{}", "\x00", "\u00a0"])
+def test_nothing_may_follow_a_frame(tail: str) -> None:
+    for frame in ('{"t":"ping"}', '[{"t":"ping"}]', '[{"t":"ping"},{"t":"ping"}]'):
+        with pytest.raises(ProtocolError):
+            decode(frame + tail)
+    assert len(decode('[{"t":"ping"}] \n')) == 1  # white space may

@@ -205,3 +205,84 @@ async def test_a_session_moving_to_another_worker_names_the_old_one(
     assert [p["id"] for p in await b.room_peers("r")] == ["ann"]
     assert await a.take_worker("w1") == []  # w1 owns nothing any more
     assert await b.leave("r", "ann", "s1") is not None
+
+
+async def test_emptied_rooms_free_the_room_cap_and_live_rooms_stay_listed(
+    store_factory: Factory,
+) -> None:
+    """A long-running cluster must not end up refusing every new room at max_rooms with no
+    live room (an emptied room must leave the rooms set), nor lose a live one."""
+    store = await store_factory(Limits(max_rooms=2))
+    for cycle in range(3):  # rooms come and go, always two at a time
+        for room in (f"a{cycle}", f"b{cycle}"):
+            await member(store, room, "ann")
+            await member(store, room, "bob")
+        with pytest.raises(RoomFull, match="maximum"):
+            await store.claim(f"c{cycle}", "ann", "s")
+        await store.leave(f"a{cycle}", "ann", "s-ann")  # a room with a member left
+        info = await store.rooms_info()
+        assert sorted(info) == [f"a{cycle}", f"b{cycle}"] and info[f"a{cycle}"]["peer_count"] == 1
+        for room in (f"a{cycle}", f"b{cycle}"):
+            for peer in ("ann", "bob"):
+                await store.leave(room, peer, f"s-{peer}")
+        assert await store.rooms_info() == {}
+
+
+async def test_take_worker_takes_exactly_that_workers_claims_once(
+    store_factory: Factory, request: pytest.FixtureRequest
+) -> None:
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("the in-memory store has one worker and nothing to take over")
+    from peerpyrtc._redis_store import RedisStore
+
+    a = await store_factory()
+    assert isinstance(a, RedisStore)
+    b = RedisStore(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
+    await member(a, "r", "ann")  # a member
+    await a.claim("r", "pending", "s-pending")  # a claim that never joined
+    await member(a, "q", "ann")
+    await member(b, "r", "bob")  # another worker's
+    await member(a, "r", "gone")
+    await a.leave("r", "gone", "s-gone")  # no longer a's
+    await a.claim("r", "freed", "s-freed")
+    await a.release("r", "freed", "s-freed")
+    assert sorted(await b.take_worker("w1")) == [
+        ("q", "ann", "s-ann"), ("r", "ann", "s-ann"), ("r", "pending", "s-pending")]  # fmt: skip
+    assert await b.take_worker("w1") == []  # once
+    assert await a.take_worker("w2") == [("r", "bob", "s-bob")]
+
+
+async def test_restore_puts_a_member_back_in_its_place(
+    store_factory: Factory, request: pytest.FixtureRequest
+) -> None:
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("only a shared store can lose its data under a live worker")
+    from peerpyrtc._redis_store import RedisStore
+
+    store = await store_factory()
+    assert isinstance(store, RedisStore)
+    await member(store, "r", "ann", {"name": "Ann"})
+    await member(store, "r", "bob")
+    ann_order = (await store.join("r", "ann", "s-ann", {"name": "Ann"})).order
+    bob = (await store.join("r", "bob", "s-bob", {})).order
+    peers = {p["id"]: p for p in await store.room_peers("r")}
+    keys = await store.redis.keys(f"{store.prefix}*")
+    await store.redis.delete(*keys)  # Redis lost everything (a restart without persistence)
+    assert await store.restore("r", "bob", "s-bob", {}, peers["bob"]["joinedAt"], bob) == (
+        False, "bob")  # fmt: skip
+    restored = await store.restore(
+        "r", "ann", "s-ann", {"name": "Ann"}, peers["ann"]["joinedAt"], ann_order
+    )
+    assert restored == (False, "ann")  # the lowest order is host again, whoever came back first
+    after = await store.room_peers("r")
+    assert [(p["id"], p["isHost"], p.get("name")) for p in after] == [
+        ("ann", True, "Ann"), ("bob", False, None)]  # fmt: skip
+    assert [p["joinedAt"] for p in after] == [peers["ann"]["joinedAt"], peers["bob"]["joinedAt"]]
+    assert await store.restore("r", "ann", "s-ann", {}, 1, ann_order) == (True, "ann")  # still
+    assert await store.restore("r", "ann", "other-session", {}, 1, ann_order) is None
+    with pytest.raises(PeerIdTaken):  # restored claims hold
+        await store.claim("r", "bob", "someone-else")
+    assert sorted(await store.take_worker("w1")) == [("r", "ann", "s-ann"), ("r", "bob", "s-bob")]
+    await member(store, "r", "cat")  # the join counter continues past the restored orders
+    cat = (await store.join("r", "cat", "s-cat", {})).order
+    assert cat > max(ann_order, bob)

@@ -173,3 +173,33 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
         for client in clients:
             await client.close()
     await until(lambda: manager._delivery.local == {})
+
+
+async def test_a_flood_before_the_welcome_cuts_off_the_sender(make_server: Any) -> None:
+    """Mutant: the bound on frames held while the store answers (256) never runs."""
+    from peerpyrtc._relay import MAX_HELD_FRAMES
+
+    server, manager = await make_server()
+    ann = AsyncClient(server.url, "r", "ann")
+    rec = Recorder(ann)
+    await ann.connect()
+    release = gate_joins(manager)
+    bob = AsyncClient(server.url, "r", "bob", max_reconnect_attempts=0)
+    connecting = asyncio.ensure_future(bob.connect())
+    try:
+        await until(lambda: getattr(server_peer(manager, "bob"), "state", "") == "joining")
+        channel = bob._conn.queue.channel if bob._conn else None
+        assert channel is not None
+        for i in range(MAX_HELD_FRAMES + 1):
+            channel.send(f'{{"t":"msg","d":"early {i}"}}')
+        with pytest.raises(Exception):  # noqa: B017 - refused before it ever joined
+            await asyncio.wait_for(connecting, TIMEOUT)
+        release.set()
+        await until(lambda: server_peer(manager, "bob") is None)
+        assert [p["id"] for p in manager.get_room_peers("r")] == ["ann"]
+        assert not [m for k, m in rec.history if k in ("message", "joined")]
+        assert manager.metrics.drops["flood"] >= 1
+    finally:
+        release.set()
+        await bob.close()
+        await ann.close()
