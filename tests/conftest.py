@@ -297,3 +297,52 @@ def same_package() -> dict[str, str]:
 
     root = str(Path(peerpyrtc.__file__).resolve().parents[1])
     return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+
+
+#: What a test needs, by the fixtures it uses or the module it is in, so that any tier can be
+#: selected by marker (``pytest -m "not browser and not netns ..."``; ``scripts/test-fast``).
+_NEEDS_BY_FIXTURE = {
+    "redis_server": "redis", "redis_client": "redis", "cluster": "redis",
+    "redis_background": "redis", "coturn": "coturn",
+}  # fmt: skip
+_NEEDS_BY_MODULE = {
+    "test_netns": ("netns", "coturn", "slow"),
+    "test_network": ("netns",),
+    "test_deploy": ("nginx", "slow"),
+    "test_fuzz": ("slow",),
+    "test_soak": ("slow",),
+    "test_benchmarks": ("slow",),
+    "test_cluster_processes": ("redis", "slow"),
+    "test_claims": ("redis",),
+    "test_parking": ("redis",),
+    "test_npm_package": ("slow",),
+    "test_examples": ("slow",),
+}
+
+
+#: Tests that wait out real timeouts or start processes (seconds each): ``slow``.
+_SLOW_TESTS = {
+    "test_python_client_reconnects_after_a_server_restart",
+    "test_a_huge_body_is_refused_without_reading_it",
+    "test_a_killed_peer_is_gone_within_ten_seconds",
+    "test_a_blocking_plain_hook_does_not_stall_the_relay",
+    "test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr",
+    "test_drops_are_counted_by_reason",
+    "test_the_wheel_ships_the_client",
+    "test_a_steady_allowed_rate_stays_connected",
+    "test_one_address_cannot_hold_every_connection",
+    "test_python_peers_talk_directly_while_the_server_is_paused",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = set(_NEEDS_BY_MODULE.get(item.module.__name__ if item.module else "", ()))
+        if getattr(item, "originalname", item.name) in _SLOW_TESTS:
+            needs.add("slow")
+        needs |= {m for f, m in _NEEDS_BY_FIXTURE.items() if f in item.fixturenames}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store_factory") == "redis":
+            needs.add("redis")
+        for name in sorted(needs):
+            item.add_marker(getattr(pytest.mark, name))
