@@ -217,3 +217,37 @@ async def test_hostile_signals_and_direct_frames_end_nothing_for_a_python_peer(
     await zed.broadcast("after", 1)
     assert await victim_rec.expect("message", lambda m: m[2] == "after") == ("zed", 1, "after")
     assert victim.connected
+
+
+async def test_a_peer_that_never_acknowledges_costs_a_bounded_resend_and_a_pause(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    """Finding 5: a member that never acknowledges direct frames makes its peer fall back
+    after 1 MiB, resend at most that through the relay (inside the server's byte burst, so
+    it is not cut off as a flooder), and wait before trusting a direct link with it again.
+    Everything still arrives exactly once, in order."""
+    import json
+
+    from peerpyrtc._clientmesh import MAX_UNACKED_BYTES
+
+    server, _ = await make_server(topology="mesh")
+    victim_rec, zed_rec = [await join(clients, server.url, n) for n in ("victim", "zed")]
+    victim, zed = clients
+    await until(lambda: all_direct(victim, 1) and all_direct(zed, 1))
+    zed._mesh._ack = lambda pair: None  # type: ignore[method-assign]  # the hostile peer
+    resent: list[int] = []
+    signal = victim._mesh.signal
+
+    def spy(to: str, d: dict[str, Any]) -> None:
+        if d.get("k") == "resend":
+            resent.append(len(json.dumps(d["e"], separators=(",", ":"))))
+        signal(to, d)
+
+    victim._mesh.signal = spy  # type: ignore[method-assign]
+    for i in range(1500):  # 1.5 MB: past the bound once
+        await victim.send_message(f"{i:05d}" + "v" * 1000)
+    got = [m[1][:5] for m in await zed_rec.messages(1500, timeout=30)]
+    assert got == [f"{i:05d}" for i in range(1500)]  # once each, in order
+    assert 0 < sum(resent) <= MAX_UNACKED_BYTES + 1100  # a bounded resend, not everything
+    assert victim.connected and not [k for k, _ in victim_rec.history if k == "close"]
+    assert victim._mesh.pairs["zed"].strikes >= 1  # no new link with zed for a while

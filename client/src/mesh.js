@@ -21,6 +21,9 @@ const MAX_UNACKED = 10000;
 // stays well inside the server's byte burst (4 MiB), so a peer that never acknowledges cannot
 // get this one cut off as a flooder
 const MAX_UNACKED_BYTES = 1 << 20;
+// a fallback that resent more than this is a strike: no new link with that peer for
+// RETRY_MS[strikes], so a peer that never acknowledges cannot make us resend again and again
+const STRIKE_BYTES = 64 * 1024;
 const MAX_HELD = 1024; // direct envelopes kept before the peer's `switch`: past it, fall back
 const RETRY_MS = [1000, 3000, 10000, 30000];
 const NEW_LINK_MS = 500;
@@ -145,7 +148,7 @@ export class Mesh {
     this.host.log('direct link to', pair.id, 'closed:', reason);
     this.fallBack(pair, link.linkId);
     if (this.pairs.get(pair.id) === pair && this.host.selfId > pair.id && reason !== 'replaced') {
-      const delay = RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)];
+      const delay = Math.max(RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)], pair.quietUntil - Date.now());
       clearTimeout(pair.retryTimer);
       pair.retryTimer = setTimeout(() => { if (this.pairs.get(pair.id) === pair && !pair.link) this.startLink(pair); }, delay);
     }
@@ -158,6 +161,7 @@ export class Mesh {
     pair.out = 'relay';
     this.host.signal(pair.id, { k: 'fallback', link: linkId });
     for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: 'resend', s, e: JSON.parse(raw) });
+    if (pair.unackedBytes > STRIKE_BYTES) pair.quietUntil = Date.now() + RETRY_MS[Math.min(pair.strikes++, RETRY_MS.length - 1)];
     pair.unacked = [];
     pair.unackedBytes = 0;
     pair.outbox = [];
@@ -185,7 +189,7 @@ export class Mesh {
         if (d.link !== pair.link?.linkId) {
           if (this.host.selfId > from || typeof d.link !== 'string') return; // not ours to make
           const now = Date.now(); // a new link at most every NEW_LINK_MS: a peer cannot churn ours
-          if (now - pair.linkAt < NEW_LINK_MS) return;
+          if (now - pair.linkAt < NEW_LINK_MS || now < pair.quietUntil) return; // or it left too much unacked
           pair.linkAt = now;
           this.startLink(pair, d.link, true);
         }
@@ -263,6 +267,8 @@ class Pair {
     this.retryTimer = null;
     this.retries = 0;
     this.linkAt = -Infinity;
+    this.strikes = 0;
+    this.quietUntil = -Infinity;
   }
 
   get canSend() { return this.out === 'direct' && !!this.link?.isOpen; }

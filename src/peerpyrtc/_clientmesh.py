@@ -38,6 +38,10 @@ MAX_UNACKED = 10000
 #: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
 #: peer that never acknowledges cannot make the server cut this one off as a flooder.
 MAX_UNACKED_BYTES = 1 << 20
+#: A fallback that had to resend more than this is a strike against the pair: no new link
+#: with that peer for RETRY[strikes] seconds, so a peer that never acknowledges cannot make
+#: this one resend through the relay again and again.
+STRIKE_BYTES = 64 * 1024
 RETRY = (1.0, 3.0, 10.0, 30.0)
 NEW_LINK_SECONDS = 0.5
 #: Direct envelopes held before the peer's ``switch``: past it the pair falls back.
@@ -165,6 +169,8 @@ class Pair:
         self.retry_timer: asyncio.TimerHandle | None = None
         self.retries = 0
         self.link_at = float("-inf")
+        self.strikes = 0
+        self.quiet_until = float("-inf")
 
     @property
     def can_send(self) -> bool:
@@ -281,9 +287,15 @@ class ClientMesh:
             self.signal(pair.id, {"k": "fallback", "link": link.link_id})
             for seq, raw in pair.unacked:
                 self.signal(pair.id, {"k": "resend", "s": seq, "e": json.loads(raw)})
+            if pair.unacked_bytes > STRIKE_BYTES:
+                quiet = RETRY[min(pair.strikes, len(RETRY) - 1)]
+                pair.strikes += 1
+                pair.quiet_until = asyncio.get_running_loop().time() + quiet
             pair.unacked, pair.outbox, pair.unacked_bytes = [], [], 0
         if self.pairs.get(pair.id) is pair and self.self_id > pair.id and reason != "replaced":
             delay = RETRY[min(pair.retries, len(RETRY) - 1)]
+            now = asyncio.get_running_loop().time()
+            delay = max(delay, pair.quiet_until - now)
             pair.retries += 1
             loop = asyncio.get_running_loop()
             pair.retry_timer = loop.call_later(delay, self._retry, pair)
@@ -330,6 +342,8 @@ class ClientMesh:
                     return  # not ours to make
                 now = asyncio.get_running_loop().time()
                 if now - pair.link_at < NEW_LINK_SECONDS:  # a peer cannot churn our links
+                    return
+                if now < pair.quiet_until:  # it left too much unacknowledged: not yet
                     return
                 pair.link_at = now
                 link = self.start_link(pair, d["link"], polite=True)

@@ -659,6 +659,7 @@ var ACK_EVERY = 32;
 var ACK_AFTER_MS = 100;
 var MAX_UNACKED = 1e4;
 var MAX_UNACKED_BYTES = 1 << 20;
+var STRIKE_BYTES = 64 * 1024;
 var MAX_HELD = 1024;
 var RETRY_MS = [1e3, 3e3, 1e4, 3e4];
 var NEW_LINK_MS = 500;
@@ -782,7 +783,7 @@ var Mesh = class {
     this.host.log("direct link to", pair.id, "closed:", reason);
     this.fallBack(pair, link.linkId);
     if (this.pairs.get(pair.id) === pair && this.host.selfId > pair.id && reason !== "replaced") {
-      const delay = RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)];
+      const delay = Math.max(RETRY_MS[Math.min(pair.retries++, RETRY_MS.length - 1)], pair.quietUntil - Date.now());
       clearTimeout(pair.retryTimer);
       pair.retryTimer = setTimeout(() => {
         if (this.pairs.get(pair.id) === pair && !pair.link) this.startLink(pair);
@@ -796,6 +797,7 @@ var Mesh = class {
     pair.out = "relay";
     this.host.signal(pair.id, { k: "fallback", link: linkId });
     for (const [s, raw] of pair.unacked) this.host.signal(pair.id, { k: "resend", s, e: JSON.parse(raw) });
+    if (pair.unackedBytes > STRIKE_BYTES) pair.quietUntil = Date.now() + RETRY_MS[Math.min(pair.strikes++, RETRY_MS.length - 1)];
     pair.unacked = [];
     pair.unackedBytes = 0;
     pair.outbox = [];
@@ -823,7 +825,7 @@ var Mesh = class {
         if (d.link !== pair.link?.linkId) {
           if (this.host.selfId > from || typeof d.link !== "string") return;
           const now = Date.now();
-          if (now - pair.linkAt < NEW_LINK_MS) return;
+          if (now - pair.linkAt < NEW_LINK_MS || now < pair.quietUntil) return;
           pair.linkAt = now;
           this.startLink(pair, d.link, true);
         }
@@ -907,6 +909,8 @@ var Pair = class {
     this.retryTimer = null;
     this.retries = 0;
     this.linkAt = -Infinity;
+    this.strikes = 0;
+    this.quietUntil = -Infinity;
   }
   get canSend() {
     return this.out === "direct" && !!this.link?.isOpen;
