@@ -129,3 +129,44 @@ async def test_a_stranger_posting_candidates_cannot_grow_redis(
     finally:
         await server.close()
         await manager.close()
+
+
+async def test_taken_and_expired_sessions_free_their_places_and_leave_no_keys(
+    redis_server: Any, redis_client: Any
+) -> None:
+    """What the cluster-wide bounds count must go when a session is taken by its offer or
+    expires (else the caps fill up for good), and no key may stay behind."""
+    import asyncio
+
+    await flush(redis_server)
+    limits = Limits(max_early_sessions=3, max_early_sessions_per_address=2,
+                    early_candidate_ttl=0.4)  # fmt: skip
+    manager = AsyncSignalingManager(backplane=redis_server.url, limits=limits)
+    await manager.start()
+    plane = manager._backplane
+    assert plane is not None
+    try:
+        first, second = session(), session()
+        await manager.candidate("r", "p1", candidate(first), metadata=at("198.51.100.1"))
+        await manager.candidate("r", "p2", candidate(second), metadata=at("198.51.100.1"))
+        with pytest.raises(RateLimited, match="this address"):
+            await manager.candidate("r", "p3", candidate(session()), metadata=at("198.51.100.1"))
+        assert len(await plane.take_parked("r", "p1", first)) == 1  # its offer took it
+        await manager.candidate("r", "p3", candidate(session()), metadata=at("198.51.100.1"))
+        await manager.candidate("r", "q1", candidate(session()), metadata=at("198.51.100.2"))
+        with pytest.raises(RateLimited, match="too many sessions"):
+            await manager.candidate("r", "q2", candidate(session()), metadata=at("198.51.100.3"))
+        await asyncio.sleep(0.5)  # past the TTL: every session expired
+        for i in range(3):
+            await manager.candidate("r", f"z{i}", candidate(session()), metadata=at(f"203.0.113.{i}"))  # fmt: skip
+        await asyncio.sleep(0.5)
+        await manager.candidate("r", "last", candidate(session()), metadata=at("203.0.113.9"))
+        keys = {k.decode() for k in await redis_client.keys("peerpyrtc:early*")}
+        lists = {k for k in keys if k.startswith("peerpyrtc:early:r\0")}
+        assert len(lists) == 1 and "\0last\0" in next(iter(lists)), keys  # expired ones gone
+        assert keys - lists == {
+            "peerpyrtc:early:addr:203.0.113.9", "peerpyrtc:early:addrs", "peerpyrtc:early:all"}  # fmt: skip
+        assert await redis_client.zcard("peerpyrtc:early:all") == 1
+        assert await redis_client.hlen("peerpyrtc:early:addrs") == 1
+    finally:
+        await manager.close()

@@ -286,3 +286,56 @@ async def test_restore_puts_a_member_back_in_its_place(
     await member(store, "r", "cat")  # the join counter continues past the restored orders
     cat = (await store.join("r", "cat", "s-cat", {})).order
     assert cat > max(ann_order, bob)
+
+
+async def test_the_room_cap_and_the_server_cap_are_not_confused(store_factory: Factory) -> None:
+    store = await store_factory(Limits(max_peers_per_room=3, max_rooms=1))
+    for peer in ("a", "b", "c"):
+        await member(store, "r", peer)  # three seats in the one room
+    with pytest.raises(RoomFull, match="full"):
+        await store.claim("r", "d", "s-d")
+    with pytest.raises(RoomFull, match="maximum"):
+        await store.claim("other", "a", "s-a")
+
+
+async def test_a_redis_room_leaves_no_keys_behind(
+    store_factory: Factory, request: pytest.FixtureRequest
+) -> None:
+    """Every key a room used goes when it empties (a stale owner would route a candidate to
+    a dead worker; a stale w:<worker> entry would be evicted twice)."""
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("the in-memory store drops its dicts")
+    from peerpyrtc._redis_store import RedisStore
+
+    store = await store_factory()
+    assert isinstance(store, RedisStore)
+    await member(store, "r", "ann", {"name": "Ann"})
+    await member(store, "r", "bob")
+    await store.claim("r", "cat", "s-cat")  # a claim that never joins
+    await store.next_seq("r")
+    await store.release("r", "cat", "s-cat")
+    await store.leave("r", "bob", "s-bob")
+    assert await store.owner("r", "bob") is None and await store.holder("r", "bob") is None
+    await store.leave("r", "ann", "s-ann")
+    left = sorted(k.decode() for k in await store.redis.keys(f"{store.prefix}*"))
+    assert left == [f"{store.prefix}order"], left  # the join counter alone
+
+
+async def test_a_restored_member_is_owned_listed_and_ordered(
+    store_factory: Factory, request: pytest.FixtureRequest
+) -> None:
+    if "redis" not in request.node.callspec.id:
+        pytest.skip("only a shared store can lose its data under a live worker")
+    from peerpyrtc._redis_store import RedisStore
+
+    store = await store_factory()
+    assert isinstance(store, RedisStore)
+    await member(store, "r", "ann")
+    order = (await store.join("r", "ann", "s-ann", {})).order
+    assert order == 1
+    await store.redis.delete(*await store.redis.keys(f"{store.prefix}*"))  # Redis lost it all
+    assert await store.restore("r", "ann", "s-ann", {}, 5, order) == (False, "ann")
+    assert await store.owner("r", "ann") == store.worker_id  # forwarded ops find it
+    assert list(await store.rooms_info()) == ["r"]
+    await member(store, "r", "bob")  # the counter restarts past the restored order
+    assert (await store.join("r", "bob", "s-bob", {})).order > order
