@@ -291,6 +291,50 @@ async def cluster(redis_server: RedisServer) -> AsyncIterator[Any]:
         await manager.close()
 
 
+class Serve:
+    """``peerpyrtc serve`` processes (on a Redis backplane, say), stopped at the end."""
+
+    def __init__(self) -> None:
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def start(self, *args: str) -> tuple[asyncio.subprocess.Process, str]:
+        import re
+        import sys
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        found = re.search(r"serving on (http://\S+)", line)
+        assert found, line
+        return proc, found.group(1)
+
+    async def stop(self) -> None:
+        import signal
+
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), TIMEOUT)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@pytest.fixture
+async def serve(redis_server: RedisServer) -> AsyncIterator[Serve]:
+    """``await serve.start(*args)`` -> (process, URL); every process stopped at the end."""
+    await flush(redis_server)
+    s = Serve()
+    yield s
+    await s.stop()
+
+
 def same_package() -> dict[str, str]:
     """The environment of a child that imports the very peerpyrtc this process uses."""
     import peerpyrtc

@@ -7,25 +7,15 @@ offer claimed its id gives the claim back, so no id, room seat or room slot leak
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 import peerpyrtc._manager as manager_module
-from conftest import TIMEOUT, Recorder, flush, until
+from conftest import TIMEOUT, Recorder, Serve, flush, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager, Limits, start_server
-from test_cluster_processes import Serve
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def serve(redis_server: Any) -> AsyncIterator[Serve]:
-    await flush(redis_server)
-    s = Serve()
-    yield s
-    await s.stop()
 
 
 async def test_a_session_that_moved_workers_stays_visible_and_its_old_connection_goes(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -14,48 +12,10 @@ from typing import Any
 
 import pytest
 
-from conftest import TIMEOUT, Recorder, RedisServer, flush, http_request, until
+from conftest import TIMEOUT, Recorder, RedisServer, Serve, flush, http_request, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager
 
 TOKEN = "cluster-admin-token-0123456789"
-
-
-class Serve:
-    """``peerpyrtc serve`` processes, stopped at the end."""
-
-    def __init__(self) -> None:
-        self.procs: list[asyncio.subprocess.Process] = []
-
-    async def start(self, *args: str) -> tuple[asyncio.subprocess.Process, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
-        found = re.search(r"serving on (http://\S+)", line)
-        assert found, line
-        return proc, found.group(1)
-
-    async def stop(self) -> None:
-        for proc in self.procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                await asyncio.wait_for(proc.wait(), TIMEOUT)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-@pytest.fixture
-async def serve(redis_server: RedisServer) -> AsyncIterator[Serve]:
-    await flush(redis_server)
-    s = Serve()
-    yield s
-    await s.stop()
 
 
 @pytest.fixture

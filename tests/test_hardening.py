@@ -94,23 +94,14 @@ async def test_a_lone_surrogate_never_reaches_a_queue(make_server: Any) -> None:
 
 
 def test_a_send_queue_never_wedges_on_one_bad_item() -> None:
-    sent: list[Any] = []
+    from fakes import RecordingChannel
 
-    class Channel:
-        readyState = "open"
-        bufferedAmount = 0
-        bufferedAmountLowThreshold = 0
-
-        def on(self, *args: Any) -> None:
-            pass
-
-        def send(self, data: Any) -> None:
-            data.encode("utf-8") if isinstance(data, str) else None
-            sent.append(data)
+    channel = RecordingChannel()
+    sent = channel.sent
 
     async def run() -> None:
         queue = SendQueue(1 << 20)
-        queue.attach(Channel())  # type: ignore[arg-type]
+        queue.attach(channel)  # type: ignore[arg-type]
         queue.put('{"d":"\ud800"}')
         queue.put('{"d":"é"}')
         queue.put(b"\x00binary")

@@ -392,25 +392,14 @@ async def test_frames_and_bytes_in_are_counted_exactly(make_server: Any) -> None
 
 def test_a_last_word_on_an_idle_queue_is_sent_once() -> None:
     """Mutant: ``and`` -> ``or`` in ``send_last`` (an empty queue sends the notice twice)."""
+    from fakes import RecordingChannel
     from peerpyrtc._sendqueue import SendQueue
 
-    sent: list[Any] = []
-
-    class Channel:
-        readyState = "open"
-        bufferedAmount = 0
-        bufferedAmountLowThreshold = 0
-
-        def on(self, *args: Any) -> None:
-            pass
-
-        def send(self, data: Any) -> None:
-            sent.append(data)
-
     async def run() -> None:
+        channel = RecordingChannel()
         queue = SendQueue(1 << 20)
-        queue.attach(Channel())  # type: ignore[arg-type]
+        queue.attach(channel)  # type: ignore[arg-type]
         queue.send_last('{"t":"close"}')
-        assert sent == ['{"t":"close"}']
+        assert channel.sent == ['{"t":"close"}']
 
     asyncio.run(run())

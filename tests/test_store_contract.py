@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,18 @@ Factory = Callable[..., Awaitable[RoomStore]]
 async def member(store: RoomStore, room: str, peer_id: str, info: dict | None = None) -> None:
     await store.claim(room, peer_id, f"s-{peer_id}")
     await store.join(room, peer_id, f"s-{peer_id}", info or {})
+
+
+async def redis_store(store_factory: Factory, request: pytest.FixtureRequest, why: str) -> Any:
+    """The Redis implementation (skipping the in-memory run with ``why``): for what only a
+    shared store has (several workers, lost data)."""
+    if "redis" not in request.node.callspec.id:
+        pytest.skip(why)
+    from peerpyrtc._redis_store import RedisStore
+
+    store = await store_factory()
+    assert isinstance(store, RedisStore)
+    return store
 
 
 async def test_an_id_is_held_by_one_session(store_factory: Factory) -> None:
@@ -188,13 +201,8 @@ async def test_only_the_owner_changes_a_claim_or_a_membership(store_factory: Fac
 async def test_a_session_moving_to_another_worker_names_the_old_one(
     store_factory: Factory, request: pytest.FixtureRequest
 ) -> None:
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("one in-memory store serves one worker")
-    from peerpyrtc._redis_store import RedisStore
-
-    a = await store_factory()
-    assert isinstance(a, RedisStore)
-    b = RedisStore(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
+    a = await redis_store(store_factory, request, "one in-memory store serves one worker")
+    b = type(a)(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
     await a.claim("r", "ann", "s1")
     await a.join("r", "ann", "s1", {})
     assert await b.claim("r", "ann", "s1") == "w1"  # moved: w1 must let its connection go
@@ -231,13 +239,10 @@ async def test_emptied_rooms_free_the_room_cap_and_live_rooms_stay_listed(
 async def test_take_worker_takes_exactly_that_workers_claims_once(
     store_factory: Factory, request: pytest.FixtureRequest
 ) -> None:
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("the in-memory store has one worker and nothing to take over")
-    from peerpyrtc._redis_store import RedisStore
-
-    a = await store_factory()
-    assert isinstance(a, RedisStore)
-    b = RedisStore(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
+    a = await redis_store(
+        store_factory, request, "the in-memory store has one worker and nothing to take over"
+    )
+    b = type(a)(a.redis, a.limits, worker_id="w2", prefix=a.prefix)
     await member(a, "r", "ann")  # a member
     await a.claim("r", "pending", "s-pending")  # a claim that never joined
     await member(a, "q", "ann")
@@ -255,12 +260,9 @@ async def test_take_worker_takes_exactly_that_workers_claims_once(
 async def test_restore_puts_a_member_back_in_its_place(
     store_factory: Factory, request: pytest.FixtureRequest
 ) -> None:
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("only a shared store can lose its data under a live worker")
-    from peerpyrtc._redis_store import RedisStore
-
-    store = await store_factory()
-    assert isinstance(store, RedisStore)
+    store = await redis_store(
+        store_factory, request, "only a shared store can lose its data under a live worker"
+    )
     await member(store, "r", "ann", {"name": "Ann"})
     await member(store, "r", "bob")
     ann_order = (await store.join("r", "ann", "s-ann", {"name": "Ann"})).order
@@ -303,12 +305,7 @@ async def test_a_redis_room_leaves_no_keys_behind(
 ) -> None:
     """Every key a room used goes when it empties (a stale owner would route a candidate to
     a dead worker; a stale w:<worker> entry would be evicted twice)."""
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("the in-memory store drops its dicts")
-    from peerpyrtc._redis_store import RedisStore
-
-    store = await store_factory()
-    assert isinstance(store, RedisStore)
+    store = await redis_store(store_factory, request, "the in-memory store drops its dicts")
     await member(store, "r", "ann", {"name": "Ann"})
     await member(store, "r", "bob")
     await store.claim("r", "cat", "s-cat")  # a claim that never joins
@@ -324,12 +321,9 @@ async def test_a_redis_room_leaves_no_keys_behind(
 async def test_a_restored_member_is_owned_listed_and_ordered(
     store_factory: Factory, request: pytest.FixtureRequest
 ) -> None:
-    if "redis" not in request.node.callspec.id:
-        pytest.skip("only a shared store can lose its data under a live worker")
-    from peerpyrtc._redis_store import RedisStore
-
-    store = await store_factory()
-    assert isinstance(store, RedisStore)
+    store = await redis_store(
+        store_factory, request, "only a shared store can lose its data under a live worker"
+    )
     await member(store, "r", "ann")
     order = (await store.join("r", "ann", "s-ann", {})).order
     assert order == 1
