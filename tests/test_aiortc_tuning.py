@@ -13,6 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate
 
 import peerpyrtc
+from conftest import until
 from peerpyrtc import _aiortc_tuning
 
 peerpyrtc.apply_patches()
@@ -138,7 +139,9 @@ async def test_a_transmit_left_behind_by_a_timer_sends_nothing_after_stop(
         before = sends["n"]
         sctp._t3_expired()
         await server_peer.pc.close()
-        await asyncio.sleep(0.1)
+        # the task the timer left runs to its end (awaited here it would be retrieved)
+        await until(lambda: not [t for t in asyncio.all_tasks() if not t.done()
+                                 and getattr(t.get_coro(), "__qualname__", "").endswith("_transmit")])  # fmt: skip
         gc.collect()
         await asyncio.sleep(0)
         assert seen == [] and sends["n"] == before  # nothing went out after stop()
@@ -148,7 +151,6 @@ async def test_a_transmit_left_behind_by_a_timer_sends_nothing_after_stop(
 
 async def test_an_open_association_transmits_as_upstream(join: Any, manager: Any) -> None:
     """The same sends as upstream's ``_transmit`` while open, and its errors still raise."""
-    import asyncio
 
     from aiortc.rtcsctptransport import RTCSctpTransport
 
@@ -160,7 +162,9 @@ async def test_an_open_association_transmits_as_upstream(join: Any, manager: Any
         sctp._transmit = transmit.__get__(sctp, RTCSctpTransport)
         for _ in range(5):
             server_peer.channel.send("y" * 3000)
-        await asyncio.sleep(0.2)
+        await until(
+            lambda s=sends: s["n"] > 0 and not sctp._outbound_queue and not sctp._sent_queue
+        )
         results.append(sends["n"])
     del sctp._transmit
     assert results[0] == results[1] > 0

@@ -56,7 +56,7 @@ async def test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr(
     import gc
     import sys
 
-    from conftest import same_package
+    from conftest import same_package, until
     from peerpyrtc import Limits
 
     loop = asyncio.get_running_loop()
@@ -74,20 +74,24 @@ async def test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr(
         assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
         assert len(manager.get_room_peers("r")) == 16
 
+        sent = [0]
+
         async def chatter() -> None:
             while True:
                 await manager.send_message("r", "x" * 2000)
+                sent[0] += 1
                 await asyncio.sleep(0.005)
 
         talking = asyncio.ensure_future(chatter())
-        await asyncio.sleep(0.3)
+        await until(lambda: sent[0] >= 50)  # traffic in flight to every peer
         proc.kill()  # all 16 vanish at once, with data in flight to each
         await proc.wait()
-        while manager.get_room_peers("r"):  # noqa: ASYNC110 - timed out by the heartbeat
-            await asyncio.sleep(0.05)
+        await until(lambda: not manager.get_room_peers("r"), 20)  # timed out by the heartbeat
         talking.cancel()
         await asyncio.gather(talking, return_exceptions=True)
-        await asyncio.sleep(0.5)  # retransmission timers had their chance
+        # whatever their timers left behind runs to its end (not awaited: never retrieved)
+        await until(lambda: not [t for t in asyncio.all_tasks() if not t.done()
+                                 and getattr(t.get_coro(), "__qualname__", "").endswith("_transmit")])  # fmt: skip
         gc.collect()
         await asyncio.sleep(0)
     finally:

@@ -375,7 +375,7 @@ async def test_a_turn_relay_reaches_the_servers_media_port_and_nothing_else(
             assert echo.stdout is not None
             assert await asyncio.wait_for(echo.stdout.readline(), 10) == b"ready\n"
             async with coturn(lab, tmp_path):
-                result = await _probe_relay(lab, [f"{PRIVATE_IP}:50000", f"{PRIVATE_IP}:5000"])
+                result = await _probe_relay(lab, [f"{PRIVATE_IP}:5000", f"{PRIVATE_IP}:50000"])
         finally:
             echo.terminate()
             await echo.wait()

@@ -1,6 +1,8 @@
 """What a TURN client (any stranger with minted credentials) can reach through coturn.
 
 Usage: python turn_probe.py HOST PORT USERNAME PASSWORD TARGET:PORT [TARGET:PORT ...]
+The last target must answer: once its echo of a probe sent after all the others is back,
+every earlier echo (same relay, same path) is too, so no fixed wait is needed.
 Allocates a UDP relay, sends one datagram to each target through it, and prints one JSON
 line: the relay address, which targets answered (an echo came back through the relay),
 and what a TCP relay allocation (RFC 6062) got: ``"tcp_relay"`` is the error code, or
@@ -23,9 +25,12 @@ from aioice import stun, turn
 class Heard(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.got: list[tuple[str, int]] = []
+        self.barrier = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.got.append((addr[0], addr[1]))
+        if data == b"barrier":
+            self.barrier.set()
 
 
 async def tcp_relay(host: str, port: int, username: str, password: str) -> str:
@@ -68,7 +73,11 @@ async def main(host: str, port: str, username: str, password: str, *targets: str
     for target in targets:
         address, target_port = target.rsplit(":", 1)
         transport.sendto(b"probe", (address, int(target_port)))
-    await asyncio.sleep(1.5)  # echoes come back within milliseconds here
+    address, target_port = targets[-1].rsplit(":", 1)
+    for _ in range(3):  # after the barrier's echo, every earlier one has arrived
+        heard.barrier.clear()
+        transport.sendto(b"barrier", (address, int(target_port)))
+        await asyncio.wait_for(heard.barrier.wait(), 10)
     transport.close()
     answered = sorted({f"{a}:{p}" for a, p in heard.got})
     result = {"relay": list(relay) if relay else None, "answered": answered,
