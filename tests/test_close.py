@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from conftest import Recorder
@@ -66,7 +67,7 @@ async def test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr(
     manager = AsyncSignalingManager(limits=limits)
     server = await start_server(manager)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "tests/peer_process.py", server.url, "r", "idle", "16",
+        sys.executable, str(Path(__file__).with_name("peer_process.py")), server.url, "r", "idle", "16",
         stdout=asyncio.subprocess.PIPE, env=same_package(),
     )  # fmt: skip
     try:
