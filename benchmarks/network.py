@@ -120,7 +120,7 @@ def demux_cost(count: int = 300_000) -> dict[str, float]:
 
     from aioice import stun
 
-    from peerpyrtc._udpmux import UdpMux, _SharedSocket
+    from peerpyrtc._rtc.udpmux import UdpMux, _SharedSocket
 
     class Receiver:  # what a shared socket hands datagrams to (a StunProtocol's surface)
         local_username, local_password = "abcd", "p" * 22

@@ -128,7 +128,7 @@ async def strangers(url: str, per_second: float, stop: asyncio.Event) -> int:
     of hardening round 3 (finding 3); returns how many were posted."""
     import secrets
 
-    from peerpyrtc._httpclient import post_json
+    from peerpyrtc._client.http import post_json
 
     posted = 0
     while not stop.is_set():

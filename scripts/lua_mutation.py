@@ -2,7 +2,7 @@
 
     python scripts/lua_mutation.py [--module _redis_store] [--limit N] [-- pytest args]
 
-For each Lua line of the scripts in ``src/peerpyrtc/_redis_store.py`` and ``_parking.py``,
+For each Lua line of the scripts in ``src/peerpyrtc/_cluster/redis_store.py`` and ``_parking.py``,
 makes the mutants a careless edit would: a comparison flipped (``==``/``~=``, ``>=``/``>``,
 ``<``/``<=``), a number off by one, ``SADD``/``SREM`` and ``HSET``/``HDEL`` swapped, the
 statement deleted. Each mutant is written into a scratch copy of the tree and the suites

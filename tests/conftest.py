@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingServer, start_server
-from peerpyrtc._http import body_length, parse_head
+from peerpyrtc._wire.http import body_length, parse_head
 
 TIMEOUT = 10.0
 
@@ -158,7 +158,7 @@ STORES = ["memory", "redis"]
 @pytest.fixture(params=STORES)
 async def store_factory(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     """Makes room stores of one implementation (the contract suite runs over each)."""
-    from peerpyrtc._store import MemoryStore, RoomStore
+    from peerpyrtc._rooms.store import MemoryStore, RoomStore
 
     made: list[RoomStore] = []
     redis = None
@@ -172,7 +172,7 @@ async def store_factory(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         if redis is None:
             store = MemoryStore(limits)
         else:
-            from peerpyrtc._redis_store import RedisStore
+            from peerpyrtc._cluster.redis_store import RedisStore
 
             store = RedisStore(redis, limits, worker_id="w1", prefix=f"t{next(_prefixes)}:")
         made.append(store)

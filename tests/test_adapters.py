@@ -119,7 +119,7 @@ async def test_health_answers_everywhere_without_a_token(
 
 
 async def test_health_says_closed_once_the_manager_is_closed() -> None:
-    from peerpyrtc._routes import dispatch
+    from peerpyrtc._web.routes import dispatch
 
     manager = AsyncSignalingManager()
     assert await dispatch(manager, "GET", "/health", b"") == (200, {"status": "ok"})

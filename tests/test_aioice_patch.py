@@ -13,7 +13,7 @@ import pytest
 from aioice import Connection, ice
 
 import peerpyrtc
-from peerpyrtc import _aioice_patch
+from peerpyrtc._rtc import aioice_patch as _aioice_patch
 
 peerpyrtc.apply_patches()
 

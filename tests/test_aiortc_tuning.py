@@ -14,7 +14,7 @@ from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate
 
 import peerpyrtc
 from conftest import until
-from peerpyrtc import _aiortc_tuning
+from peerpyrtc._rtc import aiortc_tuning as _aiortc_tuning
 
 peerpyrtc.apply_patches()
 pytestmark = pytest.mark.skipif(
@@ -69,7 +69,7 @@ before = (aioice.ice.Connection.connect, aioice.ice.CONSENT_INTERVAL,
           RTCCertificate._create_ssl_context, RTCSctpTransport._handle_data,
           RTCCertificate.generateCertificate.__func__)
 import peerpyrtc
-from peerpyrtc import _patches
+from peerpyrtc._rtc import patches as _patches
 same = before == (aioice.ice.Connection.connect, aioice.ice.CONSENT_INTERVAL,
                   RTCCertificate._create_ssl_context, RTCSctpTransport._handle_data,
                   RTCCertificate.generateCertificate.__func__)
@@ -124,7 +124,7 @@ async def test_a_transmit_left_behind_by_a_timer_sends_nothing_after_stop(
     import asyncio
     import gc
 
-    from peerpyrtc._patches import switched_off
+    from peerpyrtc._rtc.patches import switched_off
 
     assert _aiortc_tuning.stopped_transmit_installed() or switched_off("aiortc_stopped_transmit")
     loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ from browser_support import JOIN_JS, chromium, messages, needs_chromium
 from certs import chromium_wrapper, make_certificate
 from conftest import http_request, same_package, until
 from peerpyrtc import AsyncSignalingManager, start_server
-from peerpyrtc._server import client_address
+from peerpyrtc._web.server import client_address
 
 HERE = Path(__file__).resolve().parent
 HOST = "rtc.test"

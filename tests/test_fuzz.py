@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from adapters import ADAPTERS, serve_adapter
 from conftest import Recorder, until
 from peerpyrtc import AsyncClient, Limits, ProtocolError
-from peerpyrtc._protocol import decode
+from peerpyrtc._wire.protocol import decode
 
 # The background loop's libraries (aioice) use the global `random` from another thread while
 # Hypothesis draws; Hypothesis takes that for the strategy's own use. It is not.

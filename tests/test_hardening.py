@@ -28,7 +28,7 @@ from peerpyrtc import (
     SignalingManager,
     start_server,
 )
-from peerpyrtc._sendqueue import SendQueue
+from peerpyrtc._rtc.sendqueue import SendQueue
 
 
 async def joined(url: str, room: str, peer_id: str, **kw: Any) -> tuple[AsyncClient, Recorder]:
@@ -115,7 +115,7 @@ def test_a_send_queue_never_wedges_on_one_bad_item() -> None:
 
 def test_a_close_notice_reaches_a_congested_peer() -> None:
     """A peer cut off while its channel is full still reads why (its backlog is dropped)."""
-    from peerpyrtc._sendqueue import HIGH_WATER
+    from peerpyrtc._rtc.sendqueue import HIGH_WATER
 
     sent: list[Any] = []
 

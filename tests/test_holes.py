@@ -9,7 +9,7 @@ from typing import Any
 
 from conftest import TIMEOUT, Recorder, http_request, until
 from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
-from peerpyrtc._clientcodec import Relayed
+from peerpyrtc._client.codec import Relayed
 from test_seed_flask import Served, load
 
 
@@ -393,7 +393,7 @@ async def test_frames_and_bytes_in_are_counted_exactly(make_server: Any) -> None
 def test_a_last_word_on_an_idle_queue_is_sent_once() -> None:
     """Mutant: ``and`` -> ``or`` in ``send_last`` (an empty queue sends the notice twice)."""
     from fakes import RecordingChannel
-    from peerpyrtc._sendqueue import SendQueue
+    from peerpyrtc._rtc.sendqueue import SendQueue
 
     async def run() -> None:
         channel = RecordingChannel()

@@ -13,8 +13,8 @@ import pytest
 from aioice import stun
 
 from peerpyrtc import AsyncClient, AsyncSignalingManager, InvalidRequest, start_server
-from peerpyrtc._candidates import candidate_from_json, strip_mdns_candidates
-from peerpyrtc._ice import IceServerPool, normalize_ice_servers
+from peerpyrtc._rtc.candidates import candidate_from_json, strip_mdns_candidates
+from peerpyrtc._rtc.ice import IceServerPool, normalize_ice_servers
 
 MDNS = "candidate:1 1 udp 2122260223 3f2a1c4e-1111-2222-3333-444455556666.local 5000 typ host"
 
@@ -145,7 +145,7 @@ async def test_a_dead_ice_server_is_logged_once_and_its_return_once(
     port = sock.getsockname()[1]
     pool = IceServerPool(normalize_ice_servers([f"stun:127.0.0.1:{port}"]), probe_timeout=0.1)
     try:
-        with caplog.at_level(logging.INFO, logger="peerpyrtc._ice"):
+        with caplog.at_level(logging.INFO, logger="peerpyrtc._rtc.ice"):
             for _ in range(3):
                 assert await pool._probe_all() == []
             sock.close()  # now something that answers, on the same port
@@ -155,7 +155,7 @@ async def test_a_dead_ice_server_is_logged_once_and_its_return_once(
             for _ in range(2):
                 assert len(await pool._probe_all()) == 1
             transport.close()
-        lines = [r.getMessage() for r in caplog.records if r.name == "peerpyrtc._ice"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "peerpyrtc._rtc.ice"]
         assert len([m for m in lines if "did not answer" in m]) == 1, lines
         assert len([m for m in lines if "answers again" in m]) == 1, lines
     finally:

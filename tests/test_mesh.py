@@ -185,7 +185,7 @@ async def test_hostile_signals_and_direct_frames_end_nothing_for_a_python_peer(
     frames: the victim keeps its connection and every broadcast (finding 4)."""
     import json
 
-    from peerpyrtc._clientmesh import ClientMesh
+    from peerpyrtc._client.mesh import ClientMesh
 
     server, _ = await make_server(topology="mesh")
     recs = [await join(clients, server.url, name) for name in ("victim", "zed")]
@@ -228,7 +228,7 @@ async def test_a_peer_that_never_acknowledges_costs_a_bounded_resend_and_a_pause
     Everything still arrives exactly once, in order."""
     import json
 
-    from peerpyrtc._clientmesh import MAX_UNACKED_BYTES
+    from peerpyrtc._client.mesh import MAX_UNACKED_BYTES
 
     server, _ = await make_server(topology="mesh")
     victim_rec, zed_rec = [await join(clients, server.url, n) for n in ("victim", "zed")]

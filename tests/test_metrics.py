@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import Recorder, until
 from peerpyrtc import AsyncClient, Limits
-from peerpyrtc._metrics import render
+from peerpyrtc._rooms.metrics import render
 
 
 async def test_drops_are_counted_by_reason(make_server: Any) -> None:

@@ -298,7 +298,7 @@ async def test_with_udp_blocked_clients_connect_through_coturn_over_tcp_and_tls(
 async def test_refused_turn_credentials_are_reported_with_err_turn_auth(
     tmp_path: Path, how: str
 ) -> None:
-    from peerpyrtc._turn import TurnCredentials
+    from peerpyrtc._rtc.turn import TurnCredentials
 
     url = f"turn:{TURN_HOST}:3478?transport=tcp"
     async with locked_down(tmp_path) as (lab, _):
@@ -339,7 +339,7 @@ async def test_refused_turn_credentials_are_reported_with_err_turn_auth(
 async def _probe_relay(lab: Lab, targets: list[str]) -> dict[str, Any]:
     """A stranger at home with minted TURN credentials (anyone /ice admits): what answers
     through the relay."""
-    from peerpyrtc._turn import TurnCredentials
+    from peerpyrtc._rtc.turn import TurnCredentials
 
     minted = TurnCredentials(SECRET, [TURN_UDP]).mint(f"stranger-{time.monotonic_ns()}")
     proc = await asyncio.create_subprocess_exec(

@@ -14,8 +14,8 @@ from aioice import Candidate, stun
 
 from conftest import http_request, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
-from peerpyrtc._network import ServerNetwork, parse_port_range
-from peerpyrtc._udpmux import MuxTransport
+from peerpyrtc._rtc.network import ServerNetwork, parse_port_range
+from peerpyrtc._rtc.udpmux import MuxTransport
 from test_hardening import local_address, offer_sdp
 
 
@@ -204,7 +204,7 @@ async def test_the_shared_port_drops_strangers_and_never_learns_a_forged_address
             me = transport.get_extra_info("sockname")[:2]
             assert me not in shared.by_addr  # ... and the mux did not learn our address
             assert mux.dropped == before + 1  # the DTLS-looking datagram went nowhere
-            from peerpyrtc._metrics import render
+            from peerpyrtc._rooms.metrics import render
 
             assert f"peerpyrtc_udp_mux_dropped_total {before + 1}" in await render(manager)
             assert alice.connected
@@ -265,7 +265,7 @@ DTLS = b"\x17\xfe\xfd" + b"\x00" * 40
 
 
 def shared_socket() -> Any:
-    from peerpyrtc._udpmux import UdpMux, _SharedSocket
+    from peerpyrtc._rtc.udpmux import UdpMux, _SharedSocket
 
     return _SharedSocket(UdpMux(50000))
 
@@ -287,7 +287,7 @@ def test_the_shared_port_forgets_a_closed_connection_and_only_it() -> None:
 
 
 def test_an_address_belongs_to_one_connection_and_each_keeps_the_last_eight() -> None:
-    from peerpyrtc._udpmux import MAX_ADDRESSES
+    from peerpyrtc._rtc.udpmux import MAX_ADDRESSES
 
     shared = shared_socket()
     a, b = Recorded("aaaa"), Recorded("bbbb")
@@ -326,7 +326,7 @@ def test_what_the_shared_port_cannot_place_is_dropped_and_counted() -> None:
 
 
 async def test_a_closed_share_sends_nothing_and_closes_once() -> None:
-    from peerpyrtc._udpmux import MuxTransport
+    from peerpyrtc._rtc.udpmux import MuxTransport
 
     shared = shared_socket()
     sent: list[Any] = []
@@ -370,7 +370,7 @@ def test_a_live_connections_address_is_not_moved_by_anothers_valid_request(
 ) -> None:
     """Finding 9: a client with a connection of its own, spoofing a victim's source address
     on its own valid checks, does not take the victim's address (and its traffic)."""
-    import peerpyrtc._udpmux as udpmux
+    import peerpyrtc._rtc.udpmux as udpmux
 
     clock = [1000.0]
     monkeypatch.setattr(udpmux.time, "monotonic", lambda: clock[0])

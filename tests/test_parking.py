@@ -139,7 +139,7 @@ async def test_taken_and_expired_sessions_free_their_places_and_leave_no_keys(
     import time
     import types
 
-    import peerpyrtc._parking as parking
+    import peerpyrtc._cluster.parking as parking
 
     clock = [time.time()]  # the parking's clock: the bounds expire sessions by it
     monkeypatch.setattr(parking, "time", types.SimpleNamespace(time=lambda: clock[0]))

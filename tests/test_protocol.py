@@ -7,7 +7,7 @@ import json
 import pytest
 
 from peerpyrtc import ProtocolError
-from peerpyrtc._protocol import (
+from peerpyrtc._wire.protocol import (
     MAX_ENVELOPE_BYTES,
     MAX_FRAME_BYTES,
     batch,
@@ -122,7 +122,7 @@ def test_batch_of_one_is_the_envelope_itself() -> None:
 
 def test_every_server_envelope_is_what_docs_protocol_md_says() -> None:
     """The builders, one by one (the clients parse exactly these shapes)."""
-    from peerpyrtc import _protocol as p
+    from peerpyrtc._wire import protocol as p
 
     def j(raw: str) -> object:
         return json.loads(raw)
@@ -157,7 +157,7 @@ def test_every_server_envelope_is_what_docs_protocol_md_says() -> None:
 
 
 def test_every_bound_holds_exactly_at_its_edge() -> None:
-    from peerpyrtc._protocol import MAX_BATCH_ITEMS, MAX_DEPTH, MAX_EVENT_LENGTH, MAX_SKIP
+    from peerpyrtc._wire.protocol import MAX_BATCH_ITEMS, MAX_DEPTH, MAX_EVENT_LENGTH, MAX_SKIP
 
     def msg_of(size: int) -> str:  # an envelope of exactly ``size`` bytes
         raw = encode({"t": "msg", "d": ""})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peerpyrtc._room import Member, RoomRegistry
+from peerpyrtc._rooms.room import Member, RoomRegistry
 
 
 def test_first_joiner_hosts_and_longest_present_takes_over() -> None:

@@ -154,7 +154,7 @@ async def test_seed_production_example_maps_missing_fields(clients: list[AsyncCl
         clients.append(a)
         await a.connect()
         assert a.connected and a.is_host
-        from peerpyrtc._httpclient import post_json
+        from peerpyrtc._client.http import post_json
 
         with pytest.raises(SignalingError, match="Missing required parameters") as info:
             await post_json(served.url + "/offer", {"room": "x"})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from peerpyrtc import Limits, PeerIdTaken, RoomFull
-from peerpyrtc._store import RoomStore
+from peerpyrtc._rooms.store import RoomStore
 
 Factory = Callable[..., Awaitable[RoomStore]]
 
@@ -28,7 +28,7 @@ async def redis_store(store_factory: Factory, request: pytest.FixtureRequest, wh
     shared store has (several workers, lost data)."""
     if "redis" not in request.node.callspec.id:
         pytest.skip(why)
-    from peerpyrtc._redis_store import RedisStore
+    from peerpyrtc._cluster.redis_store import RedisStore
 
     store = await store_factory()
     assert isinstance(store, RedisStore)

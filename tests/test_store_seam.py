@@ -9,7 +9,7 @@ import pytest
 
 from conftest import TIMEOUT, Recorder, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager
-from peerpyrtc._store import Joined, MemoryStore
+from peerpyrtc._rooms.store import Joined, MemoryStore
 
 
 def gate_joins(manager: AsyncSignalingManager) -> asyncio.Event:
@@ -133,8 +133,8 @@ def test_one_place_walks_a_room_to_send() -> None:
                 )
                 iterated = ast.unparse(loop.iter)
                 if sends and ("members" in iterated or "rooms" in iterated or "local" in iterated):
-                    found.append((path.name, func.name, iterated))
-    assert found == [("_delivery.py", "deliver_local", "members.items()")]
+                    found.append((path.parent.name + "/" + path.name, func.name, iterated))
+    assert found == [("_rooms/delivery.py", "deliver_local", "members.items()")]
 
 
 async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
@@ -177,7 +177,7 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
 
 async def test_a_flood_before_the_welcome_cuts_off_the_sender(make_server: Any) -> None:
     """Mutant: the bound on frames held while the store answers (256) never runs."""
-    from peerpyrtc._relay import MAX_HELD_FRAMES
+    from peerpyrtc._core.relay import MAX_HELD_FRAMES
 
     server, manager = await make_server()
     ann = AsyncClient(server.url, "r", "ann")

@@ -19,7 +19,7 @@ import pytest
 from browser_support import BLANK_PAGE, JOIN_JS, chromium, needs_chromium
 from conftest import http_request
 from peerpyrtc import AsyncSignalingManager, Limits, start_server
-from peerpyrtc._turn import TurnCredentials
+from peerpyrtc._rtc.turn import TurnCredentials
 
 SECRET = "coturn-shared-secret-0123456789"
 
@@ -226,7 +226,7 @@ async def test_turn_urls_that_answer_go_first() -> None:
     drops UDP starts on TCP instead of losing an attempt on UDP."""
     from aiortc import RTCIceServer
 
-    from peerpyrtc._clientturn import rank_turn
+    from peerpyrtc._client.turn import rank_turn
 
     loop = asyncio.get_running_loop()
     listening = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)

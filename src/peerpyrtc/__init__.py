@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from . import _patches
-from ._client import AsyncClient
+from ._client.client import AsyncClient
+from ._core.hooks import Message
 from ._errors import (
     ConnectionFailed,
     Forbidden,
@@ -27,15 +27,15 @@ from ._errors import (
     UnknownPeer,
     UnsupportedMediaType,
 )
-from ._hooks import Message
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
-from ._protocol import PROTOCOL_VERSION
-from ._routes import dispatch
-from ._server import SignalingServer, start_server
-from ._static import client_dir
+from ._rtc import patches as _patches
 from ._sync import SignalingManager
 from ._version import __version__
+from ._web.routes import dispatch
+from ._web.server import SignalingServer, start_server
+from ._web.static import client_dir
+from ._wire.protocol import PROTOCOL_VERSION
 
 __all__ = [
     "PROTOCOL_VERSION",

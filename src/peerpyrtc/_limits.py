@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import InvalidRequest, PayloadTooLarge, ProtocolError
-from ._protocol import SERVER_ID, check_contents, encode, utf8_len
+from ._wire.protocol import SERVER_ID, check_contents, encode, utf8_len
 
 __all__ = ["Limits", "new_session", "validate_id", "validate_info", "validate_session"]
 

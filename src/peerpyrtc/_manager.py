@@ -16,11 +16,19 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from . import _patches
-from . import _protocol as protocol
-from ._backplane import RedisBackplane
-from ._candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
-from ._delivery import Delivery
+from ._cluster.backplane import RedisBackplane
+from ._core.hooks import HookRegistry, Hooks
+from ._core.lifecycle import CLOSE_GRACE, PeerLifecycle
+from ._core.offers import (
+    AddressRate,
+    EarlyCandidates,
+    limit_connections,
+    remote_addr,
+    validate_offer,
+)
+from ._core.peer import ServerPeer
+from ._core.relay import Relay
+from ._core.rooms_api import TOPOLOGIES, RoomsAPI
 from ._errors import (
     Forbidden,
     InvalidRequest,
@@ -29,20 +37,18 @@ from ._errors import (
     RateLimited,
     UnknownPeer,
 )
-from ._hooks import HookRegistry, Hooks
-from ._ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normalize_ice_servers
-from ._lifecycle import CLOSE_GRACE, PeerLifecycle
 from ._limits import Limits, validate_id, validate_session
 from ._logging import enable_debug_logging
-from ._network import ServerNetwork
-from ._offers import AddressRate, EarlyCandidates, limit_connections, remote_addr, validate_offer
-from ._origin import OriginPolicy
-from ._peer import ServerPeer
-from ._protocol import PROTOCOL_VERSION
-from ._relay import Relay
-from ._rooms_api import TOPOLOGIES, RoomsAPI
-from ._store import MemoryStore, RoomStore
-from ._turn import TurnCredentials, client_ice_servers
+from ._rooms.delivery import Delivery
+from ._rooms.store import MemoryStore, RoomStore
+from ._rtc import patches as _patches
+from ._rtc.candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
+from ._rtc.ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normalize_ice_servers
+from ._rtc.network import ServerNetwork
+from ._rtc.turn import TurnCredentials, client_ice_servers
+from ._web.origin import OriginPolicy
+from ._wire import protocol
+from ._wire.protocol import PROTOCOL_VERSION
 
 __all__ = ["AsyncSignalingManager"]
 

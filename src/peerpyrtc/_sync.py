@@ -27,11 +27,11 @@ from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from ._hooks import HookRegistry, Hooks
-from ._ice import IceServerSpec
+from ._core.hooks import HookRegistry, Hooks
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
-from ._routes import dispatch as _dispatch
+from ._rtc.ice import IceServerSpec
+from ._web.routes import dispatch as _dispatch
 
 __all__ = ["SignalingManager"]
 

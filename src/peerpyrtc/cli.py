@@ -16,13 +16,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from ._errors import Unavailable
-from ._ice import normalize_ice_servers
 from ._limits import Limits
 from ._logging import configure_logging
 from ._manager import AsyncSignalingManager
-from ._server import start_server
-from ._static import demo_page
+from ._rtc.ice import normalize_ice_servers
 from ._version import __version__
+from ._web.server import start_server
+from ._web.static import demo_page
 
 __all__ = ["main"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._routes import PATHS, SECURITY_HEADERS, respond
+from .._web.routes import PATHS, SECURITY_HEADERS, respond
 from . import require
 
 __all__ = ["add_routes"]

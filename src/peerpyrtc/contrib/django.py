@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._routes import PATHS, SECURITY_HEADERS, respond
 from .._sync import SignalingManager
+from .._web.routes import PATHS, SECURITY_HEADERS, respond
 from . import require
 
 __all__ = ["signaling_urls"]

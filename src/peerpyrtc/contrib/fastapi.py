@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .._http import parse_cookies
 from .._manager import AsyncSignalingManager
-from .._routes import METHODS, PATHS, SECURITY_HEADERS, respond
+from .._web.routes import METHODS, PATHS, SECURITY_HEADERS, respond
+from .._wire.http import parse_cookies
 from . import require
 
 __all__ = ["asgi_app", "signaling_router"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._routes import METHODS, PATHS, SECURITY_HEADERS, error_body, respond
 from .._sync import SignalingManager
+from .._web.routes import METHODS, PATHS, SECURITY_HEADERS, error_body, respond
 from . import require
 
 __all__ = ["signaling_blueprint"]

@@ -1,0 +1,419 @@
+"""The direct links of an ``AsyncClient`` in a mesh room (the browser client's ``mesh.js``).
+
+The same rules as the browser's, so both kinds of peer share a mesh: per pair and
+direction one path at a time; direct frames ``{"t":"d","s":first,"b":[...]}``
+carry the pair's sequence numbers and are acknowledged (``{"t":"a","s":n}``);
+relay -> direct: ``switch`` through the relay, then direct (the receiver holds
+direct frames until the ``switch``); direct -> relay: ``fallback`` and a
+``resend`` of what was not acknowledged (the receiver drops numbers it has).
+The peer with the larger id opens links; aiortc does not trickle, so its
+candidates travel inside its description. Docs: docs/protocol.md, "Mesh rooms".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from .._errors import PeerPyRTCError
+from .._limits import Limits
+from .._rtc.candidates import AddressPolicy, candidate_from_json
+from .._wire import protocol
+
+__all__ = ["ClientMesh"]
+
+logger = logging.getLogger(__name__)
+
+MAX_DIRECT_BYTES = 64000
+ACK_EVERY = 32
+ACK_AFTER = 0.1
+MAX_UNACKED = 10000
+#: Unacknowledged direct bytes per pair: past it the pair falls back, and the resend of at
+#: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
+#: peer that never acknowledges cannot make the server cut this one off as a flooder.
+MAX_UNACKED_BYTES = 1 << 20
+#: A fallback that had to resend more than this is a strike against the pair: no new link
+#: with that peer for RETRY[strikes] seconds, so a peer that never acknowledges cannot make
+#: this one resend through the relay again and again.
+STRIKE_BYTES = 64 * 1024
+RETRY = (1.0, 3.0, 10.0, 30.0)
+NEW_LINK_SECONDS = 0.5
+#: Direct envelopes held before the peer's ``switch``: past it the pair falls back.
+MAX_HELD = 1024
+#: Candidates kept for a link whose description has not arrived.
+MAX_EARLY = 64
+#: A peer's candidates for addresses a direct link never probes (as the server's default).
+DIRECT_POLICY = AddressPolicy(Limits().blocked_candidate_networks)
+
+
+def direct_envelope(env: Any) -> tuple[str | None, Any] | None:
+    """``(event, data)`` of a direct ``msg``/``emit`` envelope another peer sent, validated
+    as the server validates a client's (strict JSON contents, a string event name of 1 to
+    128 characters, a string message); None for anything else."""
+    if not isinstance(env, dict):
+        return None
+    try:
+        protocol.check_contents(env)
+    except PeerPyRTCError:
+        return None
+    kind, event, data = env.get("t"), env.get("e"), env.get("d")
+    if kind == "msg" and isinstance(data, str):
+        return None, data
+    if kind == "emit" and isinstance(event, str) and 0 < len(event) <= protocol.MAX_EVENT_LENGTH:
+        return event, data
+    return None
+
+
+class Link:
+    """One direct peer connection with a negotiated, ordered channel."""
+
+    def __init__(self, mesh: ClientMesh, pair: Pair, link_id: str, polite: bool) -> None:
+        self.mesh, self.pair, self.link_id, self.polite = mesh, pair, link_id, polite
+        self.closed = False
+        self.pc = RTCPeerConnection(mesh.configuration())
+        self.channel = self.pc.createDataChannel(
+            "peerpyrtc-direct", negotiated=True, id=0, ordered=True
+        )
+        self._early: list[dict[str, Any]] = []
+        self.channel.on("open", lambda: mesh.opened(pair, self))
+        self.channel.on("message", lambda frame: mesh.on_frame(pair, self, frame))
+        self.channel.on("close", lambda: self.close("channel closed"))
+
+        @self.pc.on("connectionstatechange")
+        def on_state() -> None:
+            if self.pc.connectionState in ("failed", "closed"):
+                self.close(f"connection {self.pc.connectionState}")
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed and self.channel.readyState == "open"
+
+    async def offer(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self._signal_description()
+
+    def _signal_description(self) -> None:
+        desc = self.pc.localDescription
+        self.mesh.signal(
+            self.pair.id,
+            {"k": "neg", "link": self.link_id, "description": {"type": desc.type, "sdp": desc.sdp}},
+        )
+
+    async def receive(self, d: dict[str, Any]) -> None:
+        pc = self.pc
+        try:
+            description = d.get("description")
+            if isinstance(description, dict):
+                offer = description.get("type") == "offer"
+                if offer and pc.signalingState != "stable" and not self.polite:
+                    return  # a colliding offer: the impolite side keeps its own
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(str(description.get("sdp")), str(description.get("type")))
+                )
+                for candidate in self._early:
+                    await self._add(candidate)
+                self._early = []
+                if offer:
+                    await pc.setLocalDescription(await pc.createAnswer())
+                    self._signal_description()
+            elif isinstance(d.get("candidate"), dict):
+                if pc.remoteDescription is None:
+                    if len(self._early) < MAX_EARLY:  # a flood of them is dropped
+                        self._early.append(d["candidate"])
+                else:
+                    await self._add(d["candidate"])
+        except Exception as exc:  # a bad or hostile signal ends this link only
+            logger.debug("direct negotiation with %s failed: %r", self.pair.id, exc)
+            self.close("negotiation failed")
+
+    async def _add(self, init: dict[str, Any]) -> None:
+        # validated as the server validates a client's; loopback, link-local, metadata and
+        # multicast addresses are never probed for another peer
+        candidate = candidate_from_json(init, DIRECT_POLICY)
+        if candidate is not None:
+            await self.pc.addIceCandidate(candidate)
+
+    def send(self, frame: str) -> None:
+        self.channel.send(frame)
+
+    def close(self, reason: str = "closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.mesh.spawn(self.pc.close())
+        self.mesh.closed(self.pair, self, reason)
+
+
+class Pair:
+    """What this peer knows of one other peer of the mesh."""
+
+    def __init__(self, peer_id: str) -> None:
+        self.id = peer_id
+        self.link: Link | None = None
+        self.out = "relay"
+        self.out_seq = 0
+        self.unacked: list[tuple[int, str]] = []
+        self.unacked_bytes = 0
+        self.outbox: list[str] = []
+        self.in_direct = False
+        self.in_seq = 0
+        self.held: list[tuple[int, Any]] = []
+        self.unacked_in = 0
+        self.ack_timer: asyncio.TimerHandle | None = None
+        self.retry_timer: asyncio.TimerHandle | None = None
+        self.retries = 0
+        self.link_at = float("-inf")
+        self.strikes = 0
+        self.quiet_until = float("-inf")
+
+    @property
+    def can_send(self) -> bool:
+        return self.out == "direct" and self.link is not None and self.link.is_open
+
+
+class ClientMesh:
+    """The pairs of one client; ``route`` decides each message's path."""
+
+    def __init__(
+        self,
+        self_id: str,
+        members: Callable[[], list[str]],
+        signal: Callable[[str, dict[str, Any]], None],
+        deliver: Callable[[str, str | None, Any], None],
+        configuration: Callable[[], RTCConfiguration],
+        spawn: Callable[[Any], None],
+    ) -> None:
+        self.self_id, self.members, self.signal = self_id, members, signal
+        self.deliver, self.configuration, self.spawn = deliver, configuration, spawn
+        self.active = False
+        self.cap = 0
+        self.pairs: dict[str, Pair] = {}
+
+    def configure(self, topology: str, cap: int) -> None:
+        self.active, self.cap = topology == "mesh", cap
+        self.update()
+
+    def update(self) -> None:
+        eligible = set(self.members()[: self.cap]) if self.active else set()
+        if self.self_id not in eligible:
+            eligible.clear()
+        for peer_id in [p for p in self.pairs if p not in eligible]:
+            self.drop(peer_id)
+        for peer_id in eligible - {self.self_id} - set(self.pairs):
+            pair = self.pairs[peer_id] = Pair(peer_id)
+            if self.self_id > peer_id:
+                self.start_link(pair)
+
+    def is_direct(self, peer_id: str) -> bool:
+        pair = self.pairs.get(peer_id)
+        return pair is not None and pair.out == "direct"
+
+    def route(self, raw: str, to: str | None) -> str | None:
+        """Send ``raw`` direct where possible; returns what to relay (None: nothing)."""
+        if not self.active or not self.pairs or len(raw.encode()) > MAX_DIRECT_BYTES:
+            return raw
+        targets = [to] if to is not None else [p for p in self.members() if p != self.self_id]
+        for peer_id in targets:  # a link that died unnoticed: fall back first, then relay
+            pair = self.pairs.get(peer_id)
+            if pair is not None and pair.out == "direct" and not pair.can_send and pair.link:
+                pair.link.close("channel closed")
+        direct = [p for p in targets if p in self.pairs and self.pairs[p].can_send]
+        for peer_id in direct:
+            self._send_direct(self.pairs[peer_id], raw)
+        if not direct:
+            return raw
+        if to is not None or len(direct) == len(targets):
+            return None
+        return f'{raw[:-1]},"x":{json.dumps(direct, separators=(",", ":"))}}}'
+
+    def _send_direct(self, pair: Pair, raw: str) -> None:
+        pair.out_seq += 1
+        pair.unacked.append((pair.out_seq, raw))
+        pair.unacked_bytes += len(raw)
+        too_far = len(pair.unacked) > MAX_UNACKED or pair.unacked_bytes > MAX_UNACKED_BYTES
+        if too_far and pair.link is not None:
+            pair.link.close("too far behind")
+            return
+        pair.outbox.append(raw)
+        if len(pair.outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, pair)
+
+    def _flush(self, pair: Pair) -> None:
+        raws, pair.outbox = pair.outbox, []
+        if not raws or not pair.can_send or pair.link is None:
+            return
+        first = pair.out_seq - len(raws) + 1
+        batch: list[str] = []
+        size = 0
+        for raw in [*raws, None]:
+            if batch and (raw is None or size + len(raw) > MAX_DIRECT_BYTES):
+                pair.link.send(f'{{"t":"d","s":{first},"b":[{",".join(batch)}]}}')
+                first += len(batch)
+                batch, size = [], 0
+            if raw is not None:
+                batch.append(raw)
+                size += len(raw) + 1
+
+    # ---------------------------------------------------------------- links
+    def start_link(self, pair: Pair, link_id: str | None = None, polite: bool = False) -> Link:
+        if pair.link is not None:
+            pair.link.close("replaced")
+        link = pair.link = Link(self, pair, link_id or secrets.token_urlsafe(9), polite)
+        if not polite:
+            self.spawn(link.offer())
+        return link
+
+    def opened(self, pair: Pair, link: Link) -> None:
+        if pair.link is not link:
+            return
+        pair.retries = 0
+        self.signal(pair.id, {"k": "switch", "link": link.link_id})
+        pair.out = "direct"
+
+    def closed(self, pair: Pair, link: Link, reason: str) -> None:
+        if pair.link is not link:
+            return
+        pair.link = None
+        logger.debug("direct link to %s closed: %s", pair.id, reason)
+        pair.in_direct, pair.held = False, []
+        if pair.out == "direct":
+            pair.out = "relay"
+            self.signal(pair.id, {"k": "fallback", "link": link.link_id})
+            for seq, raw in pair.unacked:
+                self.signal(pair.id, {"k": "resend", "s": seq, "e": json.loads(raw)})
+            if pair.unacked_bytes > STRIKE_BYTES:
+                quiet = RETRY[min(pair.strikes, len(RETRY) - 1)]
+                pair.strikes += 1
+                pair.quiet_until = asyncio.get_running_loop().time() + quiet
+            pair.unacked, pair.outbox, pair.unacked_bytes = [], [], 0
+        if self.pairs.get(pair.id) is pair and self.self_id > pair.id and reason != "replaced":
+            delay = RETRY[min(pair.retries, len(RETRY) - 1)]
+            now = asyncio.get_running_loop().time()
+            delay = max(delay, pair.quiet_until - now)
+            pair.retries += 1
+            loop = asyncio.get_running_loop()
+            pair.retry_timer = loop.call_later(delay, self._retry, pair)
+
+    def _retry(self, pair: Pair) -> None:
+        if self.pairs.get(pair.id) is pair and pair.link is None:
+            self.start_link(pair)
+
+    def drop(self, peer_id: str) -> None:
+        pair = self.pairs.pop(peer_id, None)
+        if pair is None:
+            return
+        for timer in (pair.retry_timer, pair.ack_timer):
+            if timer is not None:
+                timer.cancel()
+        if pair.link is not None:
+            pair.link.close("left the mesh")
+
+    async def close(self) -> None:
+        """Close every link and wait until their sockets are released."""
+        links = [pair.link for pair in self.pairs.values() if pair.link is not None]
+        for peer_id in list(self.pairs):
+            self.drop(peer_id)
+        self.active = False
+        await asyncio.gather(*(link.pc.close() for link in links), return_exceptions=True)
+
+    # -------------------------------------------------------------- receiving
+    def on_signal(self, sender: str, d: dict[str, Any]) -> None:
+        """A peer's signal; whatever it holds, it ends at most that peer's link."""
+        try:
+            self._on_signal(sender, d)
+        except Exception as exc:
+            logger.debug("a bad signal from %s ignored: %r", sender, exc)
+
+    def _on_signal(self, sender: str, d: dict[str, Any]) -> None:
+        pair = self.pairs.get(sender)
+        if pair is None:
+            return
+        kind = d.get("k")
+        link = pair.link
+        if kind == "neg":
+            if link is None or d.get("link") != link.link_id:
+                if self.self_id > sender or not isinstance(d.get("link"), str):
+                    return  # not ours to make
+                now = asyncio.get_running_loop().time()
+                if now - pair.link_at < NEW_LINK_SECONDS:  # a peer cannot churn our links
+                    return
+                if now < pair.quiet_until:  # it left too much unacknowledged: not yet
+                    return
+                pair.link_at = now
+                link = self.start_link(pair, d["link"], polite=True)
+            self.spawn(link.receive(d))
+        elif kind == "switch" and link is not None and d.get("link") == link.link_id:
+            pair.in_direct = True
+            held, pair.held = pair.held, []
+            for seq, env in held:
+                self._accept(pair, seq, env)
+        elif kind == "fallback":
+            pair.in_direct, pair.held = False, []
+            if link is not None and link.link_id == d.get("link"):
+                link.close("the peer fell back")
+        elif kind == "resend":
+            resent = d.get("s")
+            if type(resent) is int and resent > pair.in_seq:
+                self._accept(pair, resent, d.get("e"), ack=False)
+
+    def on_frame(self, pair: Pair, link: Link, frame: str | bytes) -> None:
+        """A direct frame (runs in aiortc's receive loop: nothing may escape it)."""
+        try:
+            self._on_frame(pair, link, frame)
+        except Exception as exc:
+            logger.debug("a bad direct frame from %s ignored: %r", pair.id, exc)
+
+    def _on_frame(self, pair: Pair, link: Link, frame: str | bytes) -> None:
+        if pair.link is not link or not isinstance(frame, str):
+            return
+        try:
+            value = protocol.loads(frame)  # strict: no NaN, no lone surrogates, bounded depth
+        except PeerPyRTCError:
+            return
+        if not isinstance(value, dict) or type(value.get("s")) is not int:
+            return
+        if value.get("t") == "a":
+            pair.unacked = [(s, raw) for s, raw in pair.unacked if s > value["s"]]
+            pair.unacked_bytes = sum(len(raw) for _, raw in pair.unacked)
+        elif value.get("t") == "d" and isinstance(value.get("b"), list):
+            for i, env in enumerate(value["b"]):
+                seq = value["s"] + i
+                if seq <= pair.in_seq:
+                    continue
+                if pair.in_direct:
+                    self._accept(pair, seq, env)
+                elif len(pair.held) >= MAX_HELD:  # frames pushed without a switch: fall back
+                    pair.held = []
+                    link.close("too many direct frames before the switch")
+                    return
+                else:
+                    pair.held.append((seq, env))
+
+    def _accept(self, pair: Pair, seq: int, env: Any, ack: bool = True) -> None:
+        if seq <= pair.in_seq:
+            return
+        pair.in_seq = seq
+        valid = direct_envelope(env)
+        if valid is not None:
+            self.deliver(pair.id, *valid)
+        if not ack or pair.link is None or not pair.link.is_open:
+            return
+        pair.unacked_in += 1
+        if pair.unacked_in >= ACK_EVERY:
+            self._ack(pair)
+        elif pair.ack_timer is None:
+            pair.ack_timer = asyncio.get_running_loop().call_later(ACK_AFTER, self._ack, pair)
+
+    def _ack(self, pair: Pair) -> None:
+        if pair.ack_timer is not None:
+            pair.ack_timer.cancel()
+        pair.ack_timer = None
+        pair.unacked_in = 0
+        if pair.link is not None and pair.link.is_open:
+            pair.link.send(f'{{"t":"a","s":{pair.in_seq}}}')

@@ -1,0 +1,205 @@
+"""Delivery across workers: every room frame goes through the room's Redis channel.
+
+One channel per room (``<prefix>room:<room>``); a worker subscribes to the
+rooms it holds peers of and delivers what arrives to them (``deliver_local``).
+Its own frames come back the same way, so every worker sees one room's frames
+in one order (Redis delivers a channel's messages in publish order): per
+sender order and one total order of broadcasts, whose numbers are taken in
+the same script that publishes them. One publisher task sends frames in the
+order they were handed over, pipelined.
+
+While Redis is unreachable, frames are delivered to this worker's own peers
+directly (degraded: the room is split until the link is back).
+
+Wire format of a room message: a JSON header line, then the frame:
+``[kind, exclude, to, id]`` + ``"\\n"`` + frame, where kind is ``f`` (frame),
+``b`` (broadcast: the script prepends ``n`` and a newline), ``j``/``l``
+(presence: ``id`` joined / left; mirrors follow them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .._core.peer import ServerPeer
+from .._rooms.delivery import Delivery
+from .._wire.protocol import stamp, stamp_suffix
+
+if TYPE_CHECKING:
+    from .backplane import RedisBackplane
+
+__all__ = ["ClusterDelivery"]
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_BROADCAST = """
+local n = redis.call('INCR', ARGV[1] .. 'r:' .. ARGV[2] .. ':seq')
+return redis.call('PUBLISH', ARGV[1] .. 'room:' .. ARGV[2], n .. '\\n' .. ARGV[3])
+"""
+
+#: Frames handed to the publisher and not yet sent, at most (then: degraded, local only).
+MAX_OUTBOX = 100_000
+
+
+class ClusterDelivery(Delivery):
+    """A :class:`Delivery` whose room frames travel through Redis pub/sub."""
+
+    def __init__(self, redis: Any, prefix: str, backplane: RedisBackplane) -> None:
+        super().__init__(self._no_local_seq)
+        self.redis = redis
+        self.prefix = prefix
+        self.backplane = backplane
+        #: ``{room: {peer ids}}``: the cluster's members of the rooms this worker serves.
+        self.mirror: dict[str, set[str]] = {}
+        self.linked = False
+        self._outbox: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()
+        self._broadcast = redis.register_script(PUBLISH_BROADCAST)
+        self._degraded: dict[str, int] = {}
+
+    @staticmethod
+    def _no_local_seq(room: str) -> int:
+        raise AssertionError("a cluster numbers broadcasts in Redis")
+
+    def channel(self, room: str) -> str:
+        return f"{self.prefix}room:{room}"
+
+    # ---------------------------------------------------------------- rooms
+    async def follow(self, room: str) -> None:
+        await self.backplane.follow(room)
+
+    def abandon(self, room: str) -> None:
+        self.backplane.settled(room)
+
+    def attach(self, peer: ServerPeer, members: Iterable[str] = ()) -> None:
+        super().attach(peer, members)
+        self.backplane.settled(peer.room)
+        self.mirror.setdefault(peer.room, set()).update(members)
+
+    def resync(self, room: str, peers: list[dict[str, Any]]) -> None:
+        """The room's members as the store has them now (after a lost link)."""
+        self.mirror[room] = {p["id"] for p in peers}
+
+    # ---------------------------------------------------------------- sending
+    def deliver(
+        self,
+        room: str,
+        raw: str | bytes,
+        *,
+        exclude: str | None = None,
+        to: str | None = None,
+        skip: Collection[str] | None = None,
+    ) -> int:
+        if not self._publish(room, "f", raw, exclude, to, None, skip):
+            return self.deliver_local(room, raw, exclude, to, skip)
+        members = self.mirror.get(room)
+        if members is None:
+            return 0
+        if to is not None:
+            return int(to in members)
+        return len(members - {exclude, *(skip or ())})
+
+    def broadcast(self, room: str, raw: str, sender: str) -> int:
+        if not self._publish(room, "b", raw, None, None, sender):
+            n = self.degraded_seq(room)
+            return self.deliver_local(room, stamp(raw, stamp_suffix(sender, n)))
+        return len(self.mirror.get(room, ()))
+
+    def presence(self, room: str, raw: str, peer_id: str, joined: bool) -> None:
+        """A join or leave notice: the mirrors of every worker follow it."""
+        kind = "j" if joined else "l"
+        members = self.mirror.get(room)
+        if not self._publish(room, kind, raw, peer_id if joined else None, None, peer_id):
+            if members is not None:
+                (members.add if joined else members.discard)(peer_id)
+            self.deliver_local(room, raw, peer_id if joined else None)
+
+    def _publish(
+        self,
+        room: str,
+        kind: str,
+        raw: str | bytes,
+        exclude: str | None,
+        to: str | None,
+        subject: str | None = None,
+        skip: Collection[str] | None = None,
+    ) -> bool:
+        if not self.linked or self._outbox.qsize() >= MAX_OUTBOX:
+            return False
+        fields: list[Any] = [kind, exclude or "", to or "", subject or ""]
+        if skip:
+            fields.append(sorted(skip))
+        head = json.dumps(fields, separators=(",", ":"))
+        body = raw.encode() if isinstance(raw, str) else raw
+        self._outbox.put_nowait((kind, room, head.encode() + b"\n" + body))
+        return True
+
+    async def run_publisher(self) -> None:
+        """Send handed-over frames in order, a pipeline per batch, until cancelled."""
+        while True:
+            first = await self._outbox.get()
+            batch = [first]
+            while not self._outbox.empty() and len(batch) < 512:
+                batch.append(self._outbox.get_nowait())
+            try:
+                if not self.linked:
+                    raise ConnectionError("the backplane link is down")
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for kind, room, payload in batch:
+                        if kind == "b":
+                            await self._broadcast(args=[self.prefix, room, payload], client=pipe)
+                        else:
+                            pipe.publish(self.channel(room), payload)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the link broke: what was not sent is delivered here
+                logger.warning("backplane publish failed (%s); delivering locally", exc)
+                self.linked = False
+                for item in batch:
+                    self.receive(item[1], item[2])
+                while not self._outbox.empty():
+                    item = self._outbox.get_nowait()
+                    self.receive(item[1], item[2])
+                    self._outbox.task_done()
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until every handed-over frame was sent or delivered here."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._outbox.join(), timeout)
+
+    # -------------------------------------------------------------- receiving
+    def receive(self, room: str, payload: bytes) -> None:
+        """One message from the room's channel (or one that could not be sent): deliver it
+        to this worker's peers."""
+        n = 0
+        head_end = payload.index(b"\n")
+        head = payload[:head_end]
+        if head[:1] != b"[":  # a broadcast, numbered by the script: "n\n[...]\nframe"
+            n = int(head)
+            payload = payload[head_end + 1 :]
+            head_end = payload.index(b"\n")
+            head = payload[:head_end]
+        kind, exclude, to, subject, *rest = json.loads(head)
+        raw = payload[head_end + 1 :].decode()
+        if kind == "b":
+            if not n:
+                n = self.degraded_seq(room)
+            raw = stamp(raw, stamp_suffix(subject, n))
+        elif kind in ("j", "l"):
+            members = self.mirror.get(room)
+            if members is not None:
+                (members.add if kind == "j" else members.discard)(subject)
+        self.deliver_local(room, raw, exclude or None, to or None, rest[0] if rest else None)
+
+    def degraded_seq(self, room: str) -> int:
+        """Numbers for broadcasts while Redis is away (this worker's peers only)."""
+        n = self._degraded[room] = self._degraded.get(room, 0) + 1
+        return n

@@ -1,0 +1,111 @@
+"""One server-side peer: its RTCPeerConnection, its DataChannel and its send queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection
+
+from .._rtc.sendqueue import SendQueue
+from .._wire.protocol import stamp_suffix
+
+__all__ = ["ServerPeer"]
+
+
+class ServerPeer:
+    """A browser's (or AsyncClient's) connection as the server holds it."""
+
+    def __init__(
+        self,
+        room: str,
+        peer_id: str,
+        session: str,
+        pc: RTCPeerConnection,
+        info: dict[str, Any],
+        remote_addr: str | None,
+        max_queue_bytes: int,
+    ) -> None:
+        self.room = room
+        self.id = peer_id
+        self.session = session
+        self.pc = pc
+        self.info = info
+        #: The HTTP client address the offer came from (per-address limits).
+        self.remote_addr = remote_addr
+        #: Candidates added to this connection (bounded).
+        self.candidates = 0
+        self.channel: RTCDataChannel | None = None
+        self.state = "pending"  # pending -> joining -> open -> closed
+        #: Loop time of its offer (the connect-time histogram).
+        self.created = asyncio.get_running_loop().time()
+        #: Its place in the room's join order (from the room store).
+        self.order = 0
+        self.joined_at = 0
+        #: Why it was removed (once closed).
+        self.close_reason = ""
+        #: Frames that arrived while joining, relayed once open.
+        self.held: list[str | bytes] = []
+        self.remote_set = False
+        #: Ends a pending connection that never opens.
+        self.timer: asyncio.TimerHandle | None = None
+        #: Pre-encoded sender stamp for relayed envelopes.
+        self.stamp = stamp_suffix(peer_id)
+        self.queue = SendQueue(max_queue_bytes)
+        #: Envelopes waiting for the moderation worker (only used with a hook).
+        self.inbox: deque[Any] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        #: Loop time of the last frame from this peer (heartbeat).
+        self.last_seen = 0.0
+        #: Token buckets for the message and byte rate limits.
+        self.tokens = 0.0
+        self.byte_tokens = 0.0
+        self.tokens_at = 0.0
+        #: Bytes of envelopes in ``inbox``.
+        self.inbox_bytes = 0
+        self._remote_closed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<ServerPeer {self.room}/{self.id} {self.state}>"
+
+    def attach(self, channel: RTCDataChannel) -> None:
+        """Adopt the client's channel."""
+        self.channel = channel
+        self.queue.attach(channel)
+        channel.on("close", self._remote_closed.set)
+
+    async def wait_remote_close(self, grace: float, limit: float = 10.0) -> None:
+        """Wait for the client to close the channel after a close notice: ``grace`` seconds,
+        renewed while what is buffered ahead of the notice is still draining (a slow client
+        must read it all before it reads why), ``limit`` seconds at most."""
+        channel = self.channel
+        if channel is None or channel.readyState == "closed":
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while True:
+            before = channel.bufferedAmount
+            try:
+                await asyncio.wait_for(
+                    self._remote_closed.wait(), max(0.0, min(grace, deadline - loop.time()))
+                )
+                return
+            except asyncio.TimeoutError:
+                pass
+            if loop.time() >= deadline or not 0 < before > channel.bufferedAmount:
+                return  # nothing was left to drain, or nothing drained: the client is not reading
+
+    def send(self, raw: str | bytes) -> None:
+        """Queue one encoded envelope (or binary frame) for this peer."""
+        self.queue.put(raw)
+
+    async def close(self) -> None:
+        """Close the peer connection (idempotent)."""
+        self.state = "closed"
+        if self.timer is not None:
+            self.timer.cancel()
+        self.queue.close()
+        if self.worker is not None and self.worker is not asyncio.current_task():
+            self.worker.cancel()
+        await self.pc.close()

@@ -1,0 +1,227 @@
+"""The relay: one client frame's way to the peers that get it.
+
+channel -> ``Relay.on_frame`` -> ``_protocol.decode`` -> rate limit ->
+moderation hooks (only when set) -> ``_delivery`` (who gets it) -> each
+peer's send queue -> channel, then the handler hooks. No signalling here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from .._errors import PayloadTooLarge, ProtocolError, UnknownPeer
+from .._limits import Limits
+from .._rooms.delivery import Delivery
+from .._wire import protocol
+from .._wire.protocol import (
+    MAX_ENVELOPE_BYTES,
+    SERVER_ID,
+    Incoming,
+    decode,
+    stamp,
+    utf8_len,
+)
+from .hooks import Hooks, Message
+from .peer import ServerPeer
+
+__all__ = ["Relay"]
+
+logger = logging.getLogger(__name__)
+
+#: Frames a peer may send between its channel opening and its welcome (clients send none).
+MAX_HELD_FRAMES = 256
+
+_KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
+
+
+class Relay:
+    """Routes envelopes inside rooms; sends only through ``delivery``, owns no table."""
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        hooks: Hooks,
+        limits: Limits,
+        remove: Callable[[ServerPeer, str], None],
+        topology: Callable[[str], str] = lambda room: "relay",
+    ) -> None:
+        self.delivery = delivery
+        #: Counters for /metrics (the manager's).
+        self.metrics = delivery.metrics
+        #: The room's topology ("relay" or "mesh"), decided by the server.
+        self.topology = topology
+        self.hooks = hooks
+        self.limits = limits
+        #: Takes a peer out of its room with a reason (the manager's job).
+        self.remove = remove
+
+    def speak(self, room: str, raw: str, to: str | None, *, known: bool = False) -> int:
+        """Send an encoded server envelope to a room, or to one peer; returns how many got it.
+
+        ``known``: the caller checked that ``to`` is a member (a cluster's store knows).
+        """
+        if utf8_len(raw) > MAX_ENVELOPE_BYTES:
+            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
+        count = self.delivery.deliver(room, raw, to=to)
+        if to is not None and not count and not known:
+            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+        return count
+
+    def on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
+        """Handle one frame from ``peer``: meter, decode, moderate, route.
+
+        Every frame is charged to its sender (bytes, and at least one message)
+        before it is looked at, valid or not, so a flood of any kind cuts off
+        the sender and nobody else.
+        """
+        if peer.state != "open":
+            if peer.state == "joining":  # the room store has not answered yet: hold it
+                self._hold(peer, frame)
+            return
+        now = asyncio.get_running_loop().time()
+        peer.last_seen = now
+        size = len(frame) if not isinstance(frame, str) else utf8_len(frame)
+        metrics = self.metrics
+        metrics.frames_in += 1
+        metrics.bytes_in += size
+        if not self._charge(peer, now, size):
+            return
+        if not isinstance(frame, str):
+            self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
+            return
+        try:
+            envelopes = decode(frame)
+        except ProtocolError as exc:
+            self._error(peer, "ERR_PROTOCOL", str(exc))
+            return
+        metrics.messages_in += len(envelopes)
+        if len(envelopes) > 1:  # the frame paid for one envelope; a batch pays for the rest
+            peer.tokens -= len(envelopes) - 1
+            if peer.tokens < 0:
+                self._flooding(peer, f"{self.limits.max_messages_per_second:g} messages")
+                return
+        if self.hooks.moderators:
+            peer.inbox.extend(envelopes)
+            peer.inbox_bytes += size
+            if peer.inbox_bytes > self.limits.max_inbox_bytes:
+                self.remove(peer, "flooding: messages arrive faster than the server moderates")
+                return
+            if peer.worker is None or peer.worker.done():
+                peer.worker = asyncio.ensure_future(self._moderate(peer))
+            return
+        for env in envelopes:
+            self._route(peer, env, None)
+
+    def _hold(self, peer: ServerPeer, frame: str | bytes) -> None:
+        if len(peer.held) >= MAX_HELD_FRAMES:
+            self.remove(peer, "flooding: too many frames before its welcome")
+            return
+        peer.held.append(frame)
+
+    def _charge(self, peer: ServerPeer, now: float, size: int) -> bool:
+        """Refill the sender's token buckets and take one frame; False (cut off) when dry."""
+        limits = self.limits
+        elapsed = now - peer.tokens_at
+        peer.tokens_at = now
+        rate = limits.max_messages_per_second
+        peer.tokens = min(limits.message_burst, peer.tokens + elapsed * rate) - 1
+        if peer.tokens < 0:
+            return self._flooding(peer, f"{rate:g} messages")
+        rate = limits.max_bytes_per_second
+        if rate > 0:
+            peer.byte_tokens = min(limits.byte_burst, peer.byte_tokens + elapsed * rate) - size
+            if peer.byte_tokens < 0:
+                return self._flooding(peer, f"{rate:g} bytes")
+        return True
+
+    def _flooding(self, peer: ServerPeer, what: str) -> bool:
+        self.remove(peer, f"flooding: over {what} per second")
+        return False
+
+    async def _moderate(self, peer: ServerPeer) -> None:
+        while peer.inbox and peer.state == "open":
+            env: Incoming = peer.inbox.popleft()
+            peer.inbox_bytes = max(0, peer.inbox_bytes - len(env.raw)) if peer.inbox else 0
+            kind = _KINDS.get(env.type)
+            if kind is None:
+                self._route(peer, env, None)
+                continue
+            original = Message(peer.room, peer.id, kind, env.event, env.data, env.to)  # type: ignore[arg-type]
+            result = await self.hooks.moderate(original)
+            if result is None or peer.state != "open":
+                continue
+            self._route(peer, env, None if result == original else result)
+
+    def _route(self, peer: ServerPeer, env: Incoming, rewritten: Message | None) -> None:
+        kind = env.type
+        if kind == "ping":
+            peer.send(protocol.pong(env.data))
+            return
+        if kind == "pong":
+            return
+        if kind == "bye":
+            self.remove(peer, "left")
+            return
+        if kind == "sig":  # mesh signalling between two peers: relayed as is, no hooks
+            self._signal(peer, env)
+            return
+        if rewritten is not None:  # relayed as if the sender had written the rewrite
+            try:
+                env = _rewrite(kind, rewritten)
+            except ProtocolError as exc:
+                logger.error("%r: a before_relay hook's rewrite cannot be sent: %s", peer, exc)
+                return
+        data = env.data
+        if kind == "bcast":
+            self.delivery.broadcast(peer.room, env.raw, peer.id)
+            self.hooks.dispatch(
+                self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+            return
+        if env.skip is not None and self.topology(peer.room) != "mesh":
+            # the skip list names peers reached directly: a relay room has no direct links,
+            # so it could only hide a message from chosen members while hooks see it as sent
+            self._error(peer, "ERR_PROTOCOL", "'x' is for mesh rooms (peers reached directly)")
+            return
+        raw = stamp(env.raw, peer.stamp)
+        if env.to is None:
+            self.delivery.deliver(peer.room, raw, exclude=peer.id, skip=env.skip)
+        elif env.to != SERVER_ID and not self.delivery.deliver(peer.room, raw, to=env.to):
+            self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
+            return
+        if kind == "msg":
+            self.hooks.dispatch(self.hooks.message, peer.room, peer.id, data)
+        else:
+            self.hooks.dispatch(
+                self.hooks.events.get(env.event or "", []), peer.room, peer.id, data
+            )
+
+    def _signal(self, peer: ServerPeer, env: Incoming) -> None:
+        if self.topology(peer.room) != "mesh":
+            self._error(peer, "ERR_PROTOCOL", "'sig' envelopes are for mesh rooms")
+        elif not self.delivery.deliver(peer.room, stamp(env.raw, peer.stamp), to=env.to):
+            self._error(peer, "ERR_UNKNOWN_PEER", f"no peer {env.to!r} in this room")
+
+    def _error(self, peer: ServerPeer, code: str, message: str) -> None:
+        logger.debug("%r: %s %s", peer, code, message)
+        if code == "ERR_PROTOCOL":
+            self.metrics.drops["invalid"] += 1
+        peer.send(protocol.error(code, message))
+
+
+def _rewrite(kind: str, message: Message) -> Incoming:
+    """A moderation hook's copy as an envelope of the same kind, validated like client input.
+
+    ``data``, ``event`` and ``to`` (an emit's target) count; ``kind``, ``room`` and
+    ``sender_id`` cannot change.
+    """
+    if kind == "msg":
+        raw = protocol.message(message.data)
+    elif kind == "bcast":
+        raw = protocol.broadcast(message.event, message.data)  # type: ignore[arg-type]
+    else:
+        raw = protocol.event(message.event, message.data, to=message.to)  # type: ignore[arg-type]
+    [env] = decode(raw)
+    return env

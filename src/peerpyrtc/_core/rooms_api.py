@@ -1,0 +1,120 @@
+"""What a backend asks of rooms: who is in them, how they talk, and speaking into them.
+
+A mixin of :class:`~peerpyrtc.AsyncSignalingManager` (like ``_lifecycle``); the state
+it reads is declared below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._cluster.backplane import RedisBackplane
+from .._errors import InvalidRequest, UnknownPeer
+from .._rooms.store import MemoryStore, RoomStore
+from .._wire import protocol
+from .._wire.protocol import SERVER_ID
+from .relay import Relay
+
+__all__ = ["TOPOLOGIES", "RoomsAPI"]
+
+logger = logging.getLogger(__name__)
+
+TOPOLOGIES = ("relay", "mesh")
+
+
+class RoomsAPI:
+    """Room info, topology and the server's speech."""
+
+    topology: str | Callable[[str], str]
+    _closed: bool
+    _store: RoomStore
+    _relay: Relay
+    _backplane: RedisBackplane | None
+
+    if TYPE_CHECKING:  # the manager's
+
+        def _check_open(self) -> None: ...
+
+        async def start(self) -> None: ...
+
+    def room_topology(self, room: str) -> str:
+        """``"relay"`` or ``"mesh"``: how the peers of ``room`` exchange messages."""
+        topology = self.topology
+        if not callable(topology):
+            return topology
+        try:
+            decided = topology(room)
+        except Exception:
+            logger.exception("the topology callable raised for room %r: relay", room)
+            return "relay"
+        if decided not in TOPOLOGIES:
+            logger.error("the topology callable answered %r for room %r: relay", decided, room)
+            return "relay"
+        return decided
+
+    def health(self) -> tuple[int, dict[str, str]]:
+        """``GET /health``: 200 while this server takes offers, 503 once closed. With a
+        backplane, ``backplane`` says whether the Redis link is up (without it, this
+        worker keeps serving its own peers: still 200)."""
+        if self._closed:
+            return 503, {"status": "closed", "code": "ERR_UNAVAILABLE"}
+        body = {"status": "ok"}
+        if self._backplane is not None:
+            body["backplane"] = "linked" if self._backplane.delivery.linked else "lost"
+        return 200, body
+
+    # ------------------------------------------------------------- room info
+    def rooms_info(self) -> dict[str, dict[str, Any]]:
+        """``{room: {"peer_count", "peers", "host_id"}}`` for every room.
+
+        Reads the in-process store; with a backplane, ``await fetch_rooms_info()``.
+        """
+        return self._memory_store().registry.info()
+
+    def get_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order.
+
+        Reads the in-process store; with a backplane, ``await fetch_room_peers(room)``.
+        """
+        return self._memory_store().room_peers_nowait(room)
+
+    async def fetch_rooms_info(self) -> dict[str, dict[str, Any]]:
+        """:meth:`rooms_info` from the room store (every worker's peers, with a backplane)."""
+        return await self._store.rooms_info()
+
+    async def fetch_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """:meth:`get_room_peers` from the room store (every worker's, with a backplane)."""
+        return await self._store.room_peers(room)
+
+    # ------------------------------------------------------- server speaking
+    async def send_message(self, room: str, message: str) -> int:
+        """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
+        if not isinstance(message, str):
+            raise InvalidRequest("message must be a string")
+        self._check_open()
+        return await self._speak(room, protocol.message(message, SERVER_ID), None)
+
+    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
+        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
+        if not isinstance(event, str) or not event:
+            raise InvalidRequest("event must be a non-empty string")
+        self._check_open()
+        return await self._speak(room, protocol.event(event, data, SERVER_ID, to), to)
+
+    async def _speak(self, room: str, raw: str, to: str | None) -> int:
+        if self._backplane is None:
+            return self._relay.speak(room, raw, to)
+        await self.start()
+        ids = [p["id"] for p in await self._store.room_peers(room)]  # every worker's peers
+        if to is not None and to not in ids:
+            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+        self._relay.speak(room, raw, to, known=True)
+        return 1 if to is not None else len(ids)
+
+    def _memory_store(self) -> MemoryStore:
+        store = self._store
+        if not isinstance(store, MemoryStore):
+            raise RuntimeError("rooms live in a shared store here: await the fetch_* methods")
+        return store
