@@ -237,7 +237,7 @@ async def test_hostile_contents_are_a_400_with_a_code(
     status, _, answer = await http_request(url + "/offer", "POST", body)
     assert status == 400, (case, answer)
     assert json.loads(answer)["code"] == "ERR_INVALID_REQUEST", case
-    assert manager._pending == {} and manager.rooms_info() == {}
+    assert manager.peers.pending == {} and manager.rooms_info() == {}
 
 
 async def test_two_data_sections_are_a_400(served: tuple[str, AsyncSignalingManager]) -> None:

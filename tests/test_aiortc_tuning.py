@@ -131,14 +131,14 @@ async def test_a_transmit_left_behind_by_a_timer_sends_nothing_after_stop(
     seen = _unretrieved(loop)
     try:
         server_peer = await _server_peer(join, manager)
-        sctp = server_peer.pc.sctp
+        sctp = server_peer.link.pc.sctp
         server_peer.channel.send("x" * 1000)  # in flight: the timer has something to resend
         await asyncio.sleep(0)
         sends = _count_sends(sctp)
         await sctp.stop()
         before = sends["n"]
         sctp._t3_expired()
-        await server_peer.pc.close()
+        await server_peer.link.pc.close()
         # the task the timer left runs to its end (awaited here it would be retrieved)
         await until(lambda: not [t for t in asyncio.all_tasks() if not t.done()
                                  and getattr(t.get_coro(), "__qualname__", "").endswith("_transmit")])  # fmt: skip
@@ -155,7 +155,7 @@ async def test_an_open_association_transmits_as_upstream(join: Any, manager: Any
     from aiortc.rtcsctptransport import RTCSctpTransport
 
     server_peer = await _server_peer(join, manager)
-    sctp = server_peer.pc.sctp
+    sctp = server_peer.link.pc.sctp
     results = []
     for transmit in (_aiortc_tuning._transmit, _aiortc_tuning._stopped_transmit):
         sends = _count_sends(sctp)
@@ -193,5 +193,5 @@ def _count_sends(sctp: Any) -> dict[str, int]:
 
 async def _server_peer(join: Any, manager: Any) -> Any:
     await join("r", "alice")
-    (peer,) = manager._active.values()
+    (peer,) = manager.peers.active.values()
     return peer

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import peerpyrtc._manager as manager_module
+import peerpyrtc._rtc.aiortc_transport as transport_module
 from conftest import TIMEOUT, Recorder, Serve, flush, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager, Limits, start_server
 
@@ -68,7 +68,7 @@ class FailingAt:
         self.manager = manager
 
     def arm(self, step: str) -> None:
-        base = manager_module.RTCPeerConnection
+        base = transport_module.RTCPeerConnection
 
         def boom(*_: Any, **__: Any) -> Any:
             raise RuntimeError(f"injected failure at {step}")
@@ -78,14 +78,14 @@ class FailingAt:
 
         if step == "parked":
             # (RateLimited in the attack: a 429 the client retries, so fail for good here)
-            self.monkeypatch.setattr(self.manager._early, "keep", boom)
+            self.monkeypatch.setattr(self.manager.parts.early, "keep", boom)
         elif step == "peer connection":
-            self.monkeypatch.setattr(manager_module, "RTCPeerConnection", boom)
+            self.monkeypatch.setattr(transport_module, "RTCPeerConnection", boom)
         else:
             method = {"remote description": "setRemoteDescription",
                       "answer": "createAnswer", "local description": "setLocalDescription"}[step]  # fmt: skip
             failing = type("Failing", (base,), {method: aboom})
-            self.monkeypatch.setattr(manager_module, "RTCPeerConnection", failing)
+            self.monkeypatch.setattr(transport_module, "RTCPeerConnection", failing)
 
 
 STEPS = ["parked", "peer connection", "remote description", "answer", "local description"]
@@ -130,7 +130,7 @@ async def test_a_closing_worker_gives_back_the_claims_of_offers_it_was_answering
     await flush(redis_server)
     manager = AsyncSignalingManager(backplane=redis_server.url)
     await manager.start()
-    store = manager._store
+    store = manager.parts.store
     await store.claim("r", "ann", "s" * 22)  # an offer being answered when the worker stops
     await manager.close()
     other = AsyncSignalingManager(backplane=redis_server.url, limits=Limits(max_rooms=1))

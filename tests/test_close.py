@@ -31,7 +31,7 @@ async def test_close_ends_everything_and_tells_the_peers() -> None:
     reasons = [await r.expect("close") for r in recs]
     assert all(reason == "server shutting down" for reason in reasons)
     assert manager.rooms_info() == {}
-    assert manager._pending == {} and manager._active == {}
+    assert manager.peers.pending == {} and manager.peers.active == {}
     await asyncio.gather(*(c.close() for c in clients))
     leftover = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()} - baseline
     print(leftover)

@@ -138,7 +138,7 @@ async def test_leave_and_candidate_reach_the_owning_worker(cluster: Any) -> None
         w[1][0].url + "/candidate", "POST", json.dumps(body).encode()
     )
     assert status == 200, raw
-    peer = w[0][1]._active[("r", "bob")]
+    peer = w[0][1].peers.active[("r", "bob")]
     assert peer.candidates == 1  # applied on the worker that holds the connection
     body = {"room": "r", "peer_id": "bob", "session": bob.session}
     status, _, raw = await http_request(w[1][0].url + "/leave", "POST", json.dumps(body).encode())

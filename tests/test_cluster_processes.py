@@ -76,13 +76,13 @@ async def test_a_redis_restart_keeps_local_peers_and_reconciles(
     await until(lambda: all(len(c.peers) == 3 for c in clients))
     presence = [[e for e in r.history if e[0] in ("joined", "left")] for r in (ann, bob, cat)]
     redis_server.stop()
-    await until(lambda: not workers[0][1]._delivery.linked, timeout=15)  # type: ignore[attr-defined]
+    await until(lambda: not workers[0][1].parts.delivery.linked, timeout=15)  # type: ignore[attr-defined]
     status, _, body = await http_request(workers[0][0].url + "/health")
     assert (status, json.loads(body)["backplane"]) == (200, "lost")  # still serving its own
     await clients[0].send_message("while Redis is away")  # same worker: still served
     assert (await bob.expect("message"))[1] == "while Redis is away"
     redis_server.start()
-    await until(lambda: all(m._delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
+    await until(lambda: all(m.parts.delivery.linked for _, m in workers), timeout=15)  # type: ignore[attr-defined]
     status, _, body = await http_request(workers[0][0].url + "/health")
     assert (status, json.loads(body)["backplane"]) == (200, "linked")
     peers = await workers[1][1].fetch_room_peers("r")
@@ -144,7 +144,7 @@ async def test_a_worker_cut_off_long_enough_to_be_reaped_comes_back_announced(
     ann = await join(clients, workers[0][0].url, "r", "ann")
     await join(clients, workers[1][0].url, "r", "cat")
     await until(lambda: all(len(c.peers) == 2 for c in clients))
-    plane = workers[1][1]._backplane
+    plane = workers[1][1].parts.backplane
     assert plane is not None
     register = plane._register
     cut = True

@@ -39,8 +39,8 @@ async def test_on_close_fires_after_the_clients_own_close(make_server: Any) -> N
 @pytest.mark.parametrize("facade", ["async", "sync"])
 async def test_kick_removes_a_peer_that_sees_why_and_stays_out(facade: str) -> None:
     sync = SignalingManager() if facade == "sync" else None
-    manager = sync._core if sync is not None else AsyncSignalingManager()
-    loop_of_manager = sync._start() if sync is not None else asyncio.get_running_loop()
+    loop_of_manager = sync.loop if sync is not None else asyncio.get_running_loop()
+    manager = sync.async_manager if sync is not None else AsyncSignalingManager()
     server = await asyncio.wrap_future(
         asyncio.run_coroutine_threadsafe(start_server(manager), loop_of_manager)
     )

@@ -24,6 +24,7 @@ from peerpyrtc import (
     Limits,
     Message,
     ProtocolError,
+    ServerOptions,
     SignalingError,
     SignalingManager,
     start_server,
@@ -184,7 +185,7 @@ async def test_pending_offers_are_capped_per_address_and_server_wide(make_server
         statuses.append((status, body.get("code")))
     assert statuses[:3] == [(200, None)] * 3
     assert statuses[3:] == [(429, "ERR_RATE_LIMITED")] * 2
-    assert len(manager._pending) == 3
+    assert len(manager.peers.pending) == 3
     others = {"remote_addr": "198.51.100.7"}
     for i in range(2):  # another address may still use what is left server-wide
         await manager.offer(f"other-{i}", "p", {"type": "offer", "sdp": sdp}, metadata=others)
@@ -217,7 +218,7 @@ async def test_candidates_are_capped_and_stored_small(make_server: Any) -> None:
                 server.url, "/candidate", {"room": "r", "peer_id": "later", "candidate": early}
             )
             assert status == expect
-        [(_, _, kept)] = manager._early._kept.values()
+        [kept] = [manager.parts.early.kept(*k) for k in manager.parts.early.sessions()]
         assert kept == [{"candidate": cand.format(1), "sdpMid": "0"}] * 2  # no junk kept
     finally:
         await client.close()
@@ -262,9 +263,10 @@ async def test_the_server_never_probes_refused_addresses(make_server: Any, addre
         ]
         == 200
     )
-    peer = manager._pending[("r", "p")]
+    peer = manager.peers.pending[("r", "p")]
     remote = {
-        (c.host, c.port) for c in peer.pc.sctp.transport.transport._connection._remote_candidates
+        (c.host, c.port)
+        for c in peer.link.pc.sctp.transport.transport._connection._remote_candidates
     }
     assert (own, 7) in remote  # an ordinary address passes; the refused one never
     assert not [h for h, _ in remote if h.split("%")[0] in (address, "127.0.0.1")]
@@ -450,9 +452,15 @@ def test_the_facade_has_every_option_and_method_of_the_async_manager() -> None:
     awaitable_only = {"fetch_rooms_info", "fetch_room_peers"}
     missing = public(AsyncSignalingManager) - public(SignalingManager)
     assert missing == awaitable_only
-    async_params = set(inspect.signature(AsyncSignalingManager).parameters)
-    assert async_params <= set(inspect.signature(SignalingManager).parameters)
-    assert not SignalingManager()._thread  # nothing runs until it is used
+    # one options object: every keyword of the async manager is a ServerOptions field, which
+    # the facade takes as its keywords (validated by ServerOptions, unknown ones refused)
+    async_params = set(inspect.signature(AsyncSignalingManager).parameters) - {"options"}
+    assert async_params == {f.name for f in dataclasses.fields(ServerOptions)}
+    with pytest.raises(TypeError, match="unknown server option"):
+        SignalingManager(ice_server=["stun:x"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="admin_token"):
+        SignalingManager(admin_token="short")
+    assert not SignalingManager().started  # nothing runs until it is used
 
 
 async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
@@ -466,7 +474,7 @@ async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
         gate.wait(10)  # a slow database write
 
     server = await asyncio.wrap_future(
-        asyncio.run_coroutine_threadsafe(start_server(sync._core), sync._start())
+        asyncio.run_coroutine_threadsafe(start_server(sync.async_manager), sync.loop)
     )
     a, _ = await joined(server.url, "r", "alice")
     b, rb = await joined(server.url, "r", "bob")
@@ -487,7 +495,7 @@ async def test_a_blocking_plain_hook_does_not_stall_the_relay() -> None:
         gate.set()
         await a.close()
         await b.close()
-        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(server.close(), sync._start()))
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(server.close(), sync.loop))
         await asyncio.to_thread(sync.close)
 
 

@@ -116,9 +116,9 @@ async def test_moderation_hooks_chain_each_sees_the_previous_rewrite(make_server
 async def test_the_facade_forwards_leave_and_candidate_to_a_connected_peer() -> None:
     """Mutant: SignalingManager.leave and .candidate forwarding their arguments swapped."""
     sync = SignalingManager(limits=Limits(blocked_candidate_networks=()))
-    loop = sync._start()
+    loop = sync.loop
     server = await asyncio.wrap_future(
-        asyncio.run_coroutine_threadsafe(start_server(sync._core), loop)
+        asyncio.run_coroutine_threadsafe(start_server(sync.async_manager), loop)
     )
     alice = AsyncClient(server.url, "room", "alice")
     bob = AsyncClient(server.url, "room", "bob")
@@ -129,7 +129,7 @@ async def test_the_facade_forwards_leave_and_candidate_to_a_connected_peer() -> 
         cand = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0",
                 "session": alice.session}  # fmt: skip
         await asyncio.to_thread(sync.candidate, "room", "alice", cand)
-        assert sync._core._active[("room", "alice")].candidates == 1
+        assert sync.async_manager.peers.active[("room", "alice")].candidates == 1
         await asyncio.to_thread(sync.leave, "room", "alice", session=bob.session)  # not hers
         assert [p["id"] for p in await asyncio.to_thread(sync.get_room_peers, "room")] == [
             "alice",
@@ -161,7 +161,9 @@ async def test_the_seed_routes_have_their_documented_effect() -> None:
                 "session": alice.session}  # fmt: skip
         body = json.dumps({"room": "lobby", "peer_id": "alice", "candidate": cand}).encode()
         status, _, _ = await http_request(served.url + "/candidate", "POST", body)
-        assert status == 200 and manager._core._active[("lobby", "alice")].candidates == 1
+        assert (
+            status == 200 and manager.async_manager.peers.active[("lobby", "alice")].candidates == 1
+        )
         body = json.dumps({"room": "lobby", "peer_id": "alice"}).encode()
         status, _, _ = await http_request(served.url + "/leave", "POST", body)
         assert status == 200

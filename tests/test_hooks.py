@@ -76,8 +76,7 @@ async def test_a_raising_handler_is_logged_and_the_relay_goes_on(
         await a.send_message("one")
         await a.send_message("two")
         assert await rb.messages(2) == [("alice", "one", None), ("alice", "two", None)]
-        while manager._hooks._tasks:  # the async handler's task
-            await asyncio.gather(*list(manager._hooks._tasks), return_exceptions=True)
+        await manager.hooks.settle()  # the async handler's task
     assert "sync boom" in caplog.text and "async boom" in caplog.text
 
 

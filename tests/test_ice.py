@@ -21,7 +21,7 @@ MDNS = "candidate:1 1 udp 2122260223 3f2a1c4e-1111-2222-3333-444455556666.local 
 
 async def test_no_ice_server_by_default() -> None:
     manager = AsyncSignalingManager()
-    config = await manager._ice.configuration()
+    config = await manager.parts.transport.ice.configuration()
     assert config.iceServers == []  # never aiortc's default public STUN server
     client = AsyncClient("http://127.0.0.1:1", "r")
     assert (await client._ice.configuration()).iceServers == []
@@ -49,7 +49,7 @@ async def test_a_silent_stun_server_does_not_slow_every_connection(silent_udp_po
             durations.append(time.monotonic() - started)
         # aiortc alone would wait 5 s in gathering on each; the probe costs 0.5 s once
         assert max(durations) < 3.0, durations
-        assert await manager._ice.usable() == []
+        assert await manager.parts.transport.ice.usable() == []
     finally:
         await server.close()
         await manager.close()

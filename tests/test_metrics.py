@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import Recorder, until
 from peerpyrtc import AsyncClient, Limits
-from peerpyrtc._rooms.metrics import render
+from peerpyrtc._web.prometheus import render
 
 
 async def test_drops_are_counted_by_reason(make_server: Any) -> None:
@@ -38,7 +38,7 @@ async def test_drops_are_counted_by_reason(make_server: Any) -> None:
         conn.queue.close()  # it stops answering pings: the server times it out
         quiet._on_frame = lambda *a: None  # type: ignore[method-assign]
         await until(lambda: m.heartbeat_timeouts == 1, timeout=10)
-        text = await render(manager)
+        text = render(manager.stats())
         assert 'peerpyrtc_dropped_total{reason="flood"} 1' in text
         assert 'peerpyrtc_dropped_total{reason="invalid"} 1' in text
         assert "peerpyrtc_heartbeat_timeouts_total 1" in text

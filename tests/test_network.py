@@ -34,8 +34,10 @@ def host_ports(sdp: str) -> set[int]:
 
 
 def server_protocols(manager: AsyncSignalingManager) -> list[Any]:
-    peers = list(manager._active.values()) + list(manager._pending.values())
-    return [p for peer in peers for p in peer.pc.sctp.transport.transport._connection._protocols]
+    peers = list(manager.peers.active.values()) + list(manager.peers.pending.values())
+    return [
+        p for peer in peers for p in peer.link.pc.sctp.transport.transport._connection._protocols
+    ]
 
 
 async def exchange(clients: list[AsyncClient]) -> None:
@@ -159,15 +161,18 @@ async def test_ten_clients_share_one_udp_port() -> None:
         clients = [AsyncClient(server.url, "one-port", f"p{i}") for i in range(10)]
         answers: list[str] = []
         await asyncio.gather(*(c.connect() for c in clients))
-        for peer in manager._active.values():
-            answers.append(peer.pc.localDescription.sdp)
+        for peer in manager.peers.active.values():
+            answers.append(peer.link.pc.localDescription.sdp)
         assert len(answers) == 10 and all(host_ports(sdp) == {port} for sdp in answers)
         protocols = server_protocols(manager)
         assert protocols and all(isinstance(p.transport, MuxTransport) for p in protocols)
         await exchange(clients)
-        assert manager._network.mux is not None and manager._network.mux.connections() == 10
+        assert (
+            manager.parts.transport.network.mux is not None
+            and manager.parts.transport.network.mux.connections() == 10
+        )
         await asyncio.gather(*(c.close() for c in clients))
-        await until(lambda: manager._network.mux.connections() == 0)
+        await until(lambda: manager.parts.transport.network.mux.connections() == 0)
     finally:
         await server.close()
         await manager.close()
@@ -188,10 +193,10 @@ async def test_the_shared_port_drops_strangers_and_never_learns_a_forged_address
     transport, _ = await loop.create_datagram_endpoint(Stranger, local_addr=(address, 0))
     try:
         async with AsyncClient(server.url, "guarded", "alice") as alice:
-            mux = manager._network.mux
+            mux = manager.parts.transport.network.mux
             assert mux is not None
-            (peer,) = manager._active.values()
-            ufrag = peer.pc.sctp.transport.transport._connection.local_username
+            (peer,) = manager.peers.active.values()
+            ufrag = peer.link.pc.sctp.transport.transport._connection.local_username
             shared = next(iter(mux._sockets.values()))
             before = mux.dropped
             transport.sendto(b"\x17\xfe\xfd" + b"\x00" * 40, (address, port))  # DTLS-looking

@@ -62,7 +62,7 @@ async def test_only_validated_fields_are_parked_and_each_session_is_bounded(
         await a.candidate("r", "ann", candidate(mine, port), metadata=at("198.51.100.1"))
     with pytest.raises(RateLimited, match="too many candidates"):
         await a.candidate("r", "ann", candidate(mine, 6000))
-    assert len(await a._backplane.take_parked("r", "ann", mine)) == 16  # type: ignore[union-attr]
+    assert len(await a.parts.backplane.take_parked("r", "ann", mine)) == 16  # type: ignore[union-attr]
 
 
 async def test_sessions_are_bounded_per_address_and_across_the_cluster(
@@ -85,7 +85,7 @@ async def test_keys_never_collide_and_other_sessions_cannot_evict(
     workers: list[AsyncSignalingManager],
 ) -> None:
     a, b = workers
-    plane_a, plane_b = a._backplane, b._backplane
+    plane_a, plane_b = a.parts.backplane, b.parts.backplane
     assert plane_a is not None and plane_b is not None
     same = session()
     await a.candidate("a", "b:c", candidate(same, 5001))  # room a, peer b:c
@@ -148,7 +148,7 @@ async def test_taken_and_expired_sessions_free_their_places_and_leave_no_keys(
                     early_candidate_ttl=0.4)  # fmt: skip
     manager = AsyncSignalingManager(backplane=redis_server.url, limits=limits)
     await manager.start()
-    plane = manager._backplane
+    plane = manager.parts.backplane
     assert plane is not None
     try:
         first, second = session(), session()

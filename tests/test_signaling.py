@@ -297,12 +297,12 @@ async def test_candidates_before_the_offer_are_kept_for_their_session() -> None:
             server, "/candidate", {"room": "early", "peer_id": "eve", "candidate": cand}
         )
         assert status == 200
-        assert ("early", "eve", client.session) in manager._early._kept
+        assert ("early", "eve", client.session) in manager.parts.early.sessions()
         await asyncio.wait_for(client.connect(), TIMEOUT)
-        assert ("early", "eve", client.session) not in manager._early._kept  # applied
+        assert ("early", "eve", client.session) not in manager.parts.early.sessions()  # applied
         assert client.connected
-        peer = manager._active[("early", "eve")]
-        remote = peer.pc.sctp.transport.transport.iceGatherer  # the candidate reached ICE
+        peer = manager.peers.active[("early", "eve")]
+        remote = peer.link.pc.sctp.transport.transport.iceGatherer  # the candidate reached ICE
         assert peer.candidates == 1 and remote is not None
     finally:
         await client.close()
@@ -349,10 +349,10 @@ async def test_a_pending_offer_that_never_connects_frees_its_id(server: Signalin
         await pc.close()  # never completes the handshake
         status, body = await post(srv, "/offer", {"room": "r", "peer_id": "ghost", "offer": offer})
         assert status == 200 and body["answer"]["session"]
-        pending = manager._pending[("r", "ghost")]
+        pending = manager.peers.pending[("r", "ghost")]
         status, _ = await post(srv, "/offer", {"room": "r", "peer_id": "ghost", "offer": offer})
         assert status == 409  # held while pending
-        await until(lambda: ("r", "ghost") not in manager._pending)  # after pending_timeout
+        await until(lambda: ("r", "ghost") not in manager.peers.pending)  # after pending_timeout
         assert pending.state == "closed"
         async with AsyncClient(srv.url, "r", "ghost") as client:
             assert client.connected and client.is_host

@@ -14,7 +14,7 @@ from peerpyrtc._rooms.store import Joined, MemoryStore
 
 def gate_joins(manager: AsyncSignalingManager) -> asyncio.Event:
     """Make the manager's store hold every join until the returned event is set."""
-    store = manager._store
+    store = manager.parts.store
     assert isinstance(store, MemoryStore)
     release = asyncio.Event()
     original = store.join
@@ -28,7 +28,7 @@ def gate_joins(manager: AsyncSignalingManager) -> asyncio.Event:
 
 
 def server_peer(manager: AsyncSignalingManager, peer_id: str) -> Any:
-    return next((p for (_, pid), p in manager._active.items() if pid == peer_id), None)
+    return next((p for (_, pid), p in manager.peers.active.items() if pid == peer_id), None)
 
 
 async def test_frames_sent_before_the_welcome_are_relayed_once_joined(make_server: Any) -> None:
@@ -72,10 +72,10 @@ async def test_a_peer_removed_while_joining_never_appears(make_server: Any) -> N
         assert await manager.kick("r", "bob", "not today")
         release.set()
         await asyncio.wait_for(asyncio.gather(connecting, return_exceptions=True), TIMEOUT)
-        await until(lambda: manager._tasks == set() or all(t.done() for t in manager._tasks))
+        await until(lambda: len(manager.parts.tasks) == 0)
         assert [p["id"] for p in manager.get_room_peers("r")] == ["ann"]
-        assert list(manager._store.claims) == ["r"]  # type: ignore[attr-defined]
-        assert list(manager._store.claims["r"]) == ["ann"]  # type: ignore[attr-defined]
+        assert list(manager.parts.store.claims) == ["r"]  # type: ignore[attr-defined]
+        assert list(manager.parts.store.claims["r"]) == ["ann"]  # type: ignore[attr-defined]
         assert await manager.send_message("r", "after") == 1
         assert (await rec.expect("message"))[1] == "after"
         assert not [k for k, _ in rec.history if k in ("joined", "left")]
@@ -89,7 +89,7 @@ async def test_a_failed_or_expired_offer_gives_its_claim_back(make_server: Any) 
     from peerpyrtc import Limits
 
     server, manager = await make_server(limits=Limits(pending_timeout=0.3))
-    store = manager._store
+    store = manager.parts.store
     assert isinstance(store, MemoryStore)
     from test_hardening import offer_sdp, post
 
@@ -148,7 +148,7 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
     a, b, c = clients
     try:
         await recs[0].expect("joined", lambda p: p["id"] == "c")
-        await until(lambda: len(manager._delivery.local["r"]) == 3)
+        await until(lambda: len(manager.parts.delivery.local["r"]) == 3)
         m = manager.metrics
         before, bytes_before = m.deliveries, m.bytes_out
         await a.send_message("x")
@@ -164,7 +164,7 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
         await c.close()
         for rec in recs[:2]:
             assert (await rec.expect("left"))["id"] == "c"
-        assert list(manager._delivery.local["r"]) == ["a", "b"]
+        assert list(manager.parts.delivery.local["r"]) == ["a", "b"]
         before = m.deliveries
         await a.send_message("y")
         assert (await recs[1].expect("message"))[1] == "y"
@@ -172,7 +172,7 @@ async def test_deliveries_are_counted_exactly_and_a_leaver_is_no_longer_served(
     finally:
         for client in clients:
             await client.close()
-    await until(lambda: manager._delivery.local == {})
+    await until(lambda: manager.parts.delivery.local == {})
 
 
 async def test_a_flood_before_the_welcome_cuts_off_the_sender(make_server: Any) -> None:

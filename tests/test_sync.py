@@ -23,7 +23,7 @@ def sync_manager() -> Iterator[SignalingManager]:
 
 async def serve(manager: SignalingManager) -> Any:
     """Serve the facade's async core on its own loop thread (as an adapter would)."""
-    future = asyncio.run_coroutine_threadsafe(start_server(manager._core), manager._start())
+    future = asyncio.run_coroutine_threadsafe(start_server(manager.async_manager), manager.loop)
     return await asyncio.wrap_future(future)
 
 
@@ -49,7 +49,7 @@ async def test_calls_from_many_threads_while_peers_join(sync_manager: SignalingM
     finally:
         await asyncio.gather(*(c.close() for c in clients))
         await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(server.close(), sync_manager._loop)
+            asyncio.run_coroutine_threadsafe(server.close(), sync_manager.loop)
         )
 
 
@@ -84,7 +84,7 @@ async def test_handlers_may_speak_through_the_facade(sync_manager: SignalingMana
     finally:
         await client.close()
         await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(server.close(), sync_manager._loop)
+            asyncio.run_coroutine_threadsafe(server.close(), sync_manager.loop)
         )
 
 
@@ -93,7 +93,7 @@ def test_close_is_idempotent_and_final() -> None:
     assert manager.rooms_info() == {}
     manager.close()
     manager.close()
-    assert not manager._thread.is_alive()
+    assert not manager.started
     with pytest.raises(RuntimeError, match="closed"):
         manager.rooms_info()
 

@@ -48,12 +48,12 @@ async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_se
         turn_secret=SECRET,
         turn_urls=["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
     )
-    configured = manager._ice.servers
+    configured = manager.parts.transport.ice.servers
 
     async def all_answer() -> Any:  # what is handed out, not the probe (tests/test_ice.py)
         return configured
 
-    manager._ice.usable = all_answer
+    manager.parts.transport.ice.usable = all_answer
     body = json.dumps({"room": "r", "peer_id": "alice"}).encode()
     status, _, raw = await http_request(server.url + "/ice", "POST", body)
     reply = json.loads(raw)

@@ -29,6 +29,8 @@ from ._errors import (
 )
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
+from ._options import ServerOptions
+from ._rooms.metrics import Stats
 from ._rtc import patches as _patches
 from ._sync import SignalingManager
 from ._version import __version__
@@ -54,9 +56,11 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "RoomFull",
+    "ServerOptions",
     "SignalingError",
     "SignalingManager",
     "SignalingServer",
+    "Stats",
     "Unauthorized",
     "Unavailable",
     "UnknownPeer",

@@ -1,9 +1,11 @@
-"""AsyncSignalingManager: answers offers, keeps rooms, relays messages, runs hooks.
+"""AsyncSignalingManager: the composition root of the server.
 
-Signalling lives here, the peers' lifecycle in ``_lifecycle``, what the backend reads
-and says into rooms in ``_rooms_api``; a message's way through the
-server is ``_relay`` (decode, limits, moderation, routing, then the handler
-hooks); offers are validated in ``_offers`` and candidates in ``_candidates``.
+It builds the server's objects from one :class:`~peerpyrtc.ServerOptions` and wires them
+through narrow interfaces: the transport (:mod:`._rtc.transport`, aiortc today), the room
+store and delivery (in memory, or the Redis backplane's), the peer table and task group,
+signalling (:mod:`._core.signaling`), the peers' lifecycle (:mod:`._core.lifecycle`), the
+relay (:mod:`._core.relay`) and the rooms API (:mod:`._core.rooms_api`). Its public methods
+delegate to them; :meth:`respond` serves HTTP through :mod:`._web.routes`.
 """
 
 from __future__ import annotations
@@ -11,55 +13,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
-
 from ._cluster.backplane import RedisBackplane
+from ._cluster.host import HostedPeer
 from ._core.hooks import HookRegistry, Hooks
-from ._core.lifecycle import CLOSE_GRACE, PeerLifecycle
-from ._core.offers import (
-    AddressRate,
-    EarlyCandidates,
-    limit_connections,
-    remote_addr,
-    validate_offer,
-)
+from ._core.lifecycle import CLOSE_GRACE, Lifecycle
+from ._core.offers import EarlyCandidates
 from ._core.peer import ServerPeer
+from ._core.peers import PeerTable
 from ._core.relay import Relay
-from ._core.rooms_api import TOPOLOGIES, RoomsAPI
-from ._errors import (
-    Forbidden,
-    InvalidRequest,
-    PeerIdTaken,
-    PeerPyRTCError,
-    RateLimited,
-    UnknownPeer,
-)
-from ._limits import Limits, validate_id, validate_session
+from ._core.rooms_api import RoomsAPI
+from ._core.signaling import Signaling
+from ._core.tasks import TaskGroup
+from ._limits import Limits
 from ._logging import enable_debug_logging
+from ._options import ServerOptions
 from ._rooms.delivery import Delivery
-from ._rooms.store import MemoryStore, RoomStore
+from ._rooms.metrics import Metrics, Stats
+from ._rooms.store import Left, MemoryStore, RoomStore
 from ._rtc import patches as _patches
-from ._rtc.candidates import AddressPolicy, candidate_from_json, filter_sdp_candidates
-from ._rtc.ice import IceServerPool, IceServerSpec, enlarge_socket_buffers, normalize_ice_servers
-from ._rtc.network import ServerNetwork
-from ._rtc.turn import TurnCredentials, client_ice_servers
+from ._rtc.aiortc_transport import AiortcTransport
+from ._rtc.ice import IceServerPool, IceServerSpec, normalize_ice_servers
+from ._rtc.turn import TurnCredentials
+from ._web import prometheus, routes
 from ._web.origin import OriginPolicy
 from ._wire import protocol
-from ._wire.protocol import PROTOCOL_VERSION
 
-__all__ = ["AsyncSignalingManager"]
+__all__ = ["AsyncSignalingManager", "ServerParts"]
 
 logger = logging.getLogger(__name__)
 
-Key = tuple[str, str]
 
-_BACKPLANES = ("redis://", "rediss://", "unix://")
+@dataclass(frozen=True)
+class ServerParts:
+    """The objects a server is composed of, for diagnostics and tests (not a stable API:
+    their types are private and change between releases)."""
+
+    peers: PeerTable
+    store: RoomStore
+    delivery: Delivery
+    transport: AiortcTransport
+    backplane: RedisBackplane | None
+    early: EarlyCandidates
+    tasks: TaskGroup
 
 
-class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
+class AsyncSignalingManager(HookRegistry):
     """The relay server's core, running in the caller's event loop.
 
     Args:
@@ -87,6 +89,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         udp_port: one UDP port shared by every peer connection (single-port mode).
         allowed_origins: web origins (``"https://app.example.org"``) whose pages may use
             the routes besides the server's own; ``["*"]``: any (docs/security.md).
+        options: a :class:`~peerpyrtc.ServerOptions` instead of the keywords above.
     """
 
     def __init__(
@@ -106,52 +109,76 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         udp_port: int | None = None,
         keep_private_candidates: bool = False,
         allowed_origins: Iterable[str] = (),
+        options: ServerOptions | None = None,
     ) -> None:
+        if options is None:
+            options = ServerOptions(
+                ice_servers=tuple(ice_servers) if ice_servers is not None else None,
+                debug=debug, limits=limits or Limits(), admin_token=admin_token,
+                topology=topology, backplane=backplane, turn_secret=turn_secret,
+                turn_urls=tuple(turn_urls), turn_ttl=turn_ttl, public_ip=public_ip,
+                udp_ports=udp_ports, udp_port=udp_port,
+                keep_private_candidates=keep_private_candidates,
+                allowed_origins=tuple(allowed_origins),
+            )  # fmt: skip
         _patches.apply()
-        if debug:
+        if options.debug:
             enable_debug_logging()
-        self.limits = limits or Limits()
-        if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
-            raise ValueError("admin_token must be a string of at least 16 characters")
-        self.admin_token = admin_token
-        self.origins = OriginPolicy(allowed_origins)
-        self._ice = IceServerPool(normalize_ice_servers(ice_servers))
-        self._turn = TurnCredentials(turn_secret, turn_urls, turn_ttl) if turn_secret else None
-        self._network = ServerNetwork(
-            public_ip=public_ip, udp_ports=udp_ports, udp_port=udp_port,
-            keep_private=keep_private_candidates,
-        )  # fmt: skip
-        self._policy = AddressPolicy(self.limits.blocked_candidate_networks)
+        #: The validated options this server was built from.
+        self.options = options
+        self.limits = limits = options.limits
+        self.admin_token = options.admin_token
+        self.origins = OriginPolicy(options.allowed_origins)
+        self.hooks = Hooks()
+        #: Counters for ``GET /metrics`` (read them through :meth:`stats`).
+        self.metrics = Metrics()
+        #: This process's pending and open connections (for diagnostics and tests).
+        self.peers = PeerTable(limits)
+        self._tasks = TaskGroup()
+        self._closed = False
+        ice = IceServerPool(normalize_ice_servers(options.ice_servers))
+        self._transport = AiortcTransport(ice, options.network(), limits.blocked_candidate_networks)
+        turn = None
+        if options.turn_secret:
+            turn = TurnCredentials(options.turn_secret, options.turn_urls, options.turn_ttl)
         self._backplane: RedisBackplane | None = None
         self._store: RoomStore
-        if backplane is not None:
-            if not isinstance(backplane, str) or not backplane.startswith(_BACKPLANES):
-                raise ValueError(f"backplane must be a URL starting with one of {_BACKPLANES}")
-            self._backplane = RedisBackplane(backplane, self.limits)
-            self._store = self._backplane.store
+        delivery: Delivery
+        if options.backplane is not None:
+            self._backplane = RedisBackplane(options.backplane, limits, self.metrics)
+            self._store, delivery = self._backplane.store, self._backplane.delivery
         else:
-            self._store = MemoryStore(self.limits)
-        self._hooks = Hooks()
-        self._active: dict[Key, ServerPeer] = {}
-        self._pending: dict[Key, ServerPeer] = {}
-        self._early = EarlyCandidates(self.limits)
-        self._ice_rate = AddressRate(self.limits.max_ice_requests_per_minute)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._heartbeat: asyncio.TimerHandle | None = None
-        self._closed = False
-        if not callable(topology) and topology not in TOPOLOGIES:
-            raise ValueError(f"topology must be one of {TOPOLOGIES} or a callable")
-        self.topology = topology
-        self._delivery = self._make_delivery()
-        #: Counters and gauges for ``GET /metrics``.
-        self.metrics = self._delivery.metrics
-        self._relay = Relay(
-            self._delivery,
-            self._hooks,
-            self.limits,
-            lambda peer, reason: self._spawn(self._remove(peer, reason)),
+            memory = MemoryStore(limits)
+            self._store, delivery = memory, Delivery(memory.next_seq_nowait, self.metrics)
+        self._delivery = delivery
+        self._lifecycle = lifecycle = Lifecycle(
+            limits, self._store, self.hooks, delivery, self.metrics, self.peers, self._tasks,
             self.room_topology,
-        )
+        )  # fmt: skip
+        self._relay = Relay(
+            delivery, self.hooks, limits,
+            lambda peer, reason: self._tasks.spawn(lifecycle.remove(peer, reason)),
+            self.room_topology, self.metrics,
+        )  # fmt: skip
+        lifecycle.on_frame = self._relay.on_frame
+        self._signaling = Signaling(
+            limits, self._store, self.hooks, self.peers, lifecycle, self._tasks,
+            self._transport, ice, turn, self._backplane, self._check_open, self.start,
+        )  # fmt: skip
+        #: The composed objects (:class:`ServerParts`).
+        self.parts = ServerParts(
+            self.peers, self._store, delivery, self._transport, self._backplane,
+            self._signaling.early, self._tasks,
+        )  # fmt: skip
+        self._rooms = RoomsAPI(
+            options.topology, self._store, self._relay, self._backplane,
+            lambda: self._closed, self.start,
+        )  # fmt: skip
+
+    @property
+    def topology(self) -> str | Callable[[str], str]:
+        """``"relay"``, ``"mesh"`` or the callable deciding per room."""
+        return self._rooms.topology
 
     # -------------------------------------------------------------- signalling
     async def offer(
@@ -171,73 +198,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             RoomFull: the room or server is at its configured size.
             RateLimited: too many offers wait to connect (server-wide or from this address).
         """
-        self._check_open()
-        limits = self.limits
-        validate_id(room, "room", limits)
-        validate_id(peer_id, "peer_id", limits)
-        sdp, session, info = validate_offer(offer, limits)
-        await self.start()
-        addr = remote_addr(metadata)
-        if self._hooks.authorizers:
-            await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": info})
-
-        key = (room, peer_id)
-        configuration = await self._ice.configuration()
-        self._check_open()
-        limit_connections(self.limits, self._pending, self._active, addr, key)
-        previous = await self._store.claim(room, peer_id, session)
-        try:  # from here on, any failure gives the claim back (unless a newer offer holds it)
-            if self._backplane is not None:
-                if previous is not None:  # the session moved here: its old worker lets go
-                    self._spawn(self._backplane.let_go(previous, room, peer_id, session))
-                for parked in await self._backplane.take_parked(room, peer_id, session):
-                    self._early.keep(room, peer_id, session, parked, addr)
-            self._check_open()
-            pc = RTCPeerConnection(configuration)
-        except BaseException:
-            await self._release_claim(room, peer_id, session)
-            raise
-        peer = ServerPeer(room, peer_id, session, pc, info, addr, limits.max_queue_bytes)
-        old_pending = self._pending.get(key)
-        self._pending[key] = peer
-        if old_pending is not None:
-            self._spawn(self._discard(old_pending))
-        self._wire(peer)
-        try:
-            try:
-                screened = filter_sdp_candidates(sdp, self._policy)
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=screened, type="offer"))
-                for candidate in self._early.take(room, peer_id, session):
-                    await self._add_candidate(peer, candidate)
-                peer.remote_set = True
-                await self._network.prepare(pc)
-                await pc.setLocalDescription(await pc.createAnswer())
-            except PeerPyRTCError:
-                raise
-            except Exception as exc:  # aiortc's parser raises ValueError, KeyError, ...
-                raise InvalidRequest(f"the offer's SDP was refused: {str(exc)[:200]}") from exc
-            enlarge_socket_buffers(pc)
-        except BaseException:
-            if self._pending.get(key) is peer:
-                del self._pending[key]
-            await peer.close()
-            await self._release(peer)
-            raise
-        if self._pending.get(key) is not peer:  # replaced while we awaited
-            await peer.close()
-            raise PeerIdTaken(f"peer id {peer_id!r} was claimed again while answering")
-        peer.timer = asyncio.get_running_loop().call_later(
-            limits.pending_timeout, self._pending_expired, peer
-        )
-        logger.debug("answered %s/%s", room, peer_id)
-        return {
-            "sdp": self._network.announce(pc.localDescription.sdp),
-            "type": pc.localDescription.type,
-            "session": session,
-            "room": room,
-            "peer_id": peer_id,
-            "protocol": PROTOCOL_VERSION,
-        }
+        return await self._signaling.offer(room, peer_id, offer, metadata)
 
     async def candidate(
         self,
@@ -260,34 +221,7 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             UnknownPeer: no such peer and no session to keep the candidate for.
             RateLimited: more candidates than ``Limits.max_candidates_per_peer``.
         """
-        self._check_open()
-        validate_id(room, "room", self.limits)
-        validate_id(peer_id, "peer_id", self.limits)
-        parsed = candidate_from_json(candidate, self._policy)  # validates shape and address
-        session = validate_session(candidate.get("session"))
-        key = (room, peer_id)
-        peer = self._pending.get(key) or self._active.get(key)
-        if peer is not None and (session is None or session != peer.session):
-            raise Forbidden(f"this candidate does not carry {peer_id!r}'s session")
-        if peer is None:
-            if session is None:
-                raise UnknownPeer(f"no peer {peer_id!r} in room {room!r}")
-            if parsed is None:
-                return
-            plane = self._backplane
-            addr = remote_addr(metadata)
-            if plane is not None and await plane.route_candidate(
-                room, peer_id, candidate, session, addr
-            ):
-                return
-            self._early.keep(room, peer_id, session, candidate, addr)
-            return
-        if parsed is None:
-            return
-        if peer.remote_set:
-            await self._add_candidate(peer, candidate)
-        else:  # its offer is being applied: keep it for that
-            self._early.keep(room, peer_id, peer.session, candidate, peer.remote_addr)
+        await self._signaling.candidate(room, peer_id, candidate, metadata)
 
     async def leave(self, room: str, peer_id: str, *, session: str | None = None) -> None:
         """Remove a peer, if ``session`` proves the caller is that peer.
@@ -297,40 +231,14 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         proof, an open peer's channel is drained first (bounded), so what it
         sent before leaving is delivered.
         """
-        validate_id(room, "room", self.limits)
-        validate_id(peer_id, "peer_id", self.limits)
-        key = (room, peer_id)
-        for table in (self._pending, self._active):
-            peer = table.get(key)
-            if peer is not None and session is not None and session == peer.session:
-                if peer.state == "open":  # the channel may still carry its last messages
-                    await peer.wait_remote_close(CLOSE_GRACE)
-                await self._remove(peer, "left")
-                return
-        if key in self._active or key in self._pending:
-            logger.debug("leave for %s/%s without its session: ignored", room, peer_id)
-        elif session is not None and self._backplane is not None:
-            owner = await self._backplane.elsewhere(room, peer_id)
-            if owner is not None:
-                await self._backplane.forward(owner, "leave", room, peer_id, session)
+        await self._signaling.leave(room, peer_id, session)
 
     async def kick(self, room: str, peer_id: str, reason: str = "removed by the server") -> bool:
         """Remove a peer on the backend's authority; it sees ``reason`` and does not reconnect.
 
         Returns False when there is no such peer.
         """
-        if not isinstance(reason, str) or len(reason) > 256:
-            raise InvalidRequest("reason must be a string of at most 256 characters")
-        protocol.close_notice(reason, reconnect=False)  # refuses what a client cannot decode
-        key = (room, peer_id)
-        peer = self._active.get(key) or self._pending.get(key)
-        if peer is None:
-            owner = self._backplane and await self._backplane.elsewhere(room, peer_id)
-            if owner:
-                return bool(await self._backplane.forward(owner, "kick", room, peer_id, reason))  # type: ignore[union-attr]
-            return False
-        await self._remove(peer, reason, notify=True)
-        return True
+        return await self._signaling.kick(room, peer_id, reason)
 
     async def client_ice_servers(
         self,
@@ -351,21 +259,83 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             RateLimited: too many requests from this address.
             PeerIdTaken: another session holds ``peer_id`` (nothing is minted for it).
         """
-        self._check_open()
-        validate_id(room, "room", self.limits)
-        validate_id(peer_id, "peer_id", self.limits)
-        session = validate_session(session)
-        self._ice_rate.take(remote_addr(metadata), "ICE server requests")
-        if self._turn is not None:
-            await self.start()
-            held = await self._store.holder(room, peer_id)
-            if held is not None and held != session:
-                raise PeerIdTaken(f"peer id {peer_id!r} is in use in room {room!r}")
-        if self._hooks.authorizers:
-            await self._hooks.authorize(room, peer_id, {**(metadata or {}), "info": {}})
-        usable = await self._ice.usable()  # a STUN server that does not answer is left out
-        servers = client_ice_servers(usable, self._turn, peer_id)
-        return {"iceServers": servers, "ttl": self._turn.ttl if self._turn else None}
+        return await self._signaling.client_ice_servers(room, peer_id, session, metadata)
+
+    async def respond(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[int, str, bytes]:
+        """Serve one HTTP request of the package's routes (what every adapter calls):
+        ``(status, content type, body)``; see :func:`peerpyrtc.dispatch` for the JSON routes.
+        """
+        return await routes.respond(self, method, path, body, metadata)
+
+    # ------------------------------------------------------------ rooms
+    def room_topology(self, room: str) -> str:
+        """``"relay"`` or ``"mesh"``: how the peers of ``room`` exchange messages."""
+        return self._rooms.room_topology(room)
+
+    def health(self) -> tuple[int, dict[str, str]]:
+        """``GET /health``: 200 while this server takes offers, 503 once closed. With a
+        backplane, ``backplane`` says whether the Redis link is up (without it, this
+        worker keeps serving its own peers: still 200)."""
+        return self._rooms.health()
+
+    def rooms_info(self) -> dict[str, dict[str, Any]]:
+        """``{room: {"peer_count", "peers", "host_id"}}`` for every room.
+
+        Reads the in-process store; with a backplane, ``await fetch_rooms_info()``.
+        """
+        return self._rooms.rooms_info()
+
+    def get_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """Peers of ``room`` (``id``, ``isHost``, ``joinedAt``, client info), in join order.
+
+        Reads the in-process store; with a backplane, ``await fetch_room_peers(room)``.
+        """
+        return self._rooms.get_room_peers(room)
+
+    async def fetch_rooms_info(self) -> dict[str, dict[str, Any]]:
+        """:meth:`rooms_info` from the room store (every worker's peers, with a backplane)."""
+        return await self._rooms.fetch_rooms_info()
+
+    async def fetch_room_peers(self, room: str) -> list[dict[str, Any]]:
+        """:meth:`get_room_peers` from the room store (every worker's, with a backplane)."""
+        return await self._rooms.fetch_room_peers(room)
+
+    async def send_message(self, room: str, message: str) -> int:
+        """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
+        return await self._rooms.send_message(room, message)
+
+    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
+        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
+        return await self._rooms.emit(room, event, data, to)
+
+    # ------------------------------------------------------------ what it is doing
+    def stats(self) -> Stats:
+        """One snapshot of this process: counters and gauges (what ``/metrics`` renders)."""
+        peers = {"relay": 0, "mesh": 0}
+        queued = 0
+        rooms = set()
+        for peer in self.peers.active.values():
+            if peer.state == "open":
+                peers[self.room_topology(peer.room)] += 1
+                queued += peer.queue.queued
+                rooms.add(peer.room)
+        return Stats.of(
+            self.metrics, rooms=len(rooms), peers=peers, pending=len(self.peers.pending),
+            queued_bytes=queued, mux_dropped=self._transport.stats().mux_dropped,
+            workers=self._backplane.workers if self._backplane is not None else None,
+        )  # fmt: skip
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector of :meth:`stats`, to register in an application's
+        own registry (``registry.register(manager.prometheus_collector())``) instead of
+        serving ``/metrics``. Collect it on the manager's event loop thread."""
+        return prometheus.make_collector(self.stats)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -375,35 +345,31 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
             Unavailable: the backplane cannot be reached.
         """
         self._check_open()
-        await self._network.start()
+        await self._transport.start()
         if self._backplane is not None:
-            await self._backplane.start(self)
+            await self._backplane.start(_ClusterHost(self.peers, self._lifecycle,
+                                                     self._signaling, self._tasks))  # fmt: skip
 
     async def close(self) -> None:
-        """Close every peer connection and end every task and timer."""
+        """Close every connection and end every task and timer."""
         if self._closed:
             return
         self._closed = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
+        self._lifecycle.stop()
         bye = protocol.close_notice("server shutting down", reconnect=True)
-        peers = list(self._pending.values()) + list(self._active.values())
+        peers = list(self.peers)
         for peer in peers:
             if peer.state == "open":
                 peer.queue.send_last(bye)
-        self._pending.clear()
-        self._active.clear()
+        self.peers.clear()
         self._delivery.local.clear()
-        self._early.clear()
+        self._signaling.early.clear()
         await self._vacate(peers)
         await asyncio.gather(*(p.wait_remote_close(CLOSE_GRACE) for p in peers))
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
-        await self._hooks.close()
-        await self._network.close()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self._ice.close()
+        await self.hooks.close()
+        await self._tasks.wait()
+        await self._transport.close()
         if self._backplane is not None:
             await self._backplane.close()
         await self._store.close()
@@ -414,7 +380,6 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ------------------------------------------------------------- internals
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this AsyncSignalingManager is closed")
@@ -436,19 +401,28 @@ class AsyncSignalingManager(HookRegistry, PeerLifecycle, RoomsAPI):
         if self._backplane is not None:
             await self._backplane.delivery.flush()
 
-    def _make_delivery(self) -> Delivery:
-        if self._backplane is not None:
-            return self._backplane.delivery
-        return Delivery(self._memory_store().next_seq_nowait)
 
-    async def _add_candidate(self, peer: ServerPeer, candidate: dict[str, Any]) -> None:
-        parsed = candidate_from_json(candidate, self._policy)
-        if parsed is None:
-            return
-        peer.candidates += 1
-        if peer.candidates > self.limits.max_candidates_per_peer:
-            raise RateLimited(f"more than {self.limits.max_candidates_per_peer} candidates")
-        try:
-            await peer.pc.addIceCandidate(parsed)
-        except Exception as exc:  # aiortc raises ValueError/others for unusable ones
-            raise InvalidRequest(f"the candidate was refused: {exc}") from exc
+class _ClusterHost:
+    """What the backplane receives of this server (:class:`~._cluster.host.ClusterHost`)."""
+
+    def __init__(
+        self, peers: PeerTable, lifecycle: Lifecycle, signaling: Signaling, tasks: TaskGroup
+    ) -> None:
+        self._peers, self._lifecycle, self._signaling, self._tasks = (
+            peers, lifecycle, signaling, tasks
+        )  # fmt: skip
+
+    def open_peers(self) -> Sequence[HostedPeer]:
+        live = [p for p in self._peers.active.values() if p.state == "open"]
+        return sorted(live, key=lambda p: p.order)
+
+    def drop(self, peer: HostedPeer, reason: str) -> None:
+        held = self._peers.active.get((peer.room, peer.id))
+        if held is peer:
+            self._tasks.spawn(self._lifecycle.remove(held, reason))
+
+    def announce_left(self, room: str, peer_id: str, left: Left, reason: str) -> None:
+        self._lifecycle.announce_left(room, peer_id, left, reason)
+
+    async def serve(self, op: str, args: list[Any]) -> Any:
+        return await self._signaling.serve(op, args)

@@ -23,14 +23,16 @@ import secrets
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from ._core.hooks import HookRegistry, Hooks
 from ._limits import Limits
 from ._manager import AsyncSignalingManager
-from ._rtc.ice import IceServerSpec
+from ._options import ServerOptions
+from ._rooms.metrics import Stats
+from ._web.prometheus import make_collector
 from ._web.routes import dispatch as _dispatch
 
 __all__ = ["SignalingManager"]
@@ -51,40 +53,15 @@ class SignalingManager(HookRegistry):
         self,
         debug: bool = False,
         *,
-        ice_servers: Iterable[IceServerSpec] | None = None,
-        limits: Limits | None = None,
-        admin_token: str | None = None,
-        topology: str | Callable[[str], str] = "relay",
-        backplane: str | None = None,
-        turn_secret: str | None = None,
-        turn_urls: Iterable[str] = (),
-        turn_ttl: int = 600,
-        public_ip: str | None = None,
-        udp_ports: str | tuple[int, int] | None = None,
-        udp_port: int | None = None,
-        keep_private_candidates: bool = False,
-        allowed_origins: Iterable[str] = (),
         timeout: float = 30.0,
+        options: ServerOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         self.timeout = timeout
-        self._config: dict[str, Any] = {
-            "ice_servers": list(ice_servers) if ice_servers is not None else None,
-            "debug": debug,
-            "limits": limits,
-            "admin_token": admin_token,
-            "topology": topology,
-            "backplane": backplane,
-            "turn_secret": turn_secret,
-            "turn_urls": list(turn_urls),
-            "turn_ttl": turn_ttl,
-            "public_ip": public_ip,
-            "udp_ports": udp_ports,
-            "udp_port": udp_port,
-            "keep_private_candidates": keep_private_candidates,
-            "allowed_origins": list(allowed_origins),
-        }
-        self.async_manager = AsyncSignalingManager(**self._config)
-        self._hooks: Hooks = self.async_manager._hooks
+        #: The validated options (the same keywords as :class:`AsyncSignalingManager`).
+        self.options = options if options is not None else ServerOptions.of(debug=debug, **kwargs)
+        self.async_manager = AsyncSignalingManager(options=self.options)
+        self.hooks: Hooks = self.async_manager.hooks
         self._lock = threading.Lock()
         self._pid: int | None = None  # the process whose loop thread runs
         self._token = secrets.token_hex(8)  # the same in every process forked from here
@@ -115,6 +92,18 @@ class SignalingManager(HookRegistry):
     def admin_token(self) -> str | None:
         return self.async_manager.admin_token
 
+    @property
+    def started(self) -> bool:
+        """Whether this process's loop thread runs (it starts on first use)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._pid == os.getpid()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the async manager lives on (started now if it was not): schedule
+        coroutines of :attr:`async_manager` on it with ``run_coroutine_threadsafe``."""
+        return self._start()
+
     # -- the thread bridge
     @property
     def _core(self) -> AsyncSignalingManager:
@@ -134,16 +123,15 @@ class SignalingManager(HookRegistry):
             if self._pid == pid and self._loop is not None:
                 return self._loop
             if self._pid is not None:  # forked after use: the parent's peers are not ours
-                fresh = AsyncSignalingManager(**self._config)
-                for name in ("message", "joined", "left", "events", "moderators", "authorizers"):
-                    setattr(fresh._hooks, name, getattr(self._hooks, name))
-                self.async_manager, self._hooks = fresh, fresh._hooks
+                fresh = AsyncSignalingManager(options=self.options)
+                fresh.hooks.adopt(self.hooks)
+                self.async_manager, self.hooks = fresh, fresh.hooks
             self._claim_process()
             self._loop = asyncio.new_event_loop()
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="peerpyrtc-hooks"
             )
-            self._hooks.executor = self._executor
+            self.hooks.executor = self._executor
             self._thread = threading.Thread(
                 target=self._loop.run_forever, name="peerpyrtc-loop", daemon=True
             )
@@ -154,7 +142,7 @@ class SignalingManager(HookRegistry):
     def _claim_process(self) -> None:
         """Refuse a second process serving this manager (its rooms would split), unless a
         backplane joins the processes' rooms."""
-        if self._config["backplane"] is not None:
+        if self.options.backplane is not None:
             return
         try:
             import fcntl
@@ -239,6 +227,21 @@ class SignalingManager(HookRegistry):
         """Serve one signalling HTTP request (see :func:`peerpyrtc.dispatch`)."""
         return self._run(_dispatch(self._core, method, path, body, metadata))
 
+    def respond(
+        self, method: str, path: str, body: bytes, metadata: dict[str, Any] | None = None
+    ) -> tuple[int, str, bytes]:
+        """Serve one HTTP request (see :meth:`AsyncSignalingManager.respond`)."""
+        return self._run(self._core.respond(method, path, body, metadata))
+
+    def stats(self) -> Stats:
+        """One snapshot of this process (see :meth:`AsyncSignalingManager.stats`)."""
+        return self._run(_snapshot(self._core))
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector (see
+        :meth:`AsyncSignalingManager.prometheus_collector`), collected on the loop thread."""
+        return make_collector(self.stats)
+
     # -- the server speaking
     def send_message(self, room: str, message: str) -> int | None:
         """Send a plain message from ``"server"`` to the room; returns how many got it."""
@@ -298,6 +301,10 @@ class SignalingManager(HookRegistry):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def _snapshot(manager: AsyncSignalingManager) -> Stats:
+    return manager.stats()
 
 
 def _close_at_exit(ref: weakref.ref[SignalingManager]) -> None:

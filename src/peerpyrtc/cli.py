@@ -19,6 +19,7 @@ from ._errors import Unavailable
 from ._limits import Limits
 from ._logging import configure_logging
 from ._manager import AsyncSignalingManager
+from ._options import ServerOptions
 from ._rtc.ice import normalize_ice_servers
 from ._version import __version__
 from ._web.server import start_server
@@ -319,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "allowed_origins": args.allow_origin,
     }
     try:
-        AsyncSignalingManager(**{**options, "backplane": None})  # refuse bad options now
+        ServerOptions.of(**options)  # refuse bad options now
     except ValueError as exc:
         parser.error(str(exc))
     try:

@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import (
@@ -36,13 +36,14 @@ from .._errors import (
 )
 from .._limits import Limits
 from .._logging import redact_url
+from .._rooms.metrics import Metrics
 from .._wire import protocol
+from .bus import RedisPubSubBus
 from .delivery import ClusterDelivery
+from .host import ClusterHost
 from .parking import CandidateParking
+from .redis_client import connect
 from .redis_store import RedisStore
-
-if TYPE_CHECKING:
-    from .._manager import AsyncSignalingManager
 
 __all__ = ["RedisBackplane"]
 
@@ -59,40 +60,28 @@ _ERRORS: dict[str, type[PeerPyRTCError]] = {
 }
 
 
-def _redis_module() -> Any:
-    try:
-        import redis.asyncio as aioredis
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the Redis backplane needs redis-py: pip install 'peerpyrtc[redis]'"
-        ) from exc
-    return aioredis
-
-
 class RedisBackplane:
     """Connects one worker to the others through Redis."""
 
-    def __init__(self, url: str, limits: Limits, *, prefix: str = "peerpyrtc:") -> None:
-        aioredis = _redis_module()
+    def __init__(
+        self, url: str, limits: Limits, metrics: Metrics, *, prefix: str = "peerpyrtc:"
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-        self.redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=False
-        )
+        self.redis = connect(url)
         self.store = RedisStore(self.redis, limits, worker_id=self.worker_id, prefix=prefix)
-        self.delivery = ClusterDelivery(self.redis, prefix, self)
+        self.bus = RedisPubSubBus(self.redis)
+        self.delivery = ClusterDelivery(self.bus, prefix, metrics)
         self.parking = CandidateParking(self.redis, prefix, limits)
+        #: Workers registered in the cluster, as last counted (every second).
+        self.workers = 0
         #: Redis's identity: it changes when Redis lost its data (a restart without persistence).
         self._epoch: bytes | None = None
-        self._manager: AsyncSignalingManager | None = None
-        self._pubsub: Any = None
+        self._host: ClusterHost | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._listener: asyncio.Task[Any] | None = None
         self._calls: dict[str, asyncio.Future[Any]] = {}
-        self._followed: set[str] = set()
-        self._wanted: dict[str, int] = {}
-        self._lock = asyncio.Lock()
         self._started = False
 
     @property
@@ -105,11 +94,11 @@ class RedisBackplane:
         return f"{self.prefix}worker:{self.worker_id}"
 
     # ------------------------------------------------------------- life
-    async def start(self, manager: AsyncSignalingManager) -> None:
+    async def start(self, host: ClusterHost) -> None:
         """Connect (or raise :class:`Unavailable`), register this worker and start its tasks."""
         if self._started:
             return
-        self._manager = manager
+        self._host = host
         try:
             await asyncio.wait_for(self.redis.ping(), 5)
             await self._register()
@@ -148,9 +137,7 @@ class RedisBackplane:
                 await self._evict(self.worker_id, mine, None)
                 await self.redis.delete(f"{self.prefix}alive:{self.worker_id}")
                 await self.redis.srem(f"{self.prefix}workers", self.worker_id)
-        with contextlib.suppress(Exception):
-            if self._pubsub is not None:
-                await self._pubsub.aclose()
+        await self.bus.close()
         await self.redis.aclose()
 
     async def _register(self) -> bool:
@@ -161,6 +148,7 @@ class RedisBackplane:
             pipe.set(f"{self.prefix}epoch", secrets.token_hex(8), nx=True)
             pipe.get(f"{self.prefix}epoch")
             *_, epoch = await pipe.execute()
+        self.workers = await self.redis.scard(f"{self.prefix}workers")
         same = self._epoch is None or epoch == self._epoch
         self._epoch = epoch
         return same
@@ -171,64 +159,23 @@ class RedisBackplane:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        rooms = set(self.delivery.local) | self._followed
-        channels = [self._me, *(self.delivery.channel(r) for r in rooms)]
-        await self._pubsub.subscribe(*channels)
-        self._followed = rooms
-        self._listener = asyncio.ensure_future(self._listen(self._pubsub))
-
-    # ------------------------------------------------------------- rooms
-    async def follow(self, room: str) -> None:
-        self._wanted[room] = self._wanted.get(room, 0) + 1
-        async with self._lock:
-            if room not in self._followed and self._pubsub is not None:
-                await self._pubsub.subscribe(self.delivery.channel(room))
-                self._followed.add(room)
-
-    def settled(self, room: str) -> None:
-        """A follow ended (in a join or not)."""
-        left = self._wanted.get(room, 0) - 1
-        if left > 0:
-            self._wanted[room] = left
-        else:
-            self._wanted.pop(room, None)
-
-    async def _unfollow_idle(self) -> None:
-        async with self._lock:
-            idle = [
-                r for r in self._followed if r not in self.delivery.local and r not in self._wanted
-            ]
-            if idle and self._pubsub is not None:
-                await self._pubsub.unsubscribe(*(self.delivery.channel(r) for r in idle))
-            for room in idle:
-                self._followed.discard(room)
-                self.delivery.mirror.pop(room, None)
+        await self.bus.reset([self._me, *self.delivery.channels()])
+        self._listener = asyncio.ensure_future(self._listen())
 
     # ------------------------------------------------------------- listening
-    async def _listen(self, pubsub: Any) -> None:
-        prefix = f"{self.prefix}room:".encode()
+    async def _listen(self) -> None:
+        await self.bus.listen(self._on_message)
+        self.delivery.linked = False  # the subscription was lost
+
+    def _on_message(self, channel: str, data: bytes) -> None:
+        room = self.delivery.room_of(channel)
         try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                channel: bytes = message["channel"]
-                if channel.startswith(prefix):
-                    room = channel[len(prefix) :].decode()
-                    try:
-                        self.delivery.receive(room, message["data"])
-                    except Exception:  # one bad message must not stop the worker
-                        logger.exception("backplane: undeliverable message in %s", room)
-                else:
-                    self._on_request(json.loads(message["data"]))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.warning("backplane: lost the subscription (%s)", exc)
-            self.delivery.linked = False
+            if room is not None:
+                self.delivery.receive(room, data)
+            else:
+                self._on_request(json.loads(data))
+        except Exception:  # one bad message must not stop the worker
+            logger.exception("backplane: undeliverable message on %s", channel)
 
     # ------------------------------------------------------------- forwarding
     async def elsewhere(self, room: str, peer_id: str) -> str | None:
@@ -278,8 +225,8 @@ class RedisBackplane:
         self._calls[call] = future
         request = {"call": call, "from": self.worker_id, "op": op, "args": list(args)}
         try:
-            receivers = await self.redis.publish(
-                f"{self.prefix}worker:{owner}", json.dumps(request)
+            receivers = await self.bus.send(
+                f"{self.prefix}worker:{owner}", json.dumps(request).encode()
             )
             if not receivers:
                 raise UnknownPeer("the worker that holds this peer is gone")
@@ -303,28 +250,23 @@ class RedisBackplane:
         task.add_done_callback(self._tasks.remove)
 
     async def _serve(self, message: dict[str, Any]) -> None:
-        manager = self._manager
-        assert manager is not None
+        host = self._host
+        assert host is not None
         op, args = message["op"], message["args"]
         reply: dict[str, Any] = {"call": message["call"]}
         try:
-            if op == "candidate":
-                await manager.candidate(*args)
-            elif op == "leave":
-                await manager.leave(args[0], args[1], session=args[2])
-            elif op == "kick":
-                reply["result"] = await manager.kick(*args)
-            elif op == "let_go":
-                reply["result"] = await manager._let_go(*args)
-            else:
-                raise InvalidRequest(f"unknown forwarded operation {op!r}")
+            result = await host.serve(op, args)
+            if op in ("kick", "let_go"):
+                reply["result"] = result
         except PeerPyRTCError as exc:
             reply.update(error=str(exc), code=exc.code)
         except Exception as exc:  # reported to the caller, not lost
             logger.exception("backplane: forwarded %s failed", op)
             reply.update(error=str(exc), code="ERR_INTERNAL")
         with contextlib.suppress(Exception):
-            await self.redis.publish(f"{self.prefix}worker:{message['from']}", json.dumps(reply))
+            await self.bus.send(
+                f"{self.prefix}worker:{message['from']}", json.dumps(reply).encode()
+            )
 
     # ------------------------------------------------------------- liveness
     async def _keepalive(self) -> None:
@@ -335,7 +277,7 @@ class RedisBackplane:
                     await self._relink()
                 await self._register()
                 await self._reap()
-                await self._unfollow_idle()
+                await self.delivery.unfollow_idle()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -348,17 +290,16 @@ class RedisBackplane:
         await self.redis.ping()
         kept_data = await self._register()
         await self._subscribe()
-        manager = self._manager
-        assert manager is not None
+        cluster = self._host
+        assert cluster is not None
         announce = []
-        for peer in sorted(manager._active.values(), key=lambda p: p.order):
-            if peer.state != "open":
-                continue
+        mine = cluster.open_peers()
+        for peer in mine:
             restored = await self.store.restore(
                 peer.room, peer.id, peer.session, peer.info, peer.joined_at, peer.order
             )
             if restored is None:  # another session took the id meanwhile
-                manager._spawn(manager._remove(peer, "replaced while the cluster was apart"))
+                cluster.drop(peer, "replaced while the cluster was apart")
             elif kept_data and not restored[0]:  # we were reaped: the others were told it left
                 announce.append((peer, restored[1]))
         for room in list(self.delivery.local):
@@ -371,11 +312,12 @@ class RedisBackplane:
                 self.delivery.presence(peer.room, protocol.joined(me), peer.id, True)
                 if host == peer.id:
                     self.delivery.deliver(peer.room, protocol.host_changed(host))
-        logger.info("backplane: linked again; %d local peers restored", len(manager._active))
+        logger.info("backplane: linked again; %d local peers restored", len(mine))
 
     async def _reap(self) -> None:
         """Take the peers of workers that stopped renewing their key out of every room."""
         workers = await self.redis.smembers(f"{self.prefix}workers")
+        self.workers = len(workers)
         for raw in workers:
             worker = raw.decode()
             if worker == self.worker_id:
@@ -398,5 +340,5 @@ class RedisBackplane:
             if left is None:
                 await self.store.release(room, peer_id, session, owner=worker)
             elif reason is not None:
-                assert self._manager is not None
-                self._manager._announce_left(room, peer_id, left, reason)
+                assert self._host is not None
+                self._host.announce_left(room, peer_id, left, reason)

@@ -24,42 +24,41 @@ import contextlib
 import json
 import logging
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._core.peer import ServerPeer
-from .._rooms.delivery import Delivery
+from .._rooms.delivery import Delivery, Member
+from .._rooms.metrics import Metrics
 from .._wire.protocol import stamp, stamp_suffix
-
-if TYPE_CHECKING:
-    from .backplane import RedisBackplane
+from .bus import Bus, Outgoing
 
 __all__ = ["ClusterDelivery"]
 
 logger = logging.getLogger(__name__)
-
-PUBLISH_BROADCAST = """
-local n = redis.call('INCR', ARGV[1] .. 'r:' .. ARGV[2] .. ':seq')
-return redis.call('PUBLISH', ARGV[1] .. 'room:' .. ARGV[2], n .. '\\n' .. ARGV[3])
-"""
 
 #: Frames handed to the publisher and not yet sent, at most (then: degraded, local only).
 MAX_OUTBOX = 100_000
 
 
 class ClusterDelivery(Delivery):
-    """A :class:`Delivery` whose room frames travel through Redis pub/sub."""
+    """A :class:`Delivery` whose room frames travel through the cluster's :class:`Bus`.
 
-    def __init__(self, redis: Any, prefix: str, backplane: RedisBackplane) -> None:
-        super().__init__(self._no_local_seq)
-        self.redis = redis
+    It also decides which room channels this worker hears: a room is followed from the
+    moment a peer of this worker starts joining it until its last peer here has left.
+    """
+
+    def __init__(self, bus: Bus, prefix: str, metrics: Metrics) -> None:
+        super().__init__(self._no_local_seq, metrics)
+        self.bus = bus
         self.prefix = prefix
-        self.backplane = backplane
         #: ``{room: {peer ids}}``: the cluster's members of the rooms this worker serves.
         self.mirror: dict[str, set[str]] = {}
         self.linked = False
         self._outbox: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()
-        self._broadcast = redis.register_script(PUBLISH_BROADCAST)
         self._degraded: dict[str, int] = {}
+        #: Rooms whose channel is subscribed, and joins under way per room.
+        self.followed: set[str] = set()
+        self._wanted: dict[str, int] = {}
+        self._lock = asyncio.Lock()
 
     @staticmethod
     def _no_local_seq(room: str) -> int:
@@ -68,16 +67,52 @@ class ClusterDelivery(Delivery):
     def channel(self, room: str) -> str:
         return f"{self.prefix}room:{room}"
 
+    def _counter(self, room: str) -> str:
+        """The key of the room's broadcast numbers."""
+        return f"{self.prefix}r:{room}:seq"
+
     # ---------------------------------------------------------------- rooms
+    def room_of(self, channel: str) -> str | None:
+        """The room whose channel this is (None for another channel)."""
+        prefix = f"{self.prefix}room:"
+        return channel[len(prefix) :] if channel.startswith(prefix) else None
+
+    def channels(self) -> list[str]:
+        """The room channels this worker must hear (after a lost link: all of them again)."""
+        self.followed = set(self.local) | self.followed
+        return [self.channel(r) for r in self.followed]
+
     async def follow(self, room: str) -> None:
-        await self.backplane.follow(room)
+        self._wanted[room] = self._wanted.get(room, 0) + 1
+        async with self._lock:
+            if room not in self.followed:
+                await self.bus.subscribe(self.channel(room))
+                self.followed.add(room)
 
     def abandon(self, room: str) -> None:
-        self.backplane.settled(room)
+        self._settled(room)
 
-    def attach(self, peer: ServerPeer, members: Iterable[str] = ()) -> None:
+    def _settled(self, room: str) -> None:
+        """A follow ended (in a join or not)."""
+        left = self._wanted.get(room, 0) - 1
+        if left > 0:
+            self._wanted[room] = left
+        else:
+            self._wanted.pop(room, None)
+
+    async def unfollow_idle(self) -> None:
+        """Stop hearing rooms this worker has no peer in and none joining."""
+        async with self._lock:
+            idle = [r for r in self.followed if r not in self.local and r not in self._wanted]
+            if idle:
+                await self.bus.unsubscribe(*(self.channel(r) for r in idle))
+            for room in idle:
+                self.followed.discard(room)
+                self.mirror.pop(room, None)
+
+    def attach(self, peer: Member, members: Iterable[str] = ()) -> None:
         super().attach(peer, members)
-        self.backplane.settled(peer.room)
+        self._settled(peer.room)
         self.mirror.setdefault(peer.room, set()).update(members)
 
     def resync(self, room: str, peers: list[dict[str, Any]]) -> None:
@@ -148,13 +183,11 @@ class ClusterDelivery(Delivery):
             try:
                 if not self.linked:
                     raise ConnectionError("the backplane link is down")
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for kind, room, payload in batch:
-                        if kind == "b":
-                            await self._broadcast(args=[self.prefix, room, payload], client=pipe)
-                        else:
-                            pipe.publish(self.channel(room), payload)
-                    await pipe.execute()
+                out: list[Outgoing] = [
+                    (self.channel(room), payload, self._counter(room) if kind == "b" else None)
+                    for kind, room, payload in batch
+                ]
+                await self.bus.publish(out)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the link broke: what was not sent is delivered here

@@ -19,6 +19,7 @@ from typing import Any
 
 from .._errors import RateLimited
 from .._limits import Limits
+from .redis_client import RedisClient
 
 __all__ = ["CandidateParking"]
 
@@ -90,7 +91,7 @@ _REFUSALS = {
 class CandidateParking:
     """Park and take early candidates in Redis (``redis``: a ``redis.asyncio.Redis``)."""
 
-    def __init__(self, redis: Any, prefix: str, limits: Limits) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, limits: Limits) -> None:
         self.prefix = prefix
         self.limits = limits
         self._park = redis.register_script(PARK)

@@ -27,6 +27,7 @@ from typing import Any
 from .._errors import PeerIdTaken, RoomFull
 from .._limits import Limits
 from .._rooms.store import Joined, Left, RoomStore
+from .redis_client import RedisClient
 
 __all__ = ["RedisStore"]
 
@@ -219,7 +220,7 @@ class RedisStore(RoomStore):
 
     def __init__(
         self,
-        redis: Any,
+        redis: RedisClient,
         limits: Limits | None = None,
         *,
         worker_id: str,

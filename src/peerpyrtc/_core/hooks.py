@@ -73,6 +73,12 @@ class Hooks:
         self.authorizers: list[Callable[..., Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    def adopt(self, other: Hooks) -> None:
+        """Take over every handler registered on ``other`` (a manager rebuilt after a fork)."""
+        self.message, self.joined, self.left = other.message, other.joined, other.left
+        self.events, self.moderators = other.events, other.moderators
+        self.authorizers = other.authorizers
+
     def dispatch(self, handlers: list[Callable[..., Any]], *args: Any) -> None:
         """Call each handler with ``args``; never raises."""
         for handler in handlers:
@@ -149,6 +155,11 @@ class Hooks:
             reason = verdict if isinstance(verdict, str) and verdict else "not authorized"
             raise Forbidden(f"refused: {reason}")
 
+    async def settle(self) -> None:
+        """Wait until every async handler dispatched so far has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel and await every handler task still running."""
         tasks = list(self._tasks)
@@ -159,30 +170,31 @@ class Hooks:
 
 
 class HookRegistry:
-    """The hook decorators, shared by both managers (they need a ``_hooks``)."""
+    """The hook decorators, shared by both managers."""
 
-    _hooks: Hooks
+    #: Every handler registered through the decorators below.
+    hooks: Hooks
 
     def message_handler(self, func: F) -> F:
         """Register ``func(room, sender_id, message: str)`` for every plain message."""
-        self._hooks.message.append(func)
+        self.hooks.message.append(func)
         return func
 
     def peer_joined_handler(self, func: F) -> F:
         """Register ``func(room, peer_id, peer_info: dict)`` for every join."""
-        self._hooks.joined.append(func)
+        self.hooks.joined.append(func)
         return func
 
     def peer_left_handler(self, func: F) -> F:
         """Register ``func(room, peer_id, peer_info: dict)`` for every leave."""
-        self._hooks.left.append(func)
+        self.hooks.left.append(func)
         return func
 
     def on(self, event: str) -> Callable[[F], F]:
         """Register ``handler(room, sender_id, data)`` for a named event (emit or broadcast)."""
 
         def register(func: F) -> F:
-            self._hooks.events.setdefault(event, []).append(func)
+            self.hooks.events.setdefault(event, []).append(func)
             return func
 
         return register
@@ -193,7 +205,7 @@ class HookRegistry:
         It runs before a client message is relayed; return the message to relay
         it, a changed copy (``dataclasses.replace``) to rewrite it, None to drop it.
         """
-        self._hooks.moderators.append(func)
+        self.hooks.moderators.append(func)
         return func
 
     def authorize(self, func: F) -> F:
@@ -204,5 +216,5 @@ class HookRegistry:
         string refuses with that reason, anything else (or raising
         :class:`Forbidden`) refuses. Refusals are 403s.
         """
-        self._hooks.authorizers.append(func)
+        self.hooks.authorizers.append(func)
         return func

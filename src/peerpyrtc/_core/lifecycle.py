@@ -1,84 +1,111 @@
-"""A server peer's life: wired to its channel, opened into its room, removed once; heartbeats.
+"""A server peer's life: wired to its link, opened into its room, removed once; heartbeats.
 
-A mixin of :class:`~peerpyrtc.AsyncSignalingManager`: signalling (``_manager``)
-creates pending peers; from then on this module moves them through
-``pending -> joining -> open -> closed`` (joining: the room store is
-asked), announces joins, leaves and host changes, and
-removes peers that fall silent. The state it works on is declared below.
+Signalling (:mod:`.signaling`) creates pending peers; from then on this object moves them
+through ``pending -> joining -> open -> closed`` (joining: the room store is asked),
+announces joins, leaves and host changes, and removes peers that fall silent. It receives
+its collaborators; the peer table and the task group are shared with signalling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
-
-from aiortc import RTCDataChannel
 
 from .._limits import Limits
 from .._rooms.delivery import Delivery
+from .._rooms.metrics import Metrics
 from .._rooms.store import Left, RoomStore
+from .._rtc.transport import Channel, Reliability
 from .._wire import protocol
 from .._wire.protocol import CHANNEL_LABEL
 from .hooks import Hooks
 from .peer import ServerPeer
-from .relay import Relay
+from .peers import PeerTable
+from .tasks import TaskGroup
 
-__all__ = ["CLOSE_GRACE", "PeerLifecycle"]
+__all__ = ["CLOSE_GRACE", "Lifecycle"]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds a client gets to read a close notice and hang up before the server aborts.
 CLOSE_GRACE = 1.0
 
+FrameHandler = Callable[[ServerPeer, "str | bytes"], None]
 
-class PeerLifecycle:
-    """Opening, announcing and removing peers, and the heartbeat sweep."""
 
-    limits: Limits
-    _store: RoomStore
-    _hooks: Hooks
-    _relay: Relay
-    _delivery: Delivery
-    _active: dict[tuple[str, str], ServerPeer]
-    _pending: dict[tuple[str, str], ServerPeer]
-    _heartbeat: asyncio.TimerHandle | None
-    _closed: bool
-    _tasks: set[asyncio.Task[Any]]
+class Lifecycle:
+    """Opening, announcing and removing peers, and the heartbeat sweep.
 
-    def _spawn(self, coro: Any) -> None:
-        """Run ``coro`` as a task the manager's ``close()`` waits for."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    Args:
+        on_frame: where a peer's frames go (the relay's ``on_frame``).
+        topology: a room's topology (``"relay"`` or ``"mesh"``), for its welcome.
+    """
 
-    def _wire(self, peer: ServerPeer) -> None:
-        pc = peer.pc
+    def __init__(
+        self,
+        limits: Limits,
+        store: RoomStore,
+        hooks: Hooks,
+        delivery: Delivery,
+        metrics: Metrics,
+        peers: PeerTable,
+        tasks: TaskGroup,
+        topology: Callable[[str], str],
+    ) -> None:
+        self.limits = limits
+        self._store = store
+        self._hooks = hooks
+        self._delivery = delivery
+        self._metrics = metrics
+        self._peers = peers
+        self._pending = peers.pending
+        self._active = peers.active
+        self._tasks = tasks
+        self._topology = topology
+        self.on_frame: FrameHandler = lambda peer, frame: None
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._closed = False
 
-        @pc.on("datachannel")
-        def on_datachannel(channel: RTCDataChannel) -> None:
-            if channel.label != CHANNEL_LABEL or peer.channel is not None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro)
+
+    def stop(self) -> None:
+        """No more heartbeats (the server is closing)."""
+        self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+
+    def wire(self, peer: ServerPeer) -> None:
+        """Listen to a new peer's link: its channels, its connection state, its queue."""
+        link = peer.link
+
+        def on_channel(channel: Channel, reliability: Reliability) -> None:
+            if channel.label != CHANNEL_LABEL or reliability in peer.channels:
                 logger.debug("%r: ignoring extra channel %r", peer, channel.label)
                 return
-            peer.attach(channel)
-            channel.on("message", lambda frame: self._relay.on_frame(peer, frame))
-            channel.on("close", lambda: self._spawn(self._remove(peer, "closed")))
+            peer.attach(channel, reliability)
+            channel.on("message", lambda frame: self.on_frame(peer, frame))
+            channel.on("close", lambda: self._spawn(self.remove(peer, "closed")))
             if channel.readyState == "open":
                 self._opened(peer)
             else:
                 channel.on("open", lambda: self._opened(peer))
 
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            if pc.connectionState in ("failed", "closed") and peer.state != "closed":
-                self._spawn(self._remove(peer, pc.connectionState))
+        def on_state(state: str) -> None:
+            if state in ("failed", "closed") and peer.state != "closed":
+                self._spawn(self.remove(peer, state))
 
-        peer.queue.on_overflow = lambda: self._spawn(self._remove(peer, "too slow to keep up"))
+        link.on_channel(on_channel)
+        link.on_state(on_state)
+        peer.queue.on_overflow = lambda: self._spawn(self.remove(peer, "too slow to keep up"))
 
-    def _pending_expired(self, peer: ServerPeer) -> None:
+    def pending_expired(self, peer: ServerPeer) -> None:
         if peer.state == "pending":
             logger.info("%r did not connect within %ss", peer, self.limits.pending_timeout)
-            self._spawn(self._remove(peer, "timeout"))
+            self._spawn(self.remove(peer, "timeout"))
 
     def _opened(self, peer: ServerPeer) -> None:
         key = (peer.room, peer.id)
@@ -111,25 +138,25 @@ class PeerLifecycle:
         except Exception as exc:  # the claim was lost (a shared store restarted, ...)
             logger.warning("%r could not join: %s", peer, exc)
             delivery.abandon(peer.room)
-            await self._remove(peer, "could not join the room", notify=True)
+            await self.remove(peer, "could not join the room", notify=True)
             await self._store.release(peer.room, peer.id, peer.session)
             return
         if peer.state != "joining":  # removed while the store answered: undo the join
             delivery.abandon(peer.room)
             left = await self._store.leave(peer.room, peer.id, peer.session)
             if left is not None and joined.rejoined:
-                self._announce_left(peer.room, peer.id, left, peer.close_reason)
+                self.announce_left(peer.room, peer.id, left, peer.close_reason)
             return
         peer.state = "open"
         peer.order, peer.joined_at = joined.order, joined.member["joinedAt"]
         delivery.attach(peer, [p["id"] for p in joined.peers])
-        topology = self._relay.topology(peer.room)
+        topology = self._topology(peer.room)
         cap = self.limits.mesh_max_peers
         welcome = protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers, topology, cap)
         peer.send(welcome)
         if not joined.rejoined:
-            self._delivery.metrics.joins += 1
-            self._delivery.metrics.connected(self._loop_time() - peer.created)
+            self._metrics.joins += 1
+            self._metrics.connected(self._loop_time() - peer.created)
             self._delivery.presence(peer.room, protocol.joined(joined.member), peer.id, True)
             logger.info(
                 "%s joined %s", peer.id, peer.room,
@@ -138,10 +165,10 @@ class PeerLifecycle:
             self._hooks.dispatch(self._hooks.joined, peer.room, peer.id, joined.member)
         held, peer.held = peer.held, []
         for frame in held:
-            self._relay.on_frame(peer, frame)
+            self.on_frame(peer, frame)
 
-    def _announce_left(self, room: str, peer_id: str, left: Left, reason: str) -> None:
-        self._delivery.metrics.leaves += 1
+    def announce_left(self, room: str, peer_id: str, left: Left, reason: str) -> None:
+        self._metrics.leaves += 1
         self._delivery.presence(
             room, protocol.left(left.member, left.host_id, reason), peer_id, False
         )
@@ -153,30 +180,29 @@ class PeerLifecycle:
         )  # fmt: skip
         self._hooks.dispatch(self._hooks.left, room, peer_id, left.member)
 
-    async def _discard(self, peer: ServerPeer) -> None:
+    async def discard(self, peer: ServerPeer) -> None:
         peer.state = "closed"
         await peer.close()
 
-    async def _release(self, peer: ServerPeer) -> None:
+    async def release(self, peer: ServerPeer) -> None:
         """Give up the store's claim of a peer that never joined, unless a newer one holds it."""
-        await self._release_claim(peer.room, peer.id, peer.session)
+        await self.release_claim(peer.room, peer.id, peer.session)
 
-    async def _release_claim(self, room: str, peer_id: str, session: str) -> None:
-        key = (room, peer_id)
-        if key not in self._pending and key not in self._active:
+    async def release_claim(self, room: str, peer_id: str, session: str) -> None:
+        if not self._peers.holds((room, peer_id)):
             await self._store.release(room, peer_id, session)
 
-    async def _let_go(self, room: str, peer_id: str, session: str) -> bool:
+    async def let_go(self, room: str, peer_id: str, session: str) -> bool:
         """The session's connection moved to another worker: drop ours, which the store no
         longer lets act (its leave changes nothing there). False when we hold none."""
         key = (room, peer_id)
         for peer in (self._pending.get(key), self._active.get(key)):
             if peer is not None and peer.session == session:
-                await self._remove(peer, "replaced", notify=False)
+                await self.remove(peer, "replaced", notify=False)
                 return True
         return False
 
-    async def _remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
+    async def remove(self, peer: ServerPeer, reason: str, *, notify: bool | None = None) -> None:
         """Take a peer out (once): announce, run hooks, close its connection.
 
         ``notify`` sends the peer a ``close`` notice first (by default for every
@@ -193,7 +219,7 @@ class PeerLifecycle:
             peer.queue.send_last(protocol.close_notice(reason, reconnect=False))
         peer.state = "closed"
         peer.close_reason = reason
-        self._delivery.metrics.removed(reason, state == "open")
+        self._metrics.removed(reason, state == "open")
         self._delivery.detach(peer)
         if self._pending.get(key) is peer:
             del self._pending[key]
@@ -201,11 +227,11 @@ class PeerLifecycle:
         if current:
             del self._active[key]
         if state == "pending":
-            await self._release(peer)
+            await self.release(peer)
         elif state == "open" and current:
             left = await self._store.leave(peer.room, peer.id, peer.session)
             if left is not None:
-                self._announce_left(peer.room, peer.id, left, reason)
+                self.announce_left(peer.room, peer.id, left, reason)
         # a joining peer is taken out of the store by its own _join
         if notify:  # let the client read why, and close its side, before we abort ours
             await peer.wait_remote_close(CLOSE_GRACE)
@@ -234,7 +260,7 @@ class PeerLifecycle:
         for peer in list(self._active.values()):
             silent = now - peer.last_seen
             if silent > self.limits.heartbeat_timeout:
-                self._spawn(self._remove(peer, "timeout"))
+                self._spawn(self.remove(peer, "timeout"))
             elif silent > self.limits.heartbeat_interval:
                 peer.send(protocol.PING)
         self._start_heartbeat()

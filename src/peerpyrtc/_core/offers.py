@@ -18,7 +18,6 @@ __all__ = [
     "AddressRate",
     "EarlyCandidates",
     "ValidOffer",
-    "limit_connections",
     "remote_addr",
     "validate_offer",
 ]
@@ -107,6 +106,15 @@ class EarlyCandidates:
             raise RateLimited("too many candidates before the offer")
         kept.append({k: cand.get(k) for k in ("candidate", "sdpMid", "sdpMLineIndex") if k in cand})
 
+    def sessions(self) -> list[tuple[str, str, str]]:
+        """``(room, peer_id, session)`` of every session with candidates kept."""
+        return list(self._kept)
+
+    def kept(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
+        """The candidates kept for one session (a copy; nothing is taken)."""
+        entry = self._kept.get((room, peer_id, session))
+        return list(entry[2]) if entry is not None else []
+
     def take(self, room: str, peer_id: str, session: str) -> list[dict[str, Any]]:
         return self._kept.pop((room, peer_id, session), (0.0, None, []))[2]
 
@@ -136,31 +144,6 @@ class AddressRate:
         self._buckets[addr] = (tokens - 1, now)  # last in the dict: most recently used
         while len(self._buckets) > self.remember:
             del self._buckets[next(iter(self._buckets))]
-
-
-def limit_connections(
-    limits: Limits,
-    pending: Mapping[tuple[str, str], Any],
-    active: Mapping[tuple[str, str], Any],
-    addr: str | None,
-    key: tuple[str, str],
-) -> None:
-    """Bound the offers a process is setting up (server-wide and per address) and the
-    connections one address holds (``pending``/``active``: peers by (room, id), each with a
-    ``remote_addr``; a reconnect of ``key`` replaces its own). Raises :class:`RateLimited`."""
-    if len(pending) >= limits.max_pending_offers:
-        raise RateLimited("too many connections are being set up; try again shortly")
-    if addr is None:
-        return
-    same = sum(1 for p in pending.values() if p.remote_addr == addr)
-    if same >= limits.max_pending_per_address:
-        raise RateLimited("too many connections from this address are being set up")
-    held = sum(
-        1 for table in (pending, active) for k, p in table.items()
-        if p.remote_addr == addr and k != key
-    )  # fmt: skip
-    if held >= limits.max_peers_per_address:
-        raise RateLimited("too many connections from this address")
 
 
 def remote_addr(metadata: dict[str, Any] | None) -> str | None:

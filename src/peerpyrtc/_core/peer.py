@@ -1,4 +1,4 @@
-"""One server-side peer: its RTCPeerConnection, its DataChannel and its send queue."""
+"""One server-side peer: its peer link, its channels by reliability class, its send queue."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection
-
 from .._rtc.sendqueue import SendQueue
+from .._rtc.transport import Channel, PeerLink, Reliability
 from .._wire.protocol import stamp_suffix
 
 __all__ = ["ServerPeer"]
@@ -22,7 +21,7 @@ class ServerPeer:
         room: str,
         peer_id: str,
         session: str,
-        pc: RTCPeerConnection,
+        link: PeerLink,
         info: dict[str, Any],
         remote_addr: str | None,
         max_queue_bytes: int,
@@ -30,13 +29,15 @@ class ServerPeer:
         self.room = room
         self.id = peer_id
         self.session = session
-        self.pc = pc
+        #: The peer connection, behind the transport seam.
+        self.link = link
         self.info = info
         #: The HTTP client address the offer came from (per-address limits).
         self.remote_addr = remote_addr
         #: Candidates added to this connection (bounded).
         self.candidates = 0
-        self.channel: RTCDataChannel | None = None
+        #: The client's channels by reliability class (the room channel is ``reliable``).
+        self.channels: dict[Reliability, Channel] = {}
         self.state = "pending"  # pending -> joining -> open -> closed
         #: Loop time of its offer (the connect-time histogram).
         self.created = asyncio.get_running_loop().time()
@@ -69,11 +70,17 @@ class ServerPeer:
     def __repr__(self) -> str:
         return f"<ServerPeer {self.room}/{self.id} {self.state}>"
 
-    def attach(self, channel: RTCDataChannel) -> None:
-        """Adopt the client's channel."""
-        self.channel = channel
-        self.queue.attach(channel)
-        channel.on("close", self._remote_closed.set)
+    @property
+    def channel(self) -> Channel | None:
+        """The room channel (reliable, ordered), once the client opened it."""
+        return self.channels.get("reliable")
+
+    def attach(self, channel: Channel, reliability: Reliability = "reliable") -> None:
+        """Adopt one of the client's channels (the reliable one carries the send queue)."""
+        self.channels[reliability] = channel
+        if reliability == "reliable":
+            self.queue.attach(channel)
+            channel.on("close", self._remote_closed.set)
 
     async def wait_remote_close(self, grace: float, limit: float = 10.0) -> None:
         """Wait for the client to close the channel after a close notice: ``grace`` seconds,
@@ -108,4 +115,4 @@ class ServerPeer:
         self.queue.close()
         if self.worker is not None and self.worker is not asyncio.current_task():
             self.worker.cancel()
-        await self.pc.close()
+        await self.link.close()

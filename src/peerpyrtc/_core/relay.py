@@ -14,6 +14,7 @@ from collections.abc import Callable
 from .._errors import PayloadTooLarge, ProtocolError, UnknownPeer
 from .._limits import Limits
 from .._rooms.delivery import Delivery
+from .._rooms.metrics import Metrics
 from .._wire import protocol
 from .._wire.protocol import (
     MAX_ENVELOPE_BYTES,
@@ -45,11 +46,12 @@ class Relay:
         hooks: Hooks,
         limits: Limits,
         remove: Callable[[ServerPeer, str], None],
-        topology: Callable[[str], str] = lambda room: "relay",
+        topology: Callable[[str], str],
+        metrics: Metrics,
     ) -> None:
         self.delivery = delivery
-        #: Counters for /metrics (the manager's).
-        self.metrics = delivery.metrics
+        #: Counters for /metrics (the server's).
+        self.metrics = metrics
         #: The room's topology ("relay" or "mesh"), decided by the server.
         self.topology = topology
         self.hooks = hooks

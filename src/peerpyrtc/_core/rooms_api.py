@@ -1,14 +1,14 @@
 """What a backend asks of rooms: who is in them, how they talk, and speaking into them.
 
-A mixin of :class:`~peerpyrtc.AsyncSignalingManager` (like ``_lifecycle``); the state
-it reads is declared below.
+:class:`~peerpyrtc.AsyncSignalingManager` delegates its room methods here; this object
+receives the store, the relay and (with one) the backplane, and reads nothing else.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .._cluster.backplane import RedisBackplane
 from .._errors import InvalidRequest, UnknownPeer
@@ -17,27 +17,46 @@ from .._wire import protocol
 from .._wire.protocol import SERVER_ID
 from .relay import Relay
 
-__all__ = ["TOPOLOGIES", "RoomsAPI"]
+__all__ = ["TOPOLOGIES", "RoomsAPI", "check_topology"]
 
 logger = logging.getLogger(__name__)
 
 TOPOLOGIES = ("relay", "mesh")
 
 
+def check_topology(topology: object) -> None:
+    if not callable(topology) and topology not in TOPOLOGIES:
+        raise ValueError(f"topology must be one of {TOPOLOGIES} or a callable")
+
+
 class RoomsAPI:
-    """Room info, topology and the server's speech."""
+    """Room info, topology and the server's speech.
 
-    topology: str | Callable[[str], str]
-    _closed: bool
-    _store: RoomStore
-    _relay: Relay
-    _backplane: RedisBackplane | None
+    Args:
+        is_closed: whether the server is closed.
+        start: connects the backplane (the server's ``start``).
+    """
 
-    if TYPE_CHECKING:  # the manager's
+    def __init__(
+        self,
+        topology: str | Callable[[str], str],
+        store: RoomStore,
+        relay: Relay,
+        backplane: RedisBackplane | None,
+        is_closed: Callable[[], bool],
+        start: Callable[[], Awaitable[None]],
+    ) -> None:
+        check_topology(topology)
+        self.topology = topology
+        self._store = store
+        self._relay = relay
+        self._backplane = backplane
+        self._is_closed = is_closed
+        self._start = start
 
-        def _check_open(self) -> None: ...
-
-        async def start(self) -> None: ...
+    def _check_open(self) -> None:
+        if self._is_closed():
+            raise RuntimeError("this AsyncSignalingManager is closed")
 
     def room_topology(self, room: str) -> str:
         """``"relay"`` or ``"mesh"``: how the peers of ``room`` exchange messages."""
@@ -58,7 +77,7 @@ class RoomsAPI:
         """``GET /health``: 200 while this server takes offers, 503 once closed. With a
         backplane, ``backplane`` says whether the Redis link is up (without it, this
         worker keeps serving its own peers: still 200)."""
-        if self._closed:
+        if self._is_closed():
             return 503, {"status": "closed", "code": "ERR_UNAVAILABLE"}
         body = {"status": "ok"}
         if self._backplane is not None:
@@ -106,7 +125,7 @@ class RoomsAPI:
     async def _speak(self, room: str, raw: str, to: str | None) -> int:
         if self._backplane is None:
             return self._relay.speak(room, raw, to)
-        await self.start()
+        await self._start()
         ids = [p["id"] for p in await self._store.room_peers(room)]  # every worker's peers
         if to is not None and to not in ids:
             raise UnknownPeer(f"no peer {to!r} in room {room!r}")

@@ -16,28 +16,41 @@ not a second path.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from typing import Protocol
 
-from .._core.peer import ServerPeer
 from .._wire.protocol import stamp, stamp_suffix
 from .metrics import Metrics
 
-__all__ = ["Delivery"]
+__all__ = ["Delivery", "Member"]
+
+
+class Member(Protocol):
+    """A connection the delivery sends to (the server's peer)."""
+
+    @property
+    def room(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    def send(self, raw: str | bytes) -> None: ...
 
 
 class Delivery:
     """Queues frames for the connected peers of a room (in one process: all of them).
 
     Args:
+        metrics: the counters it bumps (one per delivery, bytes out).
         next_seq: the room store's broadcast sequence, synchronous (an
             in-memory store's ``next_seq_nowait``).
     """
 
-    def __init__(self, next_seq: Callable[[str], int]) -> None:
+    def __init__(self, next_seq: Callable[[str], int], metrics: Metrics) -> None:
         self.next_seq = next_seq
-        #: Counters for /metrics (the manager's).
-        self.metrics = Metrics()
+        #: Counters for /metrics (the server's).
+        self.metrics = metrics
         #: ``{room: {peer_id: peer}}``: this process's open peers, in join order.
-        self.local: dict[str, dict[str, ServerPeer]] = {}
+        self.local: dict[str, dict[str, Member]] = {}
 
     async def follow(self, room: str) -> None:
         """Be ready to receive ``room``'s frames (before a peer of this process joins it)."""
@@ -45,14 +58,14 @@ class Delivery:
     def abandon(self, room: str) -> None:
         """A :meth:`follow` that did not end in :meth:`attach`."""
 
-    def attach(self, peer: ServerPeer, members: Iterable[str] = ()) -> None:
+    def attach(self, peer: Member, members: Iterable[str] = ()) -> None:
         """Start delivering to ``peer`` (replacing an older connection of the same id in place).
 
         ``members`` are the room's members as the store saw them at the join.
         """
         self.local.setdefault(peer.room, {})[peer.id] = peer
 
-    def detach(self, peer: ServerPeer) -> None:
+    def detach(self, peer: Member) -> None:
         """Stop delivering to ``peer`` (no-op if a newer connection took its place)."""
         members = self.local.get(peer.room)
         if members is not None and members.get(peer.id) is peer:

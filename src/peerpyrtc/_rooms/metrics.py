@@ -1,7 +1,9 @@
-"""What a server is doing, for ``GET /metrics`` (Prometheus text format 0.0.4).
+"""What a server is doing: counters the hot paths bump, and the snapshot everyone reads.
 
 Counters are plain integer attributes the hot paths bump (one addition each, no
-locks: one event loop); gauges are read from the manager's state when scraped.
+locks: one event loop). :class:`Stats` is one consistent snapshot of them plus the gauges
+(read from the server's state when taken): ``GET /metrics``, ``/admin/state`` and the
+optional ``prometheus_client`` collector all render the same snapshot.
 Names follow Prometheus conventions: ``peerpyrtc_`` prefix, ``_total`` for
 counters, units in names (``_bytes``, ``_seconds``).
 """
@@ -9,12 +11,9 @@ counters, units in names (``_bytes``, ``_seconds``).
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from .._manager import AsyncSignalingManager
-
-__all__ = ["CONNECT_BUCKETS", "Metrics", "render"]
+__all__ = ["CONNECT_BUCKETS", "DROP_REASONS", "Metrics", "Stats"]
 
 #: Upper bounds (seconds) of the connect-time histogram's buckets.
 CONNECT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -70,67 +69,57 @@ class Metrics:
             self.heartbeat_timeouts += 1
 
 
-def _line(out: list[str], name: str, kind: str, help_text: str, samples: list[str]) -> None:
-    out.append(f"# HELP {name} {help_text}")
-    out.append(f"# TYPE {name} {kind}")
-    out.extend(samples)
+@dataclass(frozen=True)
+class Stats:
+    """One snapshot of a server process (``AsyncSignalingManager.stats()``)."""
 
+    frames_in: int
+    messages_in: int
+    bytes_in: int
+    deliveries: int
+    bytes_out: int
+    joins: int
+    leaves: int
+    heartbeat_timeouts: int
+    drops: dict[str, int]
+    #: Cumulative counts per connect-time bucket (``CONNECT_BUCKETS`` then ``+Inf``).
+    connect_buckets: tuple[int, ...]
+    connect_sum: float
+    connect_count: int
+    #: Rooms with peers connected to this process.
+    rooms: int
+    #: Open peers of this process by room topology.
+    peers: dict[str, int] = field(default_factory=dict)
+    #: Answered offers whose channel is not open yet.
+    pending: int = 0
+    #: Bytes queued for peers, not yet sent.
+    queued_bytes: int = 0
+    #: Datagrams on the shared UDP port nobody claimed (None: no shared port).
+    mux_dropped: int | None = None
+    #: Workers registered in the backplane (None: no backplane).
+    workers: int | None = None
 
-async def render(manager: AsyncSignalingManager) -> str:
-    """The exposition of one scrape."""
-    m = manager.metrics
-    local = manager._delivery.local
-    peers = {"relay": 0, "mesh": 0}
-    queued = 0
-    for room, members in local.items():
-        peers[manager.room_topology(room)] += len(members)
-        for peer in members.values():
-            queued += peer.queue.queued
-    out: list[str] = []
-    _line(out, "peerpyrtc_rooms", "gauge", "Rooms with peers connected to this process.",
-          [f"peerpyrtc_rooms {len(local)}"])  # fmt: skip
-    _line(out, "peerpyrtc_peers", "gauge", "Open peers of this process, by room topology.",
-          [f'peerpyrtc_peers{{topology="{t}"}} {n}' for t, n in peers.items()])  # fmt: skip
-    _line(out, "peerpyrtc_pending_peers", "gauge", "Answered offers whose channel is not open yet.",
-          [f"peerpyrtc_pending_peers {len(manager._pending)}"])  # fmt: skip
-    _line(out, "peerpyrtc_received_frames_total", "counter", "Frames received from peers.",
-          [f"peerpyrtc_received_frames_total {m.frames_in}"])  # fmt: skip
-    _line(out, "peerpyrtc_received_messages_total", "counter", "Valid envelopes received.",
-          [f"peerpyrtc_received_messages_total {m.messages_in}"])  # fmt: skip
-    _line(out, "peerpyrtc_received_bytes_total", "counter", "Bytes received from peers.",
-          [f"peerpyrtc_received_bytes_total {m.bytes_in}"])  # fmt: skip
-    _line(out, "peerpyrtc_delivered_messages_total", "counter",
-          "Envelopes queued for peers (one per receiver).",
-          [f"peerpyrtc_delivered_messages_total {m.deliveries}"])  # fmt: skip
-    _line(out, "peerpyrtc_delivered_bytes_total", "counter", "Bytes queued for peers.",
-          [f"peerpyrtc_delivered_bytes_total {m.bytes_out}"])  # fmt: skip
-    _line(out, "peerpyrtc_joins_total", "counter", "Peers that joined a room.",
-          [f"peerpyrtc_joins_total {m.joins}"])  # fmt: skip
-    _line(out, "peerpyrtc_leaves_total", "counter", "Peers that left a room, for any reason.",
-          [f"peerpyrtc_leaves_total {m.leaves}"])  # fmt: skip
-    _line(out, "peerpyrtc_dropped_total", "counter",
-          "Peers cut off (flood, slow_consumer) and frames refused (invalid).",
-          [f'peerpyrtc_dropped_total{{reason="{r}"}} {n}' for r, n in m.drops.items()])  # fmt: skip
-    _line(out, "peerpyrtc_heartbeat_timeouts_total", "counter", "Open peers that fell silent.",
-          [f"peerpyrtc_heartbeat_timeouts_total {m.heartbeat_timeouts}"])  # fmt: skip
-    _line(out, "peerpyrtc_send_queue_bytes", "gauge", "Bytes queued for peers, not yet sent.",
-          [f"peerpyrtc_send_queue_bytes {queued}"])  # fmt: skip
-    buckets, running = [], 0
-    for bound, count in zip((*CONNECT_BUCKETS, "+Inf"), m.connect_buckets, strict=True):
-        running += count
-        buckets.append(f'peerpyrtc_connect_seconds_bucket{{le="{bound}"}} {running}')
-    buckets += [f"peerpyrtc_connect_seconds_sum {m.connect_sum:.6f}",
-                f"peerpyrtc_connect_seconds_count {m.connect_count}"]  # fmt: skip
-    _line(out, "peerpyrtc_connect_seconds", "histogram", "From a peer's offer to its welcome.",
-          buckets)  # fmt: skip
-    mux = manager._network.mux
-    if mux is not None:
-        _line(out, "peerpyrtc_udp_mux_dropped_total", "counter",
-              "Datagrams on the shared UDP port that no peer connection could claim.",
-              [f"peerpyrtc_udp_mux_dropped_total {mux.dropped}"])  # fmt: skip
-    plane = manager._backplane
-    if plane is not None:
-        workers = await plane.redis.scard(f"{plane.prefix}workers")
-        _line(out, "peerpyrtc_workers", "gauge", "Workers registered in the Redis backplane.",
-              [f"peerpyrtc_workers {workers}"])  # fmt: skip
-    return "\n".join(out) + "\n"
+    @classmethod
+    def of(
+        cls,
+        m: Metrics,
+        *,
+        rooms: int,
+        peers: dict[str, int],
+        pending: int,
+        queued_bytes: int,
+        mux_dropped: int | None = None,
+        workers: int | None = None,
+    ) -> Stats:
+        running, buckets = 0, []
+        for count in m.connect_buckets:
+            running += count
+            buckets.append(running)
+        return cls(
+            frames_in=m.frames_in, messages_in=m.messages_in, bytes_in=m.bytes_in,
+            deliveries=m.deliveries, bytes_out=m.bytes_out, joins=m.joins, leaves=m.leaves,
+            heartbeat_timeouts=m.heartbeat_timeouts, drops=dict(m.drops),
+            connect_buckets=tuple(buckets), connect_sum=m.connect_sum,
+            connect_count=m.connect_count, rooms=rooms, peers=peers, pending=pending,
+            queued_bytes=queued_bytes, mux_dropped=mux_dropped, workers=workers,
+        )  # fmt: skip

@@ -18,9 +18,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from aiortc import RTCDataChannel
-
 from .._wire.protocol import MAX_FRAME_BYTES, batch
+from .transport import Channel
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "SendQueue"]
 
@@ -36,7 +35,7 @@ class SendQueue:
     """Queue of encoded envelopes bound for one channel."""
 
     def __init__(self, max_bytes: int, on_overflow: Callable[[], None] | None = None) -> None:
-        self.channel: RTCDataChannel | None = None
+        self.channel: Channel | None = None
         self.max_bytes = max_bytes
         #: Called once when more than ``max_bytes`` wait (a consumer too slow).
         self.on_overflow = on_overflow
@@ -53,7 +52,7 @@ class SendQueue:
         """Bytes queued and not yet handed to the channel."""
         return self._bytes
 
-    def attach(self, channel: RTCDataChannel) -> None:
+    def attach(self, channel: Channel) -> None:
         """Start sending into ``channel`` (queued envelopes leave once it is open)."""
         self.channel = channel
         channel.bufferedAmountLowThreshold = LOW_WATER

@@ -11,14 +11,12 @@ the rooms' machinery is what is failing, and a scrape-like read is what
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import InvalidRequest
-from .._rooms import metrics as _metrics
+from . import prometheus
+from .api import Served, parse_body
 from .static import admin_page
-
-if TYPE_CHECKING:
-    from .._manager import AsyncSignalingManager
 
 __all__ = ["HTML_TYPE", "METRICS_TYPE", "Text", "admin_kick", "admin_state", "metrics", "page"]
 
@@ -37,17 +35,15 @@ class Text(str):
         return made
 
 
-async def metrics(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
-    return 200, Text(await _metrics.render(m))
+async def metrics(m: Served, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
+    return 200, Text(prometheus.render(m.stats()))
 
 
-async def page(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
+async def page(m: Served, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
     return 200, Text(admin_page(), HTML_TYPE)
 
 
-async def admin_state(
-    m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]
-) -> tuple[int, Any]:
+async def admin_state(m: Served, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
     """Rooms, peers (host, path), and the counters the page turns into rates."""
     cap = m.limits.mesh_max_peers
     rooms = []
@@ -58,7 +54,7 @@ async def admin_state(
             for i, p in enumerate(info["peers"])
         ]
         rooms.append({"name": name, "topology": topology, "host": info["host_id"], "peers": peers})
-    counters = m.metrics
+    counters = m.stats()
     return 200, {
         "time": time.time(),
         "rooms": rooms,
@@ -69,12 +65,8 @@ async def admin_state(
     }
 
 
-async def admin_kick(
-    m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]
-) -> tuple[int, Any]:
-    from .routes import _parse
-
-    data = _parse(body, m, ("room", "peer_id"))
+async def admin_kick(m: Served, body: bytes, meta: dict[str, Any]) -> tuple[int, Any]:
+    data = parse_body(body, m.limits, ("room", "peer_id"))
     reason = data.get("reason") or "removed by the server's admin"
     if not all(isinstance(data[k], str) for k in ("room", "peer_id")) or not isinstance(
         reason, str

@@ -15,10 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._errors import InvalidRequest, PayloadTooLarge, PeerPyRTCError, ProtocolError, Unauthorized
-from .._manager import AsyncSignalingManager
-from .._wire.protocol import loads
+from .._errors import InvalidRequest, PeerPyRTCError, Unauthorized
 from .admin import Text, admin_kick, admin_state, metrics, page
+from .api import Served, parse_body
 from .static import JS_TYPE, bundle
 
 __all__ = [
@@ -37,35 +36,20 @@ logger = logging.getLogger(__name__)
 Result = tuple[int, Any]
 
 
-def _parse(body: bytes, manager: AsyncSignalingManager, fields: tuple[str, ...]) -> dict[str, Any]:
-    if len(body) > manager.limits.max_body_bytes:
-        raise PayloadTooLarge(f"request body is larger than {manager.limits.max_body_bytes} bytes")
-    try:
-        data = loads(body)
-    except ProtocolError as exc:
-        raise InvalidRequest(f"request body: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    missing = [f for f in fields if f not in data]
-    if missing:
-        raise InvalidRequest(f"missing required field(s): {', '.join(missing)}")
-    return data
-
-
-async def _offer(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
-    data = _parse(body, m, ("room", "peer_id", "offer"))
+async def _offer(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
+    data = parse_body(body, m.limits, ("room", "peer_id", "offer"))
     answer = await m.offer(data["room"], data["peer_id"], data["offer"], metadata=meta)
     return 200, {"answer": answer}
 
 
-async def _candidate(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
-    data = _parse(body, m, ("room", "peer_id", "candidate"))
+async def _candidate(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
+    data = parse_body(body, m.limits, ("room", "peer_id", "candidate"))
     await m.candidate(data["room"], data["peer_id"], data["candidate"], metadata=meta)
     return 200, {"status": "ok"}
 
 
-async def _leave(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
-    data = _parse(body, m, ("room", "peer_id"))
+async def _leave(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
+    data = parse_body(body, m.limits, ("room", "peer_id"))
     session = data.get("session")
     if session is not None and not isinstance(session, str):
         raise InvalidRequest("'session' must be a string")
@@ -73,23 +57,23 @@ async def _leave(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) ->
     return 200, {"status": "ok"}
 
 
-async def _ice(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
-    data = _parse(body, m, ("room", "peer_id"))
+async def _ice(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
+    data = parse_body(body, m.limits, ("room", "peer_id"))
     reply = await m.client_ice_servers(
         data["room"], data["peer_id"], session=data.get("session"), metadata=meta
     )
     return 200, reply
 
 
-async def _health(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
+async def _health(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
     return m.health()
 
 
-async def _rooms(m: AsyncSignalingManager, body: bytes, meta: dict[str, Any]) -> Result:
+async def _rooms(m: Served, body: bytes, meta: dict[str, Any]) -> Result:
     return 200, await m.fetch_rooms_info()
 
 
-Handler = Callable[[AsyncSignalingManager, bytes, dict[str, Any]], Awaitable[Result]]
+Handler = Callable[[Served, bytes, dict[str, Any]], Awaitable[Result]]
 
 #: ``path -> handler`` for the signalling routes (POST).
 ROUTES: dict[str, Handler] = {
@@ -125,7 +109,7 @@ def error_body(status: int, message: str) -> dict[str, str]:
     return {"error": message, "code": codes.get(status, "ERR_INVALID_REQUEST")}
 
 
-def _check_admin(manager: AsyncSignalingManager, headers: dict[str, Any]) -> None:
+def _check_admin(manager: Served, headers: dict[str, Any]) -> None:
     """Raise unless the request carries the configured admin token."""
     auth = str(headers.get("authorization", ""))
     scheme, _, token = auth.partition(" ")
@@ -137,7 +121,7 @@ def _check_admin(manager: AsyncSignalingManager, headers: dict[str, Any]) -> Non
 
 
 async def dispatch(
-    manager: AsyncSignalingManager,
+    manager: Served,
     method: str,
     path: str,
     body: bytes,
@@ -187,7 +171,7 @@ PATHS = (*ROUTES, *ADMIN_ROUTES, *OPEN_ROUTES)
 
 
 async def respond(
-    manager: AsyncSignalingManager,
+    manager: Served,
     method: str,
     path: str,
     body: bytes,

@@ -20,9 +20,9 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from .._manager import AsyncSignalingManager
 from .._wire.http import HeadError, body_length, parse_cookies, parse_head
-from .routes import SECURITY_HEADERS, error_body, respond
+from .api import Responder
+from .routes import SECURITY_HEADERS, error_body
 
 __all__ = ["SignalingServer", "start_server"]
 
@@ -69,7 +69,7 @@ class SignalingServer:
 
     def __init__(
         self,
-        manager: AsyncSignalingManager,
+        manager: Responder,
         prefix: str = "",
         index_html: str | None = None,
         trusted_proxies: Iterable[str] = (),
@@ -206,7 +206,7 @@ class SignalingServer:
             "cookies": parse_cookies(headers.get("cookie", "")),
             "remote_addr": client_address(peer[0] if peer else None, headers, self.trusted_proxies),
         }
-        status, ctype, data = await respond(self.manager, method, path, body, meta)
+        status, ctype, data = await self.manager.respond(method, path, body, meta)
         self._send_raw(writer, status, data, ctype, keep)
 
     def _error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
@@ -233,7 +233,7 @@ _SECURITY = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS)
 
 
 async def start_server(
-    manager: AsyncSignalingManager,
+    manager: Responder,
     host: str = "127.0.0.1",
     port: int = 0,
     *,

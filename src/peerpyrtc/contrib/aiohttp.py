@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._web.routes import PATHS, SECURITY_HEADERS, respond
+from .._web.routes import PATHS, SECURITY_HEADERS
 from . import require
 
 __all__ = ["add_routes"]
@@ -38,7 +38,7 @@ def add_routes(app: Any, manager: AsyncSignalingManager, prefix: str = "") -> No
             "cookies": dict(request.cookies),
             "remote_addr": request.remote,
         }
-        status, ctype, data = await respond(manager, request.method, path, body, meta)
+        status, ctype, data = await manager.respond(request.method, path, body, meta)
         return web.Response(
             body=data, status=status, headers={"Content-Type": ctype, **dict(SECURITY_HEADERS)}
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from .._manager import AsyncSignalingManager
 from .._sync import SignalingManager
-from .._web.routes import PATHS, SECURITY_HEADERS, respond
+from .._web.routes import PATHS, SECURITY_HEADERS
 from . import require
 
 __all__ = ["signaling_urls"]
@@ -53,13 +53,8 @@ def signaling_urls(manager: AsyncSignalingManager | SignalingManager) -> list[An
         def view(request: Any, route: str, name: str = "") -> Any:
             body = request.read(limit + 1)
             return response(
-                sync_manager._run(
-                    respond(
-                        sync_manager._core, request.method, route + name, body,
-                        _meta(request),
-                    )
-                )
-            )  # fmt: skip
+                sync_manager.respond(request.method, route + name, body, _meta(request))
+            )
 
     else:
         async_manager = manager
@@ -67,7 +62,7 @@ def signaling_urls(manager: AsyncSignalingManager | SignalingManager) -> list[An
         async def view(request: Any, route: str, name: str = "") -> Any:  # type: ignore[misc]
             body = request.read(limit + 1)
             meta = _meta(request)
-            return response(await respond(async_manager, request.method, route + name, body, meta))
+            return response(await async_manager.respond(request.method, route + name, body, meta))
 
     exempt = csrf.csrf_exempt(view)  # signalling is JSON from scripts, proven by its session
     return [

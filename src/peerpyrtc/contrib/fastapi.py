@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .._manager import AsyncSignalingManager
-from .._web.routes import METHODS, PATHS, SECURITY_HEADERS, respond
+from .._web.routes import METHODS, PATHS, SECURITY_HEADERS
 from .._wire.http import parse_cookies
 from . import require
 
@@ -52,8 +52,8 @@ def signaling_router(manager: AsyncSignalingManager) -> Any:
                 "cookies": dict(request.cookies),
                 "remote_addr": request.client.host if request.client else None,
             }
-            status, ctype, data = await respond(
-                manager, request.method, path.replace("{name}", name), body, meta
+            status, ctype, data = await manager.respond(
+                request.method, path.replace("{name}", name), body, meta
             )
             return responses.Response(
                 data, status_code=status, media_type=ctype, headers=dict(SECURITY_HEADERS)
@@ -100,7 +100,7 @@ def asgi_app(manager: AsyncSignalingManager) -> Callable[[Scope, Receive, Send],
             "cookies": parse_cookies(headers.get("cookie", "")),
             "remote_addr": client[0] if client else None,
         }
-        status, ctype, data = await respond(manager, scope["method"], path, body, meta)
+        status, ctype, data = await manager.respond(scope["method"], path, body, meta)
         await send(
             {
                 "type": "http.response.start",

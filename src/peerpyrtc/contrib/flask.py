@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from .._sync import SignalingManager
-from .._web.routes import METHODS, PATHS, SECURITY_HEADERS, error_body, respond
+from .._web.routes import METHODS, PATHS, SECURITY_HEADERS, error_body
 from . import require
 
 __all__ = ["signaling_blueprint"]
@@ -38,7 +38,7 @@ def signaling_blueprint(manager: SignalingManager, name: str = "peerpyrtc") -> A
             "cookies": dict(request.cookies),
             "remote_addr": request.remote_addr,
         }
-        status, ctype, data = manager._run(respond(manager._core, request.method, path, body, meta))
+        status, ctype, data = manager.respond(request.method, path, body, meta)
         return flask.Response(
             data, status=status, content_type=ctype, headers=dict(SECURITY_HEADERS)
         )
