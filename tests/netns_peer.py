@@ -25,14 +25,14 @@ def say(**event: Any) -> None:
 
 
 def pair_in_use(client: AsyncClient) -> dict[str, Any]:
-    pc = client._pc
+    pc = client.connection.pc
     assert pc is not None
     connection = pc.sctp.transport.transport._connection  # aioice
     (pair,) = connection._nominated.values()
     local, remote = pair.local_candidate, pair.remote_candidate
     turn = [
         url
-        for server in client._rtc_config.iceServers or []
+        for server in client.connection.configuration.iceServers or []
         for url in ([server.urls] if isinstance(server.urls, str) else server.urls)
         if url.startswith("turn")
     ]

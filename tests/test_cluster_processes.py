@@ -277,7 +277,7 @@ async def test_serve_workers_each_take_their_own_single_udp_port(
         await join(clients, url, "r", f"p{i}")
     used = set()
     for client in clients:
-        pc = client._pc
+        pc = client.connection.pc
         assert pc is not None
         (pair,) = pc.sctp.transport.transport._connection._nominated.values()
         used.add(pair.remote_candidate.port)

@@ -351,7 +351,7 @@ def test_fuzz_frames_over_a_real_channel(background: Background) -> None:
     @given(frame=frames.filter(lambda f: '"bye"' not in f))
     def one(frame: str) -> None:
         nonlocal sent
-        queue = background.alice._queue
+        queue = background.alice.connection.queue
         assert queue is not None
 
         def put() -> None:
@@ -520,7 +520,7 @@ def test_fuzz_mesh_signals_and_direct_frames(mesh_background: MeshBackground) ->
     """What one member sends another in a mesh room, through the server (``sig``) or on the
     direct link, ends nothing for a Python peer (hardening round 3, finding 4)."""
     bg = mesh_background
-    bob_mesh = bg.bob._mesh
+    bob_mesh = bg.bob.mesh
     pair = bob_mesh.pairs["alice"]
     sent = 0
 
@@ -533,7 +533,7 @@ def test_fuzz_mesh_signals_and_direct_frames(mesh_background: MeshBackground) ->
     @given(data=resends | signal_data | json_value, frame=direct_frames)
     def one(data: Any, frame: str) -> None:
         nonlocal sent
-        queue = bg.alice._queue
+        queue = bg.alice.connection.queue
         assert queue is not None
 
         def put() -> None:

@@ -152,7 +152,7 @@ async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make_server
     errors: asyncio.Queue[Any] = asyncio.Queue()
     a.on("error", lambda sender, env: errors.put_nowait(env))
     try:
-        assert a._queue is not None
+        assert a.connection.queue is not None
         hostile = [
             '[{"t":"msg","d":"lost with its batch"},{"t":"emit","e":"x","d":NaN}]',
             '{"t":"emit","e":"x","d":1e999}',
@@ -160,8 +160,8 @@ async def test_hostile_frames_are_refused_whole_and_the_room_goes_on(make_server
             "[" * 60_000,
         ]
         for frame in hostile:
-            a._queue.put(frame)
-            a._queue.flush()
+            a.connection.queue.put(frame)
+            a.connection.queue.flush()
         for _ in hostile:
             assert (await asyncio.wait_for(errors.get(), TIMEOUT))["code"] == "ERR_PROTOCOL"
         await a.send_message("clean")
@@ -357,10 +357,10 @@ async def test_invalid_frames_are_charged_to_their_sender(make_server: Any) -> N
     bad, rbad = await joined(server.url, "r", "bad")
     good, rgood = await joined(server.url, "r", "good")
     try:
-        assert bad._queue is not None
+        assert bad.connection.queue is not None
         for _ in range(60):
-            bad._queue.put("not json")
-            bad._queue.flush()
+            bad.connection.queue.put("not json")
+            bad.connection.queue.flush()
         assert "flooding" in await rbad.expect("close")
         assert (await rgood.expect("left"))["id"] == "bad"
     finally:
@@ -401,8 +401,8 @@ async def test_a_python_client_that_loses_its_transport_keeps_its_place(make_ser
     reconnected = asyncio.Event()
     host.on_reconnect = reconnected.set
     try:
-        assert host._pc is not None
-        host._lost(host._generation, "transport broke (test)")  # the client side only
+        assert host.connection.pc is not None
+        host.connection.fail("transport broke (test)")  # the client side only
         await asyncio.wait_for(reconnected.wait(), TIMEOUT)
         assert host.session == session and host.is_host and other.host_id == "host"
         assert [k for k, _ in ro.history if k in ("left", "joined")] == []
@@ -436,7 +436,7 @@ async def test_reconnection_failures_of_any_kind_end_in_closed(make_server: Any)
         client2.server_url = client.server_url
         await manager.close()  # a restart: reconnect is allowed, and every attempt gets garbage
         reason = await rec2.expect("close", timeout=TIMEOUT)
-        assert reason and client2._state == "closed"
+        assert reason and client2.state == "closed"
     finally:
         bad.close()
         await bad.wait_closed()

@@ -7,31 +7,38 @@ import dataclasses
 import json
 from typing import Any
 
+import pytest
+
 from conftest import TIMEOUT, Recorder, http_request, until
 from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
 from peerpyrtc._client.codec import Relayed
 from test_seed_flask import Served, load
 
 
-def raw_envelopes(client: AsyncClient) -> list[Any]:
+def raw_envelopes(client: AsyncClient, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every envelope the client receives, parsed (the client's typed envelopes)."""
+    import peerpyrtc._client.client as client_module
+
     seen: list[Any] = []
-    original = client._on_envelope
+    original = client_module.on_envelope
 
-    def spy(env: Any) -> None:
-        seen.append(env)
-        original(env)
+    def spy(session: Any, env: Any) -> None:
+        if session.deliver.__self__ is client:  # this client's session
+            seen.append(env)
+        original(session, env)
 
-    client._on_envelope = spy  # type: ignore[method-assign]
+    monkeypatch.setattr(client_module, "on_envelope", spy)
     return seen
 
 
-async def test_broadcasts_carry_one_gapless_sequence_per_room(make_server: Any) -> None:
+async def test_broadcasts_carry_one_gapless_sequence_per_room(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Mutant: broadcasts relayed without their per-room sequence number ``n``."""
     server, _ = await make_server()
     clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(3)]
     other_room = AsyncClient(server.url, "elsewhere", "x")
-    seen = [raw_envelopes(c) for c in clients]
+    seen = [raw_envelopes(c, monkeypatch) for c in clients]
     recs = [Recorder(c) for c in clients]
     try:
         for c in [*clients, other_room]:
@@ -155,7 +162,7 @@ async def test_the_seed_routes_have_their_documented_effect() -> None:
         rb = Recorder(bob)
         await alice.connect()
         await bob.connect()
-        own = next(ln.split()[4] for ln in alice._pc.localDescription.sdp.splitlines()  # type: ignore[union-attr]
+        own = next(ln.split()[4] for ln in alice.connection.pc.localDescription.sdp.splitlines()  # type: ignore[union-attr]
                    if ln.startswith("a=candidate:") and "." in ln.split()[4])  # fmt: skip
         cand = {"candidate": f"candidate:1 1 udp 1 {own} 9 typ host", "sdpMid": "0",
                 "session": alice.session}  # fmt: skip
@@ -221,18 +228,20 @@ async def test_a_rewrite_counts_field_by_field(make_server: Any) -> None:
             await c.close()
 
 
-async def test_bye_and_pong_are_for_the_server_only(make_server: Any) -> None:
+async def test_bye_and_pong_are_for_the_server_only(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Mutants: ``bye``/``pong`` not recognised, so relayed to the room like a message."""
     server, _ = await make_server()
     alice = AsyncClient(server.url, "r", "alice")
     bob = AsyncClient(server.url, "r", "bob")
-    seen = raw_envelopes(bob)
+    seen = raw_envelopes(bob, monkeypatch)
     rb = Recorder(bob)
     try:
         await alice.connect()
         await bob.connect()
-        assert alice._queue is not None
-        alice._queue.put('{"t":"pong","d":"not for bob"}')
+        assert alice.connection.queue is not None
+        alice.connection.queue.put('{"t":"pong","d":"not for bob"}')
         await alice.send_message("after the pong")
         assert await rb.expect("message") == ("alice", "after the pong", None)
         await alice.close()  # a goodbye over the channel
@@ -255,15 +264,15 @@ async def test_the_message_burst_is_exact(make_server: Any) -> None:
     try:
         await sender.connect()
         await other.connect()
-        assert sender._queue is not None
+        assert sender.connection.queue is not None
         for i in range(10):  # ten frames of one envelope: exactly the burst
-            sender._queue.put(f'{{"t":"msg","d":"{i}"}}')
-            sender._queue.flush()
+            sender.connection.queue.put(f'{{"t":"msg","d":"{i}"}}')
+            sender.connection.queue.flush()
         got = await ro.messages(10)
         assert [m[1] for m in got] == [str(i) for i in range(10)]
         assert sender.connected
-        sender._queue.put('{"t":"msg","d":"one too many"}')
-        sender._queue.flush()
+        sender.connection.queue.put('{"t":"msg","d":"one too many"}')
+        sender.connection.queue.flush()
         assert "flooding" in await rs.expect("close")
     finally:
         await sender.close()
@@ -327,15 +336,17 @@ async def test_a_ping_in_a_moderated_batch_does_not_hold_back_what_follows(
     manager.before_relay(lambda message: message)
     (sender, _), (other, ro) = await connected(server.url, "sender", "other")
     try:
-        assert sender._queue is not None
-        sender._queue.put('[{"t":"ping"},{"t":"msg","d":"after the ping"}]')
+        assert sender.connection.queue is not None
+        sender.connection.queue.put('[{"t":"ping"},{"t":"msg","d":"after the ping"}]')
         assert await ro.expect("message", timeout=3) == ("sender", "after the ping", None)
     finally:
         await sender.close()
         await other.close()
 
 
-async def test_a_rewritten_broadcast_stays_a_numbered_broadcast(make_server: Any) -> None:
+async def test_a_rewritten_broadcast_stays_a_numbered_broadcast(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Mutant: a moderation hook's rewrite of a broadcast sent as an emit, or lost."""
     server, manager = await make_server()
 
@@ -346,7 +357,7 @@ async def test_a_rewritten_broadcast_stays_a_numbered_broadcast(make_server: Any
         return message
 
     (sender, rs), (other, ro) = await connected(server.url, "sender", "other")
-    seen = raw_envelopes(other)
+    seen = raw_envelopes(other, monkeypatch)
     try:
         await sender.broadcast("shout", "hello")
         for rec in (rs, ro):  # the sender too: a broadcast reaches everyone, in one order
@@ -381,9 +392,9 @@ async def test_frames_and_bytes_in_are_counted_exactly(make_server: Any) -> None
     (sender, _), (other, ro) = await connected(server.url, "sender", "other")
     try:
         before_frames, before_bytes = manager.metrics.frames_in, manager.metrics.bytes_in
-        assert sender._queue is not None
+        assert sender.connection.queue is not None
         frame = '[{"t":"msg","d":"é1"},{"t":"msg","d":"é2"}]'
-        sender._queue.put(frame)
+        sender.connection.queue.put(frame)
         await ro.messages(2)
         assert manager.metrics.frames_in - before_frames == 1
         assert manager.metrics.bytes_in - before_bytes == len(frame.encode())

@@ -110,7 +110,7 @@ async def test_a_python_link_that_drops_mid_stream_loses_and_repeats_nothing(
     for i in range(300):
         await alice.send_message(f"m{i}")
         if i == 150:
-            link = alice._mesh.pairs["bob"].link
+            link = alice.mesh.pairs["bob"].link
             assert link is not None
             await link.pc.close()  # the link drops
         if i % 20 == 0:
@@ -132,8 +132,8 @@ async def test_sig_envelopes_are_for_mesh_rooms_only(
     alice = clients[0]
     errors: asyncio.Queue[Any] = asyncio.Queue()
     alice.on("error", lambda sender, error: errors.put_nowait(error))
-    assert alice.topology == "relay" and alice._queue is not None
-    alice._queue.put('{"t":"sig","to":"bob","d":{"k":"neg"}}')
+    assert alice.topology == "relay" and alice.connection.queue is not None
+    alice.connection.queue.put('{"t":"sig","to":"bob","d":{"k":"neg"}}')
     error = await asyncio.wait_for(errors.get(), TIMEOUT)
     assert error["code"] == "ERR_PROTOCOL" and "mesh" in error["message"]
     await alice.send_message("still here")
@@ -152,8 +152,8 @@ async def test_a_skip_list_cannot_hide_a_relay_room_message_from_chosen_members(
     alice = clients[0]
     errors: asyncio.Queue[Any] = asyncio.Queue()
     alice.on("error", lambda sender, error: errors.put_nowait(error))
-    assert alice._queue is not None
-    alice._queue.put('{"t":"msg","d":"not for bob","x":["bob"]}')
+    assert alice.connection.queue is not None
+    alice.connection.queue.put('{"t":"msg","d":"not for bob","x":["bob"]}')
     error = await asyncio.wait_for(errors.get(), TIMEOUT)
     assert error["code"] == "ERR_PROTOCOL" and "mesh" in error["message"]
     await alice.send_message("for everyone")  # nothing of the refused one reached anyone
@@ -192,17 +192,17 @@ async def test_hostile_signals_and_direct_frames_end_nothing_for_a_python_peer(
     victim, zed = clients
     victim_rec = recs[0]
     await until(lambda: all_direct(victim, 1) and all_direct(zed, 1))
-    assert zed._queue is not None
+    assert zed.connection.queue is not None
     for i in range(20):  # the attack, interleaved with the room's broadcasts
         for d in HOSTILE_SIGNALS:
-            zed._queue.put(json.dumps({"t": "sig", "to": "victim", "d": d}))
+            zed.connection.queue.put(json.dumps({"t": "sig", "to": "victim", "d": d}))
         await zed.broadcast("tick", i)
     got = [await victim_rec.expect("message", lambda m: m[2] == "tick") for _ in range(20)]
     assert [m[1] for m in got] == list(range(20))
     assert victim.connected and not [k for k, _ in victim_rec.history if k == "close"]
     assert not [m for k, m in victim_rec.history if k == "message" and m[2] != "tick"]
     # direct frames: strict JSON, and a peer that never switches cannot make us hold more
-    mesh: ClientMesh = victim._mesh
+    mesh: ClientMesh = victim.mesh
     pair = mesh.pairs["zed"]
     link = pair.link
     assert link is not None
@@ -234,20 +234,20 @@ async def test_a_peer_that_never_acknowledges_costs_a_bounded_resend_and_a_pause
     victim_rec, zed_rec = [await join(clients, server.url, n) for n in ("victim", "zed")]
     victim, zed = clients
     await until(lambda: all_direct(victim, 1) and all_direct(zed, 1))
-    zed._mesh._ack = lambda pair: None  # type: ignore[method-assign]  # the hostile peer
+    zed.mesh._ack = lambda pair: None  # type: ignore[method-assign]  # the hostile peer
     resent: list[int] = []
-    signal = victim._mesh.signal
+    signal = victim.mesh.signal
 
     def spy(to: str, d: dict[str, Any]) -> None:
         if d.get("k") == "resend":
             resent.append(len(json.dumps(d["e"], separators=(",", ":"))))
         signal(to, d)
 
-    victim._mesh.signal = spy  # type: ignore[method-assign]
+    victim.mesh.signal = spy  # type: ignore[method-assign]
     for i in range(1500):  # 1.5 MB: past the bound once
         await victim.send_message(f"{i:05d}" + "v" * 1000)
     got = [m[1][:5] for m in await zed_rec.messages(1500, timeout=30)]
     assert got == [f"{i:05d}" for i in range(1500)]  # once each, in order
     assert 0 < sum(resent) <= MAX_UNACKED_BYTES + 1100  # a bounded resend, not everything
     assert victim.connected and not [k for k, _ in victim_rec.history if k == "close"]
-    assert victim._mesh.pairs["zed"].strikes >= 1  # no new link with zed for a while
+    assert victim.mesh.pairs["zed"].strikes >= 1  # no new link with zed for a while

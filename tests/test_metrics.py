@@ -20,23 +20,23 @@ async def test_drops_are_counted_by_reason(make_server: Any) -> None:
         rec = Recorder(ok)
         flooder = AsyncClient(server.url, "r", "flooder", max_reconnect_attempts=0)
         await flooder.connect()
-        assert flooder._queue is not None
-        flooder._queue.put('{"t":"nope"')  # invalid: refused, counted
+        assert flooder.connection.queue is not None
+        flooder.connection.queue.put('{"t":"nope"')  # invalid: refused, counted
         await until(lambda: m.drops["invalid"] == 1)
         for i in range(200):  # over the burst: cut off
-            if flooder._queue is None:
+            if flooder.connection.queue is None:
                 break
-            flooder._queue.put(f'{{"t":"msg","d":"{i}"}}')
+            flooder.connection.queue.put(f'{{"t":"msg","d":"{i}"}}')
             if i % 10 == 0:
                 await asyncio.sleep(0)
         await until(lambda: m.drops["flood"] == 1)
         quiet = AsyncClient(server.url, "r", "quiet", heartbeat_interval=0)
         await quiet.connect()
-        quiet._watchdog = None
-        conn = quiet._conn
+        conn = quiet.connection
         assert conn is not None
         conn.queue.close()  # it stops answering pings: the server times it out
-        quiet._on_frame = lambda *a: None  # type: ignore[method-assign]
+        assert conn.queue.channel is not None
+        conn.queue.channel.remove_all_listeners("message")  # and hears nothing
         await until(lambda: m.heartbeat_timeouts == 1, timeout=10)
         text = render(manager.stats())
         assert 'peerpyrtc_dropped_total{reason="flood"} 1' in text

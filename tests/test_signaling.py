@@ -316,13 +316,13 @@ async def test_the_sender_id_is_stamped_by_the_server(
     a, _, b, rb = pair
     errors: asyncio.Queue[Any] = asyncio.Queue()
     a.on("error", lambda sender, env: errors.put_nowait(env))
-    assert a._queue is not None
+    assert a.connection.queue is not None
     for frame in ('{"t":"msg","d":"I am bob","from":"bob"}', "not json", '{"t":7}'):
-        a._queue.put(frame)
-        a._queue.flush()  # one frame each (queued together they would form one batch)
+        a.connection.queue.put(frame)
+        a.connection.queue.flush()  # one frame each (queued together they would form one batch)
     codes = [(await asyncio.wait_for(errors.get(), TIMEOUT))["code"] for _ in range(3)]
     assert codes == ["ERR_PROTOCOL"] * 3
-    a._queue.put('{"t":"teleport","d":"from a later version"}')  # unknown types: ignored
+    a.connection.queue.put('{"t":"teleport","d":"from a later version"}')  # unknown types: ignored
     await still_relaying(a, rb, "honest")
     assert errors.empty()
     assert [m for k, m in rb.history if k == "message"] == [("alice", "honest", None)]

@@ -41,7 +41,7 @@ async def test_frames_sent_before_the_welcome_are_relayed_once_joined(make_serve
     connecting = asyncio.ensure_future(bob.connect())
     try:
         await until(lambda: getattr(server_peer(manager, "bob"), "state", "") == "joining")
-        channel = bob._conn.queue.channel if bob._conn else None
+        channel = bob.connection.queue.channel if bob.connection else None
         assert channel is not None and channel.readyState == "open"
         for i in range(3):  # a raw client may speak as soon as its channel opens
             channel.send(f'{{"t":"msg","d":"early {i}"}}')
@@ -188,7 +188,7 @@ async def test_a_flood_before_the_welcome_cuts_off_the_sender(make_server: Any) 
     connecting = asyncio.ensure_future(bob.connect())
     try:
         await until(lambda: getattr(server_peer(manager, "bob"), "state", "") == "joining")
-        channel = bob._conn.queue.channel if bob._conn else None
+        channel = bob.connection.queue.channel if bob.connection else None
         assert channel is not None
         for i in range(MAX_HELD_FRAMES + 1):
             channel.send(f'{{"t":"msg","d":"early {i}"}}')

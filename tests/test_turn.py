@@ -180,7 +180,7 @@ async def test_a_python_peer_that_may_only_use_turn_connects_with_minted_credent
     try:
         async with AsyncClient(server.url, "turn-room", "py", ice_transport_policy="relay") as py:
             assert py.connected
-            pc = py._pc
+            pc = py.connection.pc
             assert pc is not None
             ice = pc.sctp.transport.transport  # RTCIceTransport
             pairs = ice._connection._nominated.values()  # aioice: the pair in use

@@ -8,10 +8,10 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCConfiguration
 
 from .._errors import (
     ConnectionFailed,
@@ -27,10 +27,10 @@ from .._rtc.ice import IceServerPool, IceServerSpec, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
 from .._wire import protocol
 from .._wire.protocol import MAX_ENVELOPE_BYTES, utf8_len
-from .codec import ServerEnvelope, parse_server_frame
+from .codec import parse_server_frame
 from .conn import ClientConnection, check_policy, client_configuration
 from .events import ClientEvents
-from .inbound import on_envelope
+from .inbound import ClientSession, on_envelope
 from .mesh import ClientMesh
 from .room import ClientRoom
 
@@ -102,12 +102,6 @@ class AsyncClient(ClientEvents):
         self.ice_transport_policy = ice_transport_policy
         self.session = secrets.token_urlsafe(24)
         self.close_reason: str | None = None
-        self.on_message: Callable[[str, Any, str | None], Any] | None = None
-        self.on_peer_joined: Callable[[dict[str, Any]], Any] | None = None
-        self.on_peer_left: Callable[[dict[str, Any]], Any] | None = None
-        self.on_room_update: Callable[[list[dict[str, Any]]], Any] | None = None
-        self.on_close: Callable[[str | None], Any] | None = None
-        self.on_reconnect: Callable[[], Any] | None = None
         #: Configured STUN/TURN servers, probed like the server's: a dead one is left out
         #: (0.5 s once per 30 s) instead of costing every connect 5 s of gathering.
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
@@ -121,20 +115,25 @@ class AsyncClient(ClientEvents):
         )  # fmt: skip
         self._conn: ClientConnection | None = None
         self._stale: ClientConnection | None = None  # the previous one, during a reconnect
-        self._welcome: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
-        self._pings: dict[str, asyncio.Future[None]] = {}
         self._generation = 0
         self._last_heard = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
-        self._may_reconnect = True
+        self._session = ClientSession(
+            self._room, self._mesh, self._deliver_direct, self._notify, self._server_closed,
+            self._reply, self._server_error,
+        )  # fmt: skip
         self._state = "new"  # new -> connecting -> open (<-> reconnecting) -> closed
 
-    # ----------------------------------------------------------- properties
     @property
     def connected(self) -> bool:
         """True while the channel is open and the room state is in hand."""
         return self._state == "open"
+
+    @property
+    def state(self) -> str:
+        """``new``, ``connecting``, ``open``, ``reconnecting`` or ``closed``."""
+        return self._state
 
     @property
     def peers(self) -> list[dict[str, Any]]:
@@ -204,7 +203,7 @@ class AsyncClient(ClientEvents):
         extra = self._retire()
         if extra is not None:
             await extra.close()
-        self._welcome = welcome = asyncio.get_running_loop().create_future()
+        self._session.welcome = welcome = asyncio.get_running_loop().create_future()
         self.close_reason = None
         self._rtc_config, self._turn_count, silent = await client_configuration(
             self._ice, self.fetch_ice_servers,
@@ -241,8 +240,8 @@ class AsyncClient(ClientEvents):
         if silent > self.heartbeat_timeout:
             self._lost(generation, f"no word from the server for {silent:.1f}s")
             return
-        if silent > self.heartbeat_interval and self._queue is not None:
-            self._queue.put(protocol.PING)
+        if silent > self.heartbeat_interval:
+            self._reply(protocol.PING)
         self._watchdog = loop.call_later(
             min(1.0, self.heartbeat_interval / 2), self._watch, generation
         )
@@ -251,14 +250,15 @@ class AsyncClient(ClientEvents):
         """The connection went away (not by close()): reconnect, or give up."""
         if generation != self._generation or self._state == "closed":
             return
-        if self._welcome is not None and not self._welcome.done():
-            self._welcome.set_exception(ConnectionFailed(reason))
-            self._welcome.exception()  # retrieved here: the attempt reports it
+        welcome = self._session.welcome
+        if welcome is not None and not welcome.done():
+            welcome.set_exception(ConnectionFailed(reason))
+            welcome.exception()  # retrieved here: the attempt reports it
             return
         if self._state != "open":
             return
         reason = self.close_reason or reason
-        if self._may_reconnect and self.max_reconnect_attempts != 0:
+        if self._session.may_reconnect and self.max_reconnect_attempts != 0:
             self._state = "reconnecting"
             self._spawn(self._reconnect(reason))
         else:
@@ -309,15 +309,9 @@ class AsyncClient(ClientEvents):
         if self._state == "closed":
             return
         was_connected = self._state in ("open", "reconnecting")
-        if self._state == "open" and self._queue is not None and self._queue.channel is not None:
-            closed = asyncio.Event()
+        if self._state == "open" and self._conn is not None:
             self._generation += 1  # what follows is our own doing, not a loss
-            self._queue.channel.on("close", closed.set)
-            self._queue.put(protocol.BYE)
-            self._queue.flush()
-            try:  # the server closes the channel once it has read everything before "bye"
-                await asyncio.wait_for(closed.wait(), 2.0)
-            except asyncio.TimeoutError:
+            if not await self._conn.goodbye(2.0):
                 logger.debug("%s: no close from the server after bye", self.peer_id)
         await self._teardown()
         if was_connected:
@@ -353,13 +347,13 @@ class AsyncClient(ClientEvents):
         """Round trip to the server over the channel, in seconds."""
         token = secrets.token_hex(4)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pings[token] = future
+        self._session.pings[token] = future
         started = time.perf_counter()
         try:
             await self._send(protocol.ping(token))
             await asyncio.wait_for(future, self.timeout)
         finally:
-            self._pings.pop(token, None)
+            self._session.pings.pop(token, None)
         return time.perf_counter() - started
 
     async def _send(self, raw: str, to: str | None = None, direct: bool = True) -> None:
@@ -390,27 +384,33 @@ class AsyncClient(ClientEvents):
         for problem in problems:
             logger.warning("%s: from the server: %s", self.peer_id, problem)
         for env in envelopes:
-            self._on_envelope(env)
+            on_envelope(self._session, env)
 
-    def _on_envelope(self, env: ServerEnvelope) -> None:
-        on_envelope(self, env)
+    def _server_closed(self, reason: str | None) -> None:
+        self.close_reason = reason
+        self._lost(self._generation, reason or "closed by the server")
+
+    def _reply(self, raw: str) -> None:
+        if self._queue is not None:
+            self._queue.put(raw)
 
     def _signal(self, to: str, data: dict[str, Any]) -> None:
         """A mesh signal to another peer, through the server (in order with what we relay)."""
-        if self._queue is not None:
-            self._queue.put(protocol.signal(to, data))
+        self._reply(protocol.signal(to, data))
 
-    def _deliver_direct(self, sender: str, event: str | None, data: Any) -> None:
-        self._call(self.on_message, sender, data, event)
-        self._emit(event or "message", sender, data)
+    @property
+    def connection(self) -> ClientConnection | None:
+        """The current connection to the server (diagnostics: its ``pc`` and ``queue``)."""
+        return self._conn
+
+    @property
+    def mesh(self) -> ClientMesh:
+        """The direct links of a mesh room (diagnostics)."""
+        return self._mesh
 
     @property
     def _queue(self) -> SendQueue | None:
         return self._conn.queue if self._conn is not None else None
-
-    @property
-    def _pc(self) -> RTCPeerConnection | None:
-        return self._conn.pc if self._conn is not None else None
 
     def _retire(self) -> ClientConnection | None:
         """Detach the current connection, kept open as the stale one; returns one the caller

@@ -4,6 +4,7 @@ rooms, reconnection and heartbeats are the client's (``_client``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from .._errors import ConnectionFailed, IceServerError
 from .._rtc.ice import IceServerPool, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
+from .._wire import protocol
 from .._wire.protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
 from .http import post_json
 from .turn import diagnose, first_turn, rank_turn, turn_first, turn_urls
@@ -49,6 +51,7 @@ class ClientConnection:
         #: A TURN URL the client was given that did not answer the probe (left out).
         self.silent_turn = silent_turn
         self.configuration = configuration
+        self._on_lost = on_lost
         #: Why the configured TURN server gave no relay candidate (None: it did, or none).
         self.ice_error: IceServerError | None = None
         self.pc = pc = RTCPeerConnection(configuration)
@@ -128,6 +131,27 @@ class ClientConnection:
     def stop_sending(self) -> None:
         """Drop what is queued and queue nothing more (the connection is being retired)."""
         self.queue.close()
+
+    async def goodbye(self, timeout: float) -> bool:
+        """Say ``bye`` and wait (bounded) for the server to close the channel, which it does
+        once it has read everything sent before; False when it did not in time."""
+        channel = self.queue.channel
+        if channel is None:
+            return False
+        closed = asyncio.Event()
+        channel.on("close", closed.set)
+        self.queue.put(protocol.BYE)
+        self.queue.flush()
+        try:
+            await asyncio.wait_for(closed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def fail(self, reason: str) -> None:
+        """Report this connection lost, as its transport breaking would (the client then
+        reconnects or closes, by its rules)."""
+        self._on_lost(reason)
 
     async def close(self) -> None:
         self.queue.close()

@@ -23,6 +23,31 @@ class ClientEvents:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.on_message: Callable[[str, Any, str | None], Any] | None = None
+        self.on_peer_joined: Callable[[dict[str, Any]], Any] | None = None
+        self.on_peer_left: Callable[[dict[str, Any]], Any] | None = None
+        self.on_room_update: Callable[[list[dict[str, Any]]], Any] | None = None
+        self.on_close: Callable[[str | None], Any] | None = None
+        self.on_reconnect: Callable[[], Any] | None = None
+
+    @property
+    def peers(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    # what the session reports (:class:`.inbound.ClientSession`), as callbacks and events
+    def _deliver_direct(self, sender: str, event: str | None, data: Any) -> None:
+        self._call(self.on_message, sender, data, event)
+        self._emit(event or "message", sender, data)
+
+    def _notify(self, change: str, peer: dict[str, Any] | None) -> None:
+        if peer is not None:
+            self._call(self.on_peer_joined if change == "joined" else self.on_peer_left, peer)
+        else:
+            self._call(self.on_room_update, self.peers)
+
+    def _server_error(self, code: str, message: str) -> None:
+        logger.warning("%s: server error %s: %s", self.peer_id, code, message)
+        self._emit("error", "server", {"t": "error", "code": code, "message": message})
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Call ``handler(sender_id, data)`` for ``event`` (``"message"`` for plain messages).

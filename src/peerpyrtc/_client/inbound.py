@@ -1,9 +1,17 @@
-"""What the server says, applied to an ``AsyncClient`` (the browser client's ``inbound.js``)."""
+"""What the server says, applied to a client session (the browser client's ``inbound.js``).
+
+:class:`ClientSession` is the state one server session has on the client side (the room,
+the mesh, the welcome awaited, pings in flight, whether a reconnect is allowed) and the
+callables through which it reaches its owner: ``AsyncClient`` builds one and hands it the
+few things it needs; this module never sees the client.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from .._wire import protocol
 from .codec import (
@@ -18,53 +26,85 @@ from .codec import (
     Signal,
     Welcome,
 )
+from .mesh import ClientMesh
+from .room import ClientRoom
 
-if TYPE_CHECKING:
-    from .client import AsyncClient
+__all__ = ["ClientSession", "on_envelope"]
 
-__all__ = ["on_envelope"]
-
-logger = logging.getLogger("peerpyrtc._client.client")
+logger = logging.getLogger(__name__)
 
 
-def on_envelope(client: AsyncClient, env: ServerEnvelope) -> None:
-    """Apply one server envelope to ``client``: callbacks, room state, mesh, replies."""
-    room = client._room
+class ClientSession:
+    """One client's side of its server session.
+
+    Args:
+        deliver: ``(sender, event, data)``: a relayed message for the application.
+        notify: ``("joined" | "left", peer)`` or ``("update", None)``: the room changed.
+        server_closed: ``(reason)``: the server hung up (``may_reconnect`` says if we return).
+        reply: ``(encoded envelope)``: send this to the server now (a pong).
+        error: ``(code, message)``: the server reported an error.
+    """
+
+    def __init__(
+        self,
+        room: ClientRoom,
+        mesh: ClientMesh,
+        deliver: Callable[[str, str | None, Any], None],
+        notify: Callable[[str, dict[str, Any] | None], None],
+        server_closed: Callable[[str | None], None],
+        reply: Callable[[str], None],
+        error: Callable[[str, str], None],
+    ) -> None:
+        self.room = room
+        self.mesh = mesh
+        self.deliver = deliver
+        self.notify = notify
+        self.server_closed = server_closed
+        self.reply = reply
+        self.error = error
+        #: Resolved by the welcome of the connection being opened.
+        self.welcome: asyncio.Future[None] | None = None
+        #: Pings in flight, by token.
+        self.pings: dict[str, asyncio.Future[None]] = {}
+        #: False once the server said not to come back (kicked, replaced).
+        self.may_reconnect = True
+
+
+def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:
+    """Apply one server envelope: callbacks, room state, mesh, replies."""
+    room = session.room
     if isinstance(env, Relayed):  # the hot path: one unpack, then the callbacks
         _, sender, event, data, _ = env
-        client._call(client.on_message, sender, data, event)
-        client._emit(event or "message", sender, data)
+        session.deliver(sender, event, data)
     elif isinstance(env, Welcome):
-        client._may_reconnect = True
+        session.may_reconnect = True
         room.welcome(env)
-        client._mesh.configure(env.topology, env.mesh_max_peers)
-        if client._welcome is not None and not client._welcome.done():
-            client._welcome.set_result(None)
-        client._call(client.on_room_update, client.peers)
+        session.mesh.configure(env.topology, env.mesh_max_peers)
+        welcome = session.welcome
+        if welcome is not None and not welcome.done():
+            welcome.set_result(None)
+        session.notify("update", None)
     elif isinstance(env, Joined):
-        client._call(client.on_peer_joined, room.joined(env))
-        client._mesh.update()
-        client._call(client.on_room_update, client.peers)
+        session.notify("joined", room.joined(env))
+        session.mesh.update()
+        session.notify("update", None)
     elif isinstance(env, Left):  # the role it had when it left; the new host comes next
-        client._call(client.on_peer_left, room.left(env))
-        client._mesh.update()
-        client._call(client.on_room_update, client.peers)
+        session.notify("left", room.left(env))
+        session.mesh.update()
+        session.notify("update", None)
     elif isinstance(env, HostChanged):
         room.host(env)
-        client._call(client.on_room_update, client.peers)
+        session.notify("update", None)
     elif isinstance(env, Pong):
-        waiter = client._pings.get(env.data) if isinstance(env.data, str) else None
+        waiter = session.pings.get(env.data) if isinstance(env.data, str) else None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
     elif isinstance(env, Close):  # the server hangs up (and says whether to come back)
-        client.close_reason = env.reason
-        client._may_reconnect = env.reconnect
-        client._lost(client._generation, env.reason or "closed by the server")
+        session.may_reconnect = env.reconnect
+        session.server_closed(env.reason)
     elif isinstance(env, Signal):
-        client._mesh.on_signal(env.sender, env.data)
+        session.mesh.on_signal(env.sender, env.data)
     elif isinstance(env, Ping):
-        if client._queue is not None:
-            client._queue.put(protocol.pong(env.data))
+        session.reply(protocol.pong(env.data))
     else:  # ServerError
-        logger.warning("%s: server error %s: %s", client.peer_id, env.code, env.message)
-        client._emit("error", "server", {"t": "error", "code": env.code, "message": env.message})
+        session.error(env.code, env.message)
