@@ -88,7 +88,7 @@ async def test_sacks_are_coalesced_per_loop_turn(join: Any) -> None:
     """A burst arrives as many packets; the receiver acknowledges them in far fewer SACKs."""
     sender, _ = await join("room", "sender")
     receiver, rec = await join("room", "receiver")
-    assert receiver.connection.pc is not None
+    assert receiver.connection is not None
     sctp = receiver.connection.pc.sctp
     counts = {"packets": 0, "sacks": 0}
     handle, send_sack = sctp._handle_data, sctp._send_sack

@@ -240,7 +240,7 @@ async def test_bye_and_pong_are_for_the_server_only(
     try:
         await alice.connect()
         await bob.connect()
-        assert alice.connection.queue is not None
+        assert alice.connection is not None
         alice.connection.queue.put('{"t":"pong","d":"not for bob"}')
         await alice.send_message("after the pong")
         assert await rb.expect("message") == ("alice", "after the pong", None)
@@ -264,7 +264,7 @@ async def test_the_message_burst_is_exact(make_server: Any) -> None:
     try:
         await sender.connect()
         await other.connect()
-        assert sender.connection.queue is not None
+        assert sender.connection is not None
         for i in range(10):  # ten frames of one envelope: exactly the burst
             sender.connection.queue.put(f'{{"t":"msg","d":"{i}"}}')
             sender.connection.queue.flush()
@@ -336,7 +336,7 @@ async def test_a_ping_in_a_moderated_batch_does_not_hold_back_what_follows(
     manager.before_relay(lambda message: message)
     (sender, _), (other, ro) = await connected(server.url, "sender", "other")
     try:
-        assert sender.connection.queue is not None
+        assert sender.connection is not None
         sender.connection.queue.put('[{"t":"ping"},{"t":"msg","d":"after the ping"}]')
         assert await ro.expect("message", timeout=3) == ("sender", "after the ping", None)
     finally:
@@ -392,7 +392,7 @@ async def test_frames_and_bytes_in_are_counted_exactly(make_server: Any) -> None
     (sender, _), (other, ro) = await connected(server.url, "sender", "other")
     try:
         before_frames, before_bytes = manager.metrics.frames_in, manager.metrics.bytes_in
-        assert sender.connection.queue is not None
+        assert sender.connection is not None
         frame = '[{"t":"msg","d":"é1"},{"t":"msg","d":"é2"}]'
         sender.connection.queue.put(frame)
         await ro.messages(2)

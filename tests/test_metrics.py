@@ -20,11 +20,11 @@ async def test_drops_are_counted_by_reason(make_server: Any) -> None:
         rec = Recorder(ok)
         flooder = AsyncClient(server.url, "r", "flooder", max_reconnect_attempts=0)
         await flooder.connect()
-        assert flooder.connection.queue is not None
+        assert flooder.connection is not None
         flooder.connection.queue.put('{"t":"nope"')  # invalid: refused, counted
         await until(lambda: m.drops["invalid"] == 1)
         for i in range(200):  # over the burst: cut off
-            if flooder.connection.queue is None:
+            if flooder.connection is None:
                 break
             flooder.connection.queue.put(f'{{"t":"msg","d":"{i}"}}')
             if i % 10 == 0:
@@ -46,3 +46,35 @@ async def test_drops_are_counted_by_reason(make_server: Any) -> None:
         await flooder.close()
         await quiet.close()
         del rec
+
+
+async def test_the_prometheus_collector_exports_what_the_metrics_route_serves(
+    make_server: Any,
+) -> None:
+    """One snapshot, two renderings: an application's own registry gets the same samples as
+    ``GET /metrics`` (counters named without ``_total`` as prometheus_client wants)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    server, manager = await make_server()
+    registry = CollectorRegistry()
+    registry.register(manager.prometheus_collector())
+    async with AsyncClient(server.url, "r", "a") as a, AsyncClient(server.url, "r", "b") as b:
+        rec = Recorder(b)
+        await a.send_message("hello")
+        await rec.expect("message")
+
+        def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): round(s.value, 5)
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if not s.name.endswith("_created")
+            }
+
+        exported = samples(generate_latest(registry).decode())
+        served = samples(render(manager.stats()))
+    assert exported == served
+    assert served[("peerpyrtc_joins_total", ())] == 2
+    assert served[("peerpyrtc_peers", (("topology", "relay"),))] == 2
+    assert served[("peerpyrtc_delivered_messages_total", ())] >= 1

@@ -316,7 +316,7 @@ async def test_the_sender_id_is_stamped_by_the_server(
     a, _, b, rb = pair
     errors: asyncio.Queue[Any] = asyncio.Queue()
     a.on("error", lambda sender, env: errors.put_nowait(env))
-    assert a.connection.queue is not None
+    assert a.connection is not None
     for frame in ('{"t":"msg","d":"I am bob","from":"bob"}', "not json", '{"t":7}'):
         a.connection.queue.put(frame)
         a.connection.queue.flush()  # one frame each (queued together they would form one batch)
