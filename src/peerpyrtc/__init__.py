@@ -10,6 +10,7 @@ import logging
 from ._client.client import AsyncClient
 from ._core.hooks import Message
 from ._errors import (
+    ClientError,
     ConnectionFailed,
     Forbidden,
     IceServerError,
@@ -21,6 +22,7 @@ from ._errors import (
     ProtocolError,
     RateLimited,
     RoomFull,
+    ServerRefusal,
     SignalingError,
     Unauthorized,
     Unavailable,
@@ -43,6 +45,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "AsyncClient",
     "AsyncSignalingManager",
+    "ClientError",
     "ConnectionFailed",
     "Forbidden",
     "IceServerError",
@@ -57,6 +60,7 @@ __all__ = [
     "RateLimited",
     "RoomFull",
     "ServerOptions",
+    "ServerRefusal",
     "SignalingError",
     "SignalingManager",
     "SignalingServer",

@@ -27,12 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import (
-    Forbidden,
-    InvalidRequest,
     PeerPyRTCError,
-    RateLimited,
     Unavailable,
     UnknownPeer,
+    refusal,
 )
 from .._limits import Limits
 from .._logging import redact_url
@@ -54,10 +52,6 @@ WORKER_TTL_MS = 5000
 KEEPALIVE_EVERY = 1.0
 #: How long a forwarded request waits for the owning worker's answer.
 FORWARD_TIMEOUT = 5.0
-
-_ERRORS: dict[str, type[PeerPyRTCError]] = {
-    cls.code: cls for cls in (Forbidden, InvalidRequest, RateLimited, UnknownPeer)
-}
 
 
 class RedisBackplane:
@@ -236,7 +230,7 @@ class RedisBackplane:
         finally:
             self._calls.pop(call, None)
         if "error" in reply:
-            raise _ERRORS.get(reply["code"], InvalidRequest)(reply["error"])
+            raise refusal(reply.get("code"), reply["error"])
         return reply.get("result")
 
     def _on_request(self, message: dict[str, Any]) -> None:
