@@ -251,3 +251,32 @@ async def test_a_peer_that_never_acknowledges_costs_a_bounded_resend_and_a_pause
     assert 0 < sum(resent) <= MAX_UNACKED_BYTES + 1100  # a bounded resend, not everything
     assert victim.connected and not [k for k, _ in victim_rec.history if k == "close"]
     assert victim.mesh.pairs["zed"].strikes >= 1  # no new link with zed for a while
+
+
+async def test_a_large_transfer_on_a_direct_link_waits_for_the_link_instead_of_falling_back(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    """Backpressure on direct links: a sender that awaits ``send_message`` is paced by the
+    link's buffer and its acknowledgements (large frames are acknowledged at once), so 7 MB
+    go direct, in order, with the link's buffer bounded, and the link never falls back."""
+    from peerpyrtc._client.mesh import MAX_DIRECT_BYTES
+    from peerpyrtc._rtc.sendqueue import HIGH_WATER
+
+    server, manager = await make_server(topology="mesh")
+    _, b = [await join(clients, server.url, n) for n in ("alice", "bob")]
+    alice, bob = clients
+    await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
+    link = alice.mesh.pairs["bob"].link
+    assert link is not None
+    relayed_before = manager.metrics.frames_in
+    chunk = "y" * 60_000
+    most = 0
+    for i in range(120):
+        await alice.send_message(f"{i:04d}{chunk}")
+        most = max(most, link.channel.bufferedAmount)
+        assert alice.mesh.is_direct("bob"), f"fell back at message {i}"
+    got = await b.messages(120)
+    assert [m[1][:4] for m in got] == [f"{i:04d}" for i in range(120)]
+    assert alice.mesh.pairs["bob"].link is link  # the same link all along
+    assert most <= HIGH_WATER + MAX_DIRECT_BYTES
+    assert manager.metrics.frames_in - relayed_before < 10  # acks and pings only: no relay

@@ -11,11 +11,14 @@
 import { PeerLink } from './peer-link.js';
 import { randomToken } from './options.js';
 import { byteLength } from './protocol.js';
+import { HIGH_WATER } from './transport.js';
 
 /** Envelopes above this go through the relay (a resend must fit in a relayed envelope). */
 export const MAX_DIRECT_BYTES = 64000;
 const ACK_EVERY = 32;
 const ACK_AFTER_MS = 100;
+// A direct frame this large is acknowledged at once (as the Python client does).
+const ACK_FRAME_BYTES = 16 * 1024;
 const MAX_UNACKED = 10000;
 // unacknowledged direct bytes per pair: past it, fall back; the resend through the relay then
 // stays well inside the server's byte burst (4 MiB), so a peer that never acknowledges cannot
@@ -101,20 +104,23 @@ export class Mesh {
     if (pair.outbox.length === 1) queueMicrotask(() => this.flushDirect(pair));
   }
 
+  /** Send what waits for the pair's link, in frames; above the high-water mark the rest
+   * waits for the link's bufferedamountlow (the relay channel's rule). */
   flushDirect(pair) {
     const raws = pair.outbox;
     pair.outbox = [];
     if (!raws.length || !pair.canSend) return; // a fallback resends them
     let first = pair.outSeq - raws.length + 1;
-    let batch = [];
-    let size = 0;
-    const send = () => { pair.link.send(`{"t":"d","s":${first},"b":[${batch.join(',')}]}`); first += batch.length; };
-    for (const raw of raws) {
-      if (batch.length && size + raw.length > MAX_DIRECT_BYTES) { send(); batch = []; size = 0; }
-      batch.push(raw);
-      size += raw.length + 1;
+    let start = 0;
+    while (start < raws.length) {
+      if (pair.link.bufferedAmount > HIGH_WATER) { pair.outbox = raws.slice(start); return; }
+      let end = start;
+      let size = 0;
+      while (end < raws.length && (end === start || size + raws[end].length <= MAX_DIRECT_BYTES)) size += raws[end++].length + 1;
+      pair.link.send(`{"t":"d","s":${first},"b":[${raws.slice(start, end).join(',')}]}`);
+      first += end - start;
+      start = end;
     }
-    send();
   }
 
   // ------------------------------------------------------------ links
@@ -128,6 +134,7 @@ export class Mesh {
       signal: (d) => this.host.signal(pair.id, d),
       onFrame: (frame) => this.onFrame(pair, link, frame),
       onOpen: () => this.opened(pair, link),
+      onDrain: () => { if (pair.link === link) this.flushDirect(pair); },
       onClosed: (reason) => this.closed(pair, link, reason),
       log: this.host.log,
     });
@@ -228,6 +235,7 @@ export class Mesh {
         else if (pair.held.length < MAX_HELD) pair.held.push([s, env]);
         else { pair.held = []; link.close('too many direct frames before the switch'); return; }
       }
+      if (frame.length >= ACK_FRAME_BYTES && pair.inDirect) this.ack(pair);
     }
   }
 

@@ -4,6 +4,8 @@
 // impolite side ignores the other's offer. Signals travel through the server as `sig` envelopes;
 // each carries the link's id so signals of an older link are ignored.
 
+import { LOW_WATER } from './transport.js';
+
 const CHANNEL_ID = 0;
 
 export class PeerLink {
@@ -16,11 +18,13 @@ export class PeerLink {
    * @param {(d: object) => void} init.signal sends one signal to the other peer
    * @param {(frame: string) => void} init.onFrame a frame from the other peer
    * @param {() => void} init.onOpen the channel opened
+   * @param {() => void} [init.onDrain] the channel went below its low-water mark
    * @param {(reason: string) => void} init.onClosed the link is gone (once)
    * @param {(...args: unknown[]) => void} [init.log]
    */
-  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onClosed, log }) {
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onDrain, onClosed, log }) {
     Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.onDrain = onDrain || (() => {});
     this.log = log || (() => {});
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -32,6 +36,8 @@ export class PeerLink {
     channel.onopen = () => { if (!this.closed) this.onOpen(); };
     channel.onmessage = (e) => { if (!this.closed && typeof e.data === 'string') this.onFrame(e.data); };
     channel.onclose = () => this.close('channel closed');
+    channel.bufferedAmountLowThreshold = LOW_WATER; // the same backpressure as the relay channel
+    channel.onbufferedamountlow = () => { if (!this.closed) this.onDrain(); };
     pc.onicecandidate = (e) => {
       if (e.candidate && !this.closed) this.signal({ k: 'neg', link: this.linkId, candidate: e.candidate.toJSON() });
     };
@@ -89,7 +95,7 @@ export class PeerLink {
     if (this.closed) return;
     this.closed = true;
     const { pc, channel } = this;
-    channel.onopen = channel.onmessage = channel.onclose = null;
+    channel.onopen = channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
     pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
     try { channel.close(); } catch { /* closed */ }
     try { pc.close(); } catch { /* closed */ }

@@ -10,7 +10,8 @@ import { postJSON, signalingUrl } from './signaling.js';
 
 /** Above this many buffered bytes the sender waits for bufferedamountlow. */
 export const HIGH_WATER = 1 << 20;
-const LOW_WATER = 256 << 10;
+/** ...and resumes below this (bufferedAmountLowThreshold). */
+export const LOW_WATER = 256 << 10;
 
 export class RelayTransport {
   /**

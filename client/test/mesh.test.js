@@ -12,6 +12,8 @@ class FakeLink {
     Object.assign(this, init);
     this.closed = false;
     this.isOpen = false;
+    this.bufferedAmount = 0;
+    this.sent = [];
     const pair = FakeLink.all.get(this.linkId) || [];
     pair.push(this);
     FakeLink.all.set(this.linkId, pair);
@@ -22,6 +24,7 @@ class FakeLink {
   open() { for (const l of FakeLink.all.get(this.linkId)) { l.isOpen = true; l.onOpen(); } }
   send(frame) {
     if (!this.isOpen) throw new Error('closed');
+    this.sent.push(frame);
     const other = this.other;
     setImmediate(() => { if (!other.closed) other.onFrame(frame); });
   }
@@ -112,4 +115,29 @@ test('a peer past the mesh cap is reached through the relay', async () => {
   relay.configure({ topology: 'relay' });
   assert.equal(relay.pairs.size, 0);
   assert.equal(relay.route(raw), raw);
+});
+
+test('a direct link above its high-water mark holds the rest until it drains, in order', async () => {
+  FakeLink.all.clear();
+  const { meshes, got, send } = room();
+  for (const m of Object.values(meshes)) m.configure({ topology: 'mesh', meshMaxPeers: 8 });
+  await wait(20);
+  const [links] = [...FakeLink.all.values()];
+  links[0].open();
+  await wait(10); // the switch went through the relay
+  const sender = links.find((l) => !l.polite); // b's link (b started it)
+  const chunk = 'x'.repeat(30000);
+  send('b', `${chunk}0`);
+  await wait(1); // it left
+  sender.bufferedAmount = 2 << 20; // Chromium's buffer fills: above HIGH_WATER (1 MiB)
+  for (let i = 1; i <= 5; i += 1) send('b', `${chunk}${i}`);
+  await wait(5);
+  assert.equal(sender.sent.length, 1, 'nothing more is handed to a full channel');
+  sender.bufferedAmount = 0;
+  sender.onDrain(); // bufferedamountlow
+  await wait(20);
+  assert.deepEqual(got.a, Array.from({ length: 6 }, (_, i) => `${chunk}${i}`));
+  // the five held ones left in frames of at most 64 KB (two 30 KB messages each), numbered on
+  const seqs = sender.sent.map((f) => JSON.parse(f).s);
+  assert.deepEqual(seqs, [1, 2, 4, 6]);
 });

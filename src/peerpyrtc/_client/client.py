@@ -362,11 +362,10 @@ class AsyncClient(ClientEvents):
         if utf8_len(raw) > MAX_ENVELOPE_BYTES:
             raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
         relayed = self._mesh.route(raw, to) if direct else raw
-        if relayed is None:
-            return
-        self._queue.put(relayed)
-        if self._queue.congested:
-            await self._queue.wait_drained()
+        if relayed is not None:
+            self._queue.put(relayed)
+        await self._queue.wait_drained()  # returns at once unless the channel is full
+        await self._mesh.wait_drained()  # direct links: the same backpressure
 
     # ------------------------------------------------------------ receiving
     def _on_frame(self, frame: str | bytes, generation: int | None = None) -> None:

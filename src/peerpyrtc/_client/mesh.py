@@ -24,7 +24,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from .._errors import PeerPyRTCError
 from .._limits import Limits
 from .._rtc.candidates import AddressPolicy, candidate_from_json
+from .._rtc.sendqueue import HIGH_WATER, LOW_WATER
 from .._wire import protocol
+from .direct import direct_envelope
 
 __all__ = ["ClientMesh"]
 
@@ -34,6 +36,11 @@ MAX_DIRECT_BYTES = 64000
 ACK_EVERY = 32
 ACK_AFTER = 0.1
 MAX_UNACKED = 10000
+#: A direct frame this large is acknowledged at once (large messages would otherwise pass
+#: the unacknowledged-bytes bound before ACK_EVERY of them arrived).
+ACK_FRAME_BYTES = 16 * 1024
+#: A sender with this many unacknowledged direct bytes waits for acknowledgements.
+ACK_WINDOW = 512 * 1024
 #: Unacknowledged direct bytes per pair: past it the pair falls back, and the resend of at
 #: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
 #: peer that never acknowledges cannot make the server cut this one off as a flooder.
@@ -52,24 +59,6 @@ MAX_EARLY = 64
 DIRECT_POLICY = AddressPolicy(Limits().blocked_candidate_networks)
 
 
-def direct_envelope(env: Any) -> tuple[str | None, Any] | None:
-    """``(event, data)`` of a direct ``msg``/``emit`` envelope another peer sent, validated
-    as the server validates a client's (strict JSON contents, a string event name of 1 to
-    128 characters, a string message); None for anything else."""
-    if not isinstance(env, dict):
-        return None
-    try:
-        protocol.check_contents(env)
-    except PeerPyRTCError:
-        return None
-    kind, event, data = env.get("t"), env.get("e"), env.get("d")
-    if kind == "msg" and isinstance(data, str):
-        return None, data
-    if kind == "emit" and isinstance(event, str) and 0 < len(event) <= protocol.MAX_EVENT_LENGTH:
-        return event, data
-    return None
-
-
 class Link:
     """One direct peer connection with a negotiated, ordered channel."""
 
@@ -84,6 +73,8 @@ class Link:
         self.channel.on("open", lambda: mesh.opened(pair, self))
         self.channel.on("message", lambda frame: mesh.on_frame(pair, self, frame))
         self.channel.on("close", lambda: self.close("channel closed"))
+        self.channel.bufferedAmountLowThreshold = LOW_WATER  # the relay channel's backpressure
+        self.channel.on("bufferedamountlow", lambda: mesh.drained(pair, self))
 
         @self.pc.on("connectionstatechange")
         def on_state() -> None:
@@ -194,6 +185,7 @@ class ClientMesh:
         self.active = False
         self.cap = 0
         self.pairs: dict[str, Pair] = {}
+        self._drained: asyncio.Event | None = None
 
     def configure(self, topology: str, cap: int) -> None:
         self.active, self.cap = topology == "mesh", cap
@@ -245,20 +237,48 @@ class ClientMesh:
             asyncio.get_running_loop().call_soon(self._flush, pair)
 
     def _flush(self, pair: Pair) -> None:
+        """Send what waits, in frames; above the high-water mark the rest waits for a drain."""
         raws, pair.outbox = pair.outbox, []
-        if not raws or not pair.can_send or pair.link is None:
+        link = pair.link
+        if not raws or not pair.can_send or link is None:
             return
         first = pair.out_seq - len(raws) + 1
-        batch: list[str] = []
-        size = 0
-        for raw in [*raws, None]:
-            if batch and (raw is None or size + len(raw) > MAX_DIRECT_BYTES):
-                pair.link.send(f'{{"t":"d","s":{first},"b":[{",".join(batch)}]}}')
-                first += len(batch)
-                batch, size = [], 0
-            if raw is not None:
-                batch.append(raw)
-                size += len(raw) + 1
+        start = 0
+        while start < len(raws):
+            if link.channel.bufferedAmount > HIGH_WATER:
+                pair.outbox = raws[start:]
+                return
+            end, size = start, 0
+            while end < len(raws) and (end == start or size + len(raws[end]) <= MAX_DIRECT_BYTES):
+                size += len(raws[end]) + 1
+                end += 1
+            link.send(f'{{"t":"d","s":{first},"b":[{",".join(raws[start:end])}]}}')
+            first += end - start
+            start = end
+        self._wake()
+
+    def drained(self, pair: Pair, link: Link) -> None:
+        if pair.link is link:
+            self._flush(pair)
+        self._wake()
+
+    @property
+    def congested(self) -> bool:
+        """A direct link is full, or too much sent on one is not acknowledged yet."""
+        return any(
+            p.can_send and (p.outbox or p.unacked_bytes > ACK_WINDOW) for p in self.pairs.values()
+        )
+
+    async def wait_drained(self) -> None:
+        while self.congested:  # until no direct link is congested (or the links are gone)
+            if self._drained is None:
+                self._drained = asyncio.Event()
+            await self._drained.wait()
+
+    def _wake(self) -> None:
+        if self._drained is not None and not self.congested:
+            self._drained.set()
+            self._drained = None
 
     # ---------------------------------------------------------------- links
     def start_link(self, pair: Pair, link_id: str | None = None, polite: bool = False) -> Link:
@@ -292,6 +312,7 @@ class ClientMesh:
                 pair.strikes += 1
                 pair.quiet_until = asyncio.get_running_loop().time() + quiet
             pair.unacked, pair.outbox, pair.unacked_bytes = [], [], 0
+        self._wake()  # a sender waiting for this link's drain goes on through the relay
         if self.pairs.get(pair.id) is pair and self.self_id > pair.id and reason != "replaced":
             delay = RETRY[min(pair.retries, len(RETRY) - 1)]
             now = asyncio.get_running_loop().time()
@@ -381,6 +402,7 @@ class ClientMesh:
         if value.get("t") == "a":
             pair.unacked = [(s, raw) for s, raw in pair.unacked if s > value["s"]]
             pair.unacked_bytes = sum(len(raw) for _, raw in pair.unacked)
+            self._wake()
         elif value.get("t") == "d" and isinstance(value.get("b"), list):
             for i, env in enumerate(value["b"]):
                 seq = value["s"] + i
@@ -394,6 +416,8 @@ class ClientMesh:
                     return
                 else:
                     pair.held.append((seq, env))
+            if len(frame) >= ACK_FRAME_BYTES and pair.in_direct:
+                self._ack(pair)
 
     def _accept(self, pair: Pair, seq: int, env: Any, ack: bool = True) -> None:
         if seq <= pair.in_seq:

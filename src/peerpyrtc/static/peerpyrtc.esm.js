@@ -161,111 +161,6 @@ var Heartbeat = class {
   }
 };
 
-// src/peer-link.js
-var CHANNEL_ID = 0;
-var PeerLink = class {
-  /**
-   * @param {object} init
-   * @param {string} init.peerId the other peer
-   * @param {string} init.linkId this link's id (the initiator's; the same on both sides)
-   * @param {boolean} init.polite whether this side yields when offers collide
-   * @param {RTCConfiguration} init.config ICE servers and policy
-   * @param {(d: object) => void} init.signal sends one signal to the other peer
-   * @param {(frame: string) => void} init.onFrame a frame from the other peer
-   * @param {() => void} init.onOpen the channel opened
-   * @param {(reason: string) => void} init.onClosed the link is gone (once)
-   * @param {(...args: unknown[]) => void} [init.log]
-   */
-  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onClosed, log }) {
-    Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
-    this.log = log || (() => {
-    });
-    this.makingOffer = false;
-    this.ignoreOffer = false;
-    this.closed = false;
-    const pc = new RTCPeerConnection(config);
-    this.pc = pc;
-    const channel = pc.createDataChannel("peerpyrtc-direct", { negotiated: true, id: CHANNEL_ID, ordered: true });
-    this.channel = channel;
-    channel.onopen = () => {
-      if (!this.closed) this.onOpen();
-    };
-    channel.onmessage = (e) => {
-      if (!this.closed && typeof e.data === "string") this.onFrame(e.data);
-    };
-    channel.onclose = () => this.close("channel closed");
-    pc.onicecandidate = (e) => {
-      if (e.candidate && !this.closed) this.signal({ k: "neg", link: this.linkId, candidate: e.candidate.toJSON() });
-    };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.close(`connection ${pc.connectionState}`);
-    };
-    pc.onnegotiationneeded = async () => {
-      try {
-        this.makingOffer = true;
-        await pc.setLocalDescription();
-        this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
-      } catch (error) {
-        this.log("direct offer failed", this.peerId, error);
-      } finally {
-        this.makingOffer = false;
-      }
-    };
-  }
-  get isOpen() {
-    return !this.closed && this.channel.readyState === "open";
-  }
-  /** One negotiation signal from the other peer (a description or a candidate). */
-  async receive(d) {
-    if (this.closed) return;
-    const pc = this.pc;
-    try {
-      if (d.description) {
-        const offer = d.description.type === "offer";
-        const collision = offer && (this.makingOffer || pc.signalingState !== "stable");
-        this.ignoreOffer = !this.polite && collision;
-        if (this.ignoreOffer) return;
-        await pc.setRemoteDescription(d.description);
-        if (offer) {
-          await pc.setLocalDescription();
-          this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
-        }
-      } else if (d.candidate) {
-        try {
-          await pc.addIceCandidate(d.candidate);
-        } catch (error) {
-          if (!this.ignoreOffer) throw error;
-        }
-      }
-    } catch (error) {
-      this.log("direct negotiation failed", this.peerId, error);
-      this.close("negotiation failed");
-    }
-  }
-  send(frame) {
-    this.channel.send(frame);
-  }
-  get bufferedAmount() {
-    return this.channel.bufferedAmount;
-  }
-  close(reason = "closed") {
-    if (this.closed) return;
-    this.closed = true;
-    const { pc, channel } = this;
-    channel.onopen = channel.onmessage = channel.onclose = null;
-    pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
-    try {
-      channel.close();
-    } catch {
-    }
-    try {
-      pc.close();
-    } catch {
-    }
-    this.onClosed(reason);
-  }
-};
-
 // src/ice-errors.js
 var AUTH_FAILURES = [401, 403, 431];
 function iceServerError(event) {
@@ -582,6 +477,118 @@ function beaconType(url) {
   }
 }
 
+// src/peer-link.js
+var CHANNEL_ID = 0;
+var PeerLink = class {
+  /**
+   * @param {object} init
+   * @param {string} init.peerId the other peer
+   * @param {string} init.linkId this link's id (the initiator's; the same on both sides)
+   * @param {boolean} init.polite whether this side yields when offers collide
+   * @param {RTCConfiguration} init.config ICE servers and policy
+   * @param {(d: object) => void} init.signal sends one signal to the other peer
+   * @param {(frame: string) => void} init.onFrame a frame from the other peer
+   * @param {() => void} init.onOpen the channel opened
+   * @param {() => void} [init.onDrain] the channel went below its low-water mark
+   * @param {(reason: string) => void} init.onClosed the link is gone (once)
+   * @param {(...args: unknown[]) => void} [init.log]
+   */
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onDrain, onClosed, log }) {
+    Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.onDrain = onDrain || (() => {
+    });
+    this.log = log || (() => {
+    });
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    const channel = pc.createDataChannel("peerpyrtc-direct", { negotiated: true, id: CHANNEL_ID, ordered: true });
+    this.channel = channel;
+    channel.onopen = () => {
+      if (!this.closed) this.onOpen();
+    };
+    channel.onmessage = (e) => {
+      if (!this.closed && typeof e.data === "string") this.onFrame(e.data);
+    };
+    channel.onclose = () => this.close("channel closed");
+    channel.bufferedAmountLowThreshold = LOW_WATER;
+    channel.onbufferedamountlow = () => {
+      if (!this.closed) this.onDrain();
+    };
+    pc.onicecandidate = (e) => {
+      if (e.candidate && !this.closed) this.signal({ k: "neg", link: this.linkId, candidate: e.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" || pc.connectionState === "closed") this.close(`connection ${pc.connectionState}`);
+    };
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
+      } catch (error) {
+        this.log("direct offer failed", this.peerId, error);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+  }
+  get isOpen() {
+    return !this.closed && this.channel.readyState === "open";
+  }
+  /** One negotiation signal from the other peer (a description or a candidate). */
+  async receive(d) {
+    if (this.closed) return;
+    const pc = this.pc;
+    try {
+      if (d.description) {
+        const offer = d.description.type === "offer";
+        const collision = offer && (this.makingOffer || pc.signalingState !== "stable");
+        this.ignoreOffer = !this.polite && collision;
+        if (this.ignoreOffer) return;
+        await pc.setRemoteDescription(d.description);
+        if (offer) {
+          await pc.setLocalDescription();
+          this.signal({ k: "neg", link: this.linkId, description: pc.localDescription.toJSON() });
+        }
+      } else if (d.candidate) {
+        try {
+          await pc.addIceCandidate(d.candidate);
+        } catch (error) {
+          if (!this.ignoreOffer) throw error;
+        }
+      }
+    } catch (error) {
+      this.log("direct negotiation failed", this.peerId, error);
+      this.close("negotiation failed");
+    }
+  }
+  send(frame) {
+    this.channel.send(frame);
+  }
+  get bufferedAmount() {
+    return this.channel.bufferedAmount;
+  }
+  close(reason = "closed") {
+    if (this.closed) return;
+    this.closed = true;
+    const { pc, channel } = this;
+    channel.onopen = channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
+    try {
+      channel.close();
+    } catch {
+    }
+    try {
+      pc.close();
+    } catch {
+    }
+    this.onClosed(reason);
+  }
+};
+
 // src/options.js
 function randomToken(bytes) {
   const data = new Uint8Array(bytes);
@@ -618,6 +625,7 @@ var DEFAULTS = Object.freeze({
 var MAX_DIRECT_BYTES = 64e3;
 var ACK_EVERY = 32;
 var ACK_AFTER_MS = 100;
+var ACK_FRAME_BYTES = 16 * 1024;
 var MAX_UNACKED = 1e4;
 var MAX_UNACKED_BYTES = 1 << 20;
 var STRIKE_BYTES = 64 * 1024;
@@ -693,27 +701,26 @@ var Mesh = class {
     pair.outbox.push(raw);
     if (pair.outbox.length === 1) queueMicrotask(() => this.flushDirect(pair));
   }
+  /** Send what waits for the pair's link, in frames; above the high-water mark the rest
+   * waits for the link's bufferedamountlow (the relay channel's rule). */
   flushDirect(pair) {
     const raws = pair.outbox;
     pair.outbox = [];
     if (!raws.length || !pair.canSend) return;
     let first = pair.outSeq - raws.length + 1;
-    let batch2 = [];
-    let size = 0;
-    const send = () => {
-      pair.link.send(`{"t":"d","s":${first},"b":[${batch2.join(",")}]}`);
-      first += batch2.length;
-    };
-    for (const raw of raws) {
-      if (batch2.length && size + raw.length > MAX_DIRECT_BYTES) {
-        send();
-        batch2 = [];
-        size = 0;
+    let start = 0;
+    while (start < raws.length) {
+      if (pair.link.bufferedAmount > HIGH_WATER) {
+        pair.outbox = raws.slice(start);
+        return;
       }
-      batch2.push(raw);
-      size += raw.length + 1;
+      let end = start;
+      let size = 0;
+      while (end < raws.length && (end === start || size + raws[end].length <= MAX_DIRECT_BYTES)) size += raws[end++].length + 1;
+      pair.link.send(`{"t":"d","s":${first},"b":[${raws.slice(start, end).join(",")}]}`);
+      first += end - start;
+      start = end;
     }
-    send();
   }
   // ------------------------------------------------------------ links
   startLink(pair, linkId = randomToken(9), polite = false) {
@@ -726,6 +733,9 @@ var Mesh = class {
       signal: (d) => this.host.signal(pair.id, d),
       onFrame: (frame) => this.onFrame(pair, link, frame),
       onOpen: () => this.opened(pair, link),
+      onDrain: () => {
+        if (pair.link === link) this.flushDirect(pair);
+      },
       onClosed: (reason) => this.closed(pair, link, reason),
       log: this.host.log
     });
@@ -832,6 +842,7 @@ var Mesh = class {
           return;
         }
       }
+      if (frame.length >= ACK_FRAME_BYTES && pair.inDirect) this.ack(pair);
     }
   }
   accept(pair, s, env, ack = true) {
