@@ -15,19 +15,19 @@ import { HIGH_WATER } from './transport.js';
 
 /** Envelopes above this go through the relay (a resend must fit in a relayed envelope). */
 export const MAX_DIRECT_BYTES = 64000;
-const ACK_EVERY = 32;
+export const ACK_EVERY = 32;
 const ACK_AFTER_MS = 100;
 // A direct frame this large is acknowledged at once (as the Python client does).
-const ACK_FRAME_BYTES = 16 * 1024;
-const MAX_UNACKED = 10000;
+export const ACK_FRAME_BYTES = 16 * 1024;
+export const MAX_UNACKED = 10000;
 // unacknowledged direct bytes per pair: past it, fall back; the resend through the relay then
 // stays well inside the server's byte burst (4 MiB), so a peer that never acknowledges cannot
 // get this one cut off as a flooder
-const MAX_UNACKED_BYTES = 1 << 20;
+export const MAX_UNACKED_BYTES = 1 << 20;
 // a fallback that resent more than this is a strike: no new link with that peer for
 // RETRY_MS[strikes], so a peer that never acknowledges cannot make us resend again and again
-const STRIKE_BYTES = 64 * 1024;
-const MAX_HELD = 1024; // direct envelopes kept before the peer's `switch`: past it, fall back
+export const STRIKE_BYTES = 64 * 1024;
+export const MAX_HELD = 1024; // direct envelopes kept before the peer's `switch`: past it, fall back
 const RETRY_MS = [1000, 3000, 10000, 30000];
 const NEW_LINK_MS = 500;
 
