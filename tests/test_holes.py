@@ -17,7 +17,7 @@ from test_seed_flask import Served, load
 
 def raw_envelopes(client: AsyncClient, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every envelope the client receives, parsed (the client's typed envelopes)."""
-    import peerpyrtc._client.client as client_module
+    import peerpyrtc._client.inbound as client_module
 
     seen: list[Any] = []
     original = client_module.on_envelope

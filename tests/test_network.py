@@ -209,9 +209,9 @@ async def test_the_shared_port_drops_strangers_and_never_learns_a_forged_address
             me = transport.get_extra_info("sockname")[:2]
             assert me not in shared.by_addr  # ... and the mux did not learn our address
             assert mux.dropped == before + 1  # the DTLS-looking datagram went nowhere
-            from peerpyrtc._rooms.metrics import render
+            from peerpyrtc._web.prometheus import render
 
-            assert f"peerpyrtc_udp_mux_dropped_total {before + 1}" in await render(manager)
+            assert f"peerpyrtc_udp_mux_dropped_total {before + 1}" in render(manager.stats())
             assert alice.connected
             got = asyncio.get_running_loop().create_future()
             alice.on("message", lambda s, m: got.set_result(m) if not got.done() else None)

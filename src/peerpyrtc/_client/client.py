@@ -8,9 +8,10 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
+import httpx
 from aiortc import RTCConfiguration
 
 from .._errors import (
@@ -18,7 +19,6 @@ from .._errors import (
     InvalidRequest,
     NotConnected,
     PayloadTooLarge,
-    ProtocolError,
     SignalingError,
     final_refusal,
 )
@@ -27,10 +27,10 @@ from .._rtc.ice import IceServerPool, IceServerSpec, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
 from .._wire import protocol
 from .._wire.protocol import MAX_ENVELOPE_BYTES, utf8_len
-from .codec import parse_server_frame
 from .conn import ClientConnection, check_policy, client_configuration
 from .events import ClientEvents
-from .inbound import ClientSession, on_envelope
+from .http import HttpSession
+from .inbound import ClientSession, on_frame
 from .mesh import ClientMesh
 from .room import ClientRoom
 
@@ -49,6 +49,8 @@ class AsyncClient(ClientEvents):
         ice_servers: STUN/TURN servers; none by default.
         info: a small JSON object shown to other peers (a display name, say).
         timeout: seconds for signalling requests and for the channel to open.
+        http_client: an ``httpx.AsyncClient`` for the signalling requests (proxies, TLS
+            settings); by default one of its own, honouring ``HTTPS_PROXY``/``NO_PROXY``.
 
     Callbacks are attributes you assign (plain or ``async`` functions):
     ``on_message(sender_id, message, event)``, ``on_peer_joined(peer)``,
@@ -72,6 +74,7 @@ class AsyncClient(ClientEvents):
         heartbeat_timeout: float = 12.0,
         fetch_ice_servers: bool = True,
         ice_transport_policy: str = "all",
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         _patches.apply()
         check_policy(ice_transport_policy)
@@ -105,6 +108,7 @@ class AsyncClient(ClientEvents):
         #: Configured STUN/TURN servers, probed like the server's: a dead one is left out
         #: (0.5 s once per 30 s) instead of costing every connect 5 s of gathering.
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
+        self._http = HttpSession(http_client)  # keep-alive, proxies from the environment
         self._room = ClientRoom()
         self._rtc_config = RTCConfiguration()
         self._turn_choice = self._turn_count = 0  # which TURN URL aiortc gets, of how many
@@ -207,8 +211,8 @@ class AsyncClient(ClientEvents):
         self.close_reason = None
         self._rtc_config, self._turn_count, silent = await client_configuration(
             self._ice, self.fetch_ice_servers,
-            (self.server_url, self.room, self.peer_id, self.session), self.timeout,
-            self.headers, self.ice_transport_policy, self._turn_choice,
+            (self.server_url, self.room, self.peer_id, self.session), self._post,
+            self.ice_transport_policy, self._turn_choice,
         )  # fmt: skip
         self._conn = conn = ClientConnection(
             self._rtc_config, lambda frame: self._on_frame(frame, generation),
@@ -216,9 +220,8 @@ class AsyncClient(ClientEvents):
             next_turn=self._turn_choice + 1 < self._turn_count, silent_turn=silent,
         )  # fmt: skip
         await conn.offer(
-            self.server_url, self.room, self.peer_id, self.session, self.info, self.timeout,
-            self.headers,
-        )  # fmt: skip
+            self.server_url, self.room, self.peer_id, self.session, self.info, self._post
+        )
         try:
             await asyncio.wait_for(asyncio.shield(welcome), self.timeout)
         except asyncio.TimeoutError:
@@ -372,18 +375,7 @@ class AsyncClient(ClientEvents):
         if generation is not None and generation != self._generation:
             return  # the previous connection's last words (a "replaced" notice): not ours
         self._last_heard = asyncio.get_running_loop().time()
-        if not isinstance(frame, str):
-            logger.warning("%s: ignoring a binary frame", self.peer_id)
-            return
-        try:
-            envelopes, problems = parse_server_frame(frame)
-        except ProtocolError as exc:
-            logger.warning("%s: %s", self.peer_id, exc)
-            return
-        for problem in problems:
-            logger.warning("%s: from the server: %s", self.peer_id, problem)
-        for env in envelopes:
-            on_envelope(self._session, env)
+        on_frame(self._session, frame, self.peer_id)
 
     def _server_closed(self, reason: str | None) -> None:
         self.close_reason = reason
@@ -392,6 +384,9 @@ class AsyncClient(ClientEvents):
     def _reply(self, raw: str) -> None:
         if self._queue is not None:
             self._queue.put(raw)
+
+    def _post(self, url: str, payload: Any) -> Awaitable[Any]:
+        return self._http.post_json(url, payload, self.timeout, self.headers)
 
     def _signal(self, to: str, data: dict[str, Any]) -> None:
         """A mesh signal to another peer, through the server (in order with what we relay)."""
@@ -447,3 +442,4 @@ class AsyncClient(ClientEvents):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._ice.close()
+        await self._http.aclose()

@@ -17,7 +17,7 @@ from .._rtc.ice import IceServerPool, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
 from .._wire import protocol
 from .._wire.protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
-from .http import post_json
+from .http import Post
 from .turn import diagnose, first_turn, rank_turn, turn_first, turn_urls
 
 __all__ = [
@@ -73,8 +73,7 @@ class ClientConnection:
         peer_id: str,
         session: str,
         info: dict[str, Any],
-        timeout: float,
-        headers: dict[str, str],
+        post: Post,
     ) -> None:
         """Post the offer to ``server_url``/offer and apply the answer."""
         pc = self.pc
@@ -87,11 +86,8 @@ class ClientConnection:
             "protocol": PROTOCOL_VERSION,
             "info": info,
         }
-        reply = await post_json(
-            urljoin(server_url, "offer"),
-            {"room": room, "peer_id": peer_id, "offer": offer},
-            timeout,
-            headers,
+        reply = await post(
+            urljoin(server_url, "offer"), {"room": room, "peer_id": peer_id, "offer": offer}
         )
         answer = reply.get("answer") if isinstance(reply, dict) else None
         if not isinstance(answer, dict) or "sdp" not in answer:
@@ -162,8 +158,7 @@ async def client_configuration(
     pool: IceServerPool,
     fetch: bool,
     where: tuple[str, str, str, str],
-    timeout: float,
-    headers: dict[str, str],
+    post: Post,
     policy: str,
     turn_choice: int,
 ) -> tuple[RTCConfiguration, int, str | None]:
@@ -178,7 +173,7 @@ async def client_configuration(
     servers = list(configuration.iceServers or [])
     silent = next(iter(turn_urls([s for s in pool.servers if s not in servers])), None)
     if fetch:
-        servers = [*await fetch_ice_servers(*where, timeout, headers), *servers]
+        servers = [*await fetch_ice_servers(*where, post), *servers]
     servers = await rank_turn(servers)  # the TURN URLs that answer first
     configuration.iceServers = turn_first(servers, turn_choice)
     apply_policy(configuration, policy)
@@ -190,16 +185,12 @@ async def fetch_ice_servers(
     room: str,
     peer_id: str,
     session: str,
-    timeout: float,
-    headers: dict[str, str],
+    post: Post,
 ) -> list[RTCIceServer]:
     """The server's ICE servers for one peer (``POST /ice``); none from a server without it."""
     try:
-        reply = await post_json(
-            urljoin(server_url, "ice"),
-            {"room": room, "peer_id": peer_id, "session": session},
-            timeout,
-            headers,
+        reply = await post(
+            urljoin(server_url, "ice"), {"room": room, "peer_id": peer_id, "session": session}
         )
         return normalize_ice_servers(reply.get("iceServers") or [])
     except Exception as exc:  # an older server, a refusal (the offer will say why), garbage

@@ -1,5 +1,6 @@
-"""What a peer may send another on a direct mesh link: the validation of its envelopes
-(the same rules the server applies to a client's), apart from the mesh's state machine."""
+"""The rules of direct mesh links apart from the mesh's state machine: the bounds and
+timings both clients share (tests/cases/mesh.json checks the browser's are the same), and
+what a peer may send another (validated as the server validates a client's envelopes)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,31 @@ from .._errors import PeerPyRTCError
 from .._wire import protocol
 
 __all__ = ["direct_envelope"]
+
+MAX_DIRECT_BYTES = 64000
+ACK_EVERY = 32
+ACK_AFTER = 0.1
+MAX_UNACKED = 10000
+#: A direct frame this large is acknowledged at once (large messages: not after ACK_EVERY).
+ACK_FRAME_BYTES = 16 * 1024
+#: A sender with this many unacknowledged direct bytes waits for acknowledgements...
+ACK_WINDOW = 512 * 1024
+#: ...and falls back when none came for this long (a peer that never acknowledges).
+ACK_WAIT = 2.0
+#: Unacknowledged direct bytes per pair: past it the pair falls back, and the resend of at
+#: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
+#: peer that never acknowledges cannot make the server cut this one off as a flooder.
+MAX_UNACKED_BYTES = 1 << 20
+#: A fallback that had to resend more than this is a strike against the pair: no new link
+#: with that peer for RETRY[strikes] seconds, so a peer that never acknowledges cannot make
+#: this one resend through the relay again and again.
+STRIKE_BYTES = 64 * 1024
+RETRY = (1.0, 3.0, 10.0, 30.0)
+NEW_LINK_SECONDS = 0.5
+#: Direct envelopes held before the peer's ``switch``: past it the pair falls back.
+MAX_HELD = 1024
+#: Candidates kept for a link whose description has not arrived.
+MAX_EARLY = 64
 
 
 def direct_envelope(env: Any) -> tuple[str | None, Any] | None:

@@ -1,77 +1,69 @@
-"""A minimal asyncio HTTP/1.1 client for JSON POSTs (no dependency)."""
+"""AsyncClient's HTTP: JSON POSTs through one httpx client per AsyncClient.
+
+httpx keeps connections alive between an AsyncClient's requests, takes proxies from the
+environment (``HTTPS_PROXY``, ``NO_PROXY``: ``trust_env``) and verifies TLS as Python users
+expect; an application passes its own ``httpx.AsyncClient`` (custom CA, client
+certificates, a proxy, transports) as ``AsyncClient(http_client=...)``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
+
+import httpx
 
 from .._errors import RoomFull, SignalingError
-from .._wire.http import HeadError, body_length, parse_head
 
-__all__ = ["post_json"]
+__all__ = ["HttpSession", "Post", "post_json"]
 
-
-async def post_json(
-    url: str, payload: Any, timeout: float = 10.0, headers: dict[str, str] | None = None
-) -> Any:
-    """POST ``payload`` as JSON and return the decoded JSON answer.
-
-    Raises :class:`SignalingError` with the server's ``error`` message on a
-    non-2xx status (:class:`RoomFull` for a full room), or a clear message when the
-    answer is not JSON.
-    """
-    return await asyncio.wait_for(_post(url, payload, headers or {}), timeout)
+#: ``post(url, payload)``: the decoded JSON answer (what the connection is given).
+Post = Callable[[str, Any], Awaitable[Any]]
 
 
-async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    reader, writer = await asyncio.open_connection(
-        parts.hostname, port, ssl=ssl.create_default_context() if secure else None
-    )
-    try:
+class HttpSession:
+    """The HTTP client of one AsyncClient (``client``: the application's own, left open)."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self._client = client
+        self._owned = client is None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(trust_env=True)
+        return self._client
+
+    async def post_json(
+        self, url: str, payload: Any, timeout: float, headers: dict[str, str]
+    ) -> Any:
+        """POST ``payload`` as JSON and return the decoded JSON answer.
+
+        Raises :class:`SignalingError` with the server's ``error`` message on a non-2xx
+        status (:class:`RoomFull` for a full room), or a clear message when the answer is
+        not JSON; ``ConnectionError`` when the server cannot be reached, ``TimeoutError``.
+        """
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {url!r}")
         body = json.dumps(payload, separators=(",", ":")).encode()
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rsplit("@", 1)[-1]
-        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if "\n" not in k + v)
-        writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-            + body
-        )
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
+        sent = {k: v for k, v in headers.items() if "\n" not in k + v and "\r" not in k + v}
+        sent["Content-Type"] = "application/json"
         try:
-            (_, code, _), answer_headers = parse_head(head)
-            status = int(code)
-            if "transfer-encoding" not in answer_headers:
-                body_length(answer_headers)  # a malformed length is refused before reading
-        except (HeadError, ValueError):
-            raise SignalingError(f"{url} answered with a malformed HTTP head", 502) from None
-        if "chunked" in answer_headers.get("transfer-encoding", "").lower():
-            data = b""
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                if size == 0:
-                    break
-                data += await reader.readexactly(size + 2)
-                data = data[:-2]
-        elif "content-length" in answer_headers:
-            data = await reader.readexactly(body_length(answer_headers))
-        else:
-            data = await reader.read()
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
+            answer = await self._http().post(url, content=body, headers=sent, timeout=timeout)
+        except httpx.TimeoutException:
+            raise asyncio.TimeoutError(f"{url} did not answer within {timeout}s") from None
+        except httpx.TransportError as exc:  # refused, reset, TLS, DNS: as a socket would
+            raise ConnectionError(f"{url}: {exc or type(exc).__name__}") from exc
+        return _decode(url, answer.status_code, answer.content)
+
+    async def aclose(self) -> None:
+        if self._owned and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _decode(url: str, status: int, data: bytes) -> Any:
     try:
         answer = json.loads(data) if data else None
     except ValueError:
@@ -90,3 +82,14 @@ async def _post(url: str, payload: Any, headers: dict[str, str]) -> Any:
     if answer is None and data:
         raise SignalingError(f"{url} answered {status} with a body that is not JSON", status)
     return answer
+
+
+async def post_json(
+    url: str, payload: Any, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> Any:
+    """One JSON POST with a client of its own (see :meth:`HttpSession.post_json`)."""
+    session = HttpSession()
+    try:
+        return await session.post_json(url, payload, timeout, headers or {})
+    finally:
+        await session.aclose()

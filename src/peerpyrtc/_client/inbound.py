@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .._errors import ProtocolError
 from .._wire import protocol
 from .codec import (
     Close,
@@ -25,11 +26,12 @@ from .codec import (
     ServerEnvelope,
     Signal,
     Welcome,
+    parse_server_frame,
 )
 from .mesh import ClientMesh
 from .room import ClientRoom
 
-__all__ = ["ClientSession", "on_envelope"]
+__all__ = ["ClientSession", "on_envelope", "on_frame"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,22 @@ class ClientSession:
         self.pings: dict[str, asyncio.Future[None]] = {}
         #: False once the server said not to come back (kicked, replaced).
         self.may_reconnect = True
+
+
+def on_frame(session: ClientSession, frame: str | bytes, name: str) -> None:
+    """Parse one frame from the server and apply its envelopes (``name``: for the log)."""
+    if not isinstance(frame, str):
+        logger.warning("%s: ignoring a binary frame", name)
+        return
+    try:
+        envelopes, problems = parse_server_frame(frame)
+    except ProtocolError as exc:
+        logger.warning("%s: %s", name, exc)
+        return
+    for problem in problems:
+        logger.warning("%s: from the server: %s", name, problem)
+    for env in envelopes:
+        on_envelope(session, env)
 
 
 def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:

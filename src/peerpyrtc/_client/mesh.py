@@ -26,35 +26,27 @@ from .._limits import Limits
 from .._rtc.candidates import AddressPolicy, candidate_from_json
 from .._rtc.sendqueue import HIGH_WATER, LOW_WATER
 from .._wire import protocol
-from .direct import direct_envelope
+from .direct import (  # the rules both clients share (tests/cases/mesh.json)
+    ACK_AFTER,
+    ACK_EVERY,
+    ACK_FRAME_BYTES,
+    ACK_WAIT,
+    ACK_WINDOW,
+    MAX_DIRECT_BYTES,
+    MAX_EARLY,
+    MAX_HELD,
+    MAX_UNACKED,
+    MAX_UNACKED_BYTES,
+    NEW_LINK_SECONDS,
+    RETRY,
+    STRIKE_BYTES,
+    direct_envelope,
+)
 
 __all__ = ["ClientMesh"]
 
 logger = logging.getLogger(__name__)
 
-MAX_DIRECT_BYTES = 64000
-ACK_EVERY = 32
-ACK_AFTER = 0.1
-MAX_UNACKED = 10000
-#: A direct frame this large is acknowledged at once (large messages would otherwise pass
-#: the unacknowledged-bytes bound before ACK_EVERY of them arrived).
-ACK_FRAME_BYTES = 16 * 1024
-#: A sender with this many unacknowledged direct bytes waits for acknowledgements.
-ACK_WINDOW = 512 * 1024
-#: Unacknowledged direct bytes per pair: past it the pair falls back, and the resend of at
-#: most this much through the relay stays well inside the server's byte burst (4 MiB), so a
-#: peer that never acknowledges cannot make the server cut this one off as a flooder.
-MAX_UNACKED_BYTES = 1 << 20
-#: A fallback that had to resend more than this is a strike against the pair: no new link
-#: with that peer for RETRY[strikes] seconds, so a peer that never acknowledges cannot make
-#: this one resend through the relay again and again.
-STRIKE_BYTES = 64 * 1024
-RETRY = (1.0, 3.0, 10.0, 30.0)
-NEW_LINK_SECONDS = 0.5
-#: Direct envelopes held before the peer's ``switch``: past it the pair falls back.
-MAX_HELD = 1024
-#: Candidates kept for a link whose description has not arrived.
-MAX_EARLY = 64
 #: A peer's candidates for addresses a direct link never probes (as the server's default).
 DIRECT_POLICY = AddressPolicy(Limits().blocked_candidate_networks)
 
@@ -162,6 +154,7 @@ class Pair:
         self.link_at = float("-inf")
         self.strikes = 0
         self.quiet_until = float("-inf")
+        self.acked_at = float("-inf")
 
     @property
     def can_send(self) -> bool:
@@ -241,7 +234,7 @@ class ClientMesh:
         raws, pair.outbox = pair.outbox, []
         link = pair.link
         if not raws or not pair.can_send or link is None:
-            return
+            return  # a fallback resends them
         first = pair.out_seq - len(raws) + 1
         start = 0
         while start < len(raws):
@@ -273,7 +266,14 @@ class ClientMesh:
         while self.congested:  # until no direct link is congested (or the links are gone)
             if self._drained is None:
                 self._drained = asyncio.Event()
-            await self._drained.wait()
+            try:
+                await asyncio.wait_for(self._drained.wait(), ACK_WAIT)
+            except asyncio.TimeoutError:
+                now = asyncio.get_running_loop().time()
+                for pair in self.pairs.values():
+                    stuck = pair.unacked_bytes > ACK_WINDOW and now - pair.acked_at > ACK_WAIT
+                    if stuck and pair.link is not None:
+                        pair.link.close("no acknowledgements")
 
     def _wake(self) -> None:
         if self._drained is not None and not self.congested:
@@ -402,6 +402,7 @@ class ClientMesh:
         if value.get("t") == "a":
             pair.unacked = [(s, raw) for s, raw in pair.unacked if s > value["s"]]
             pair.unacked_bytes = sum(len(raw) for _, raw in pair.unacked)
+            pair.acked_at = asyncio.get_running_loop().time()
             self._wake()
         elif value.get("t") == "d" and isinstance(value.get("b"), list):
             for i, env in enumerate(value["b"]):

@@ -1,4 +1,4 @@
-"""A small asyncio HTTP/1.1 server for the signalling routes, with no dependency.
+"""A small asyncio HTTP/1.1 server for the signalling routes, on h11.
 
 It is what ``peerpyrtc serve`` runs and what the tests and benchmarks use:
 the signalling routes, ``GET /rooms`` (admin token), the browser client
@@ -6,7 +6,9 @@ bundles under ``/peerpyrtc/`` and, optionally, one HTML page at ``/``.
 
 Every client is bounded in time (a head, a body, an idle keep-alive
 connection each get ``Limits.http_*_timeout``) and in number
-(``Limits.max_http_connections``); heads are parsed strictly (``_http``).
+(``Limits.max_http_connections``). h11 parses and frames requests and writes the answers;
+on top of it heads are screened strictly (``_wire.http.screen_head``: no second framing
+header, no folded lines) and only ``Content-Length`` bodies are taken (411 otherwise).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from .._wire.http import HeadError, body_length, parse_cookies, parse_head
+import h11
+
+from .._wire.http import HeadError, parse_cookies, screen_head
 from .api import Responder
 from .routes import SECURITY_HEADERS, error_body
 
@@ -123,9 +127,10 @@ class SignalingServer:
             writer.close()
             return
         self._conns.add(task)
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         try:
-            while await self._one(reader, writer):
-                pass
+            while await self._one(reader, writer, conn):
+                conn.start_next_cycle()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except asyncio.TimeoutError:
@@ -138,7 +143,9 @@ class SignalingServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _one(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: h11.Connection
+    ) -> bool:
         limits = self.manager.limits
         try:  # an idle keep-alive connection gets the idle timeout, then the head its own
             first = await asyncio.wait_for(reader.readexactly(1), limits.http_idle_timeout)
@@ -156,15 +163,29 @@ class SignalingServer:
             self._error(writer, 431, "request head too large")
             return False
         try:
-            (method, target, version), headers = parse_head(head)
-            length = body_length(headers)
+            screen_head(head)
+            conn.receive_data(head)
+            request = conn.next_event()
         except HeadError as exc:
             self._error(writer, exc.status, str(exc))
             return False
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
+        except h11.RemoteProtocolError as exc:
+            status = 411 if "Transfer-Encoding" in str(exc) else exc.error_status_hint
+            self._error(writer, status if status < 500 else 400, f"malformed request: {exc}")
+            return False
+        if not isinstance(request, h11.Request) or request.http_version not in (b"1.1", b"1.0"):
             self._error(writer, 400, "unsupported HTTP version")
             return False
-        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in request.headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if "transfer-encoding" in headers:
+            self._error(
+                writer, 411, "Transfer-Encoding is not accepted: send a Content-Length body"
+            )
+            return False
+        length = int(headers.get("content-length", "0"))  # h11 took digits only
         limit = limits.max_body_bytes
         if length > limit:
             self._error(writer, 413, f"request body is larger than {limit} bytes")
@@ -181,33 +202,50 @@ class SignalingServer:
         except asyncio.TimeoutError:
             self._error(writer, 408, "the request body did not arrive in time")
             return False
-        path = target.split("?", 1)[0]
-        await self._route(writer, method, path, body, headers, keep)
+        if body:
+            conn.receive_data(body)  # (empty data would tell h11 the client hung up)
+        while not isinstance(conn.next_event(), h11.EndOfMessage):
+            pass  # the body's Data event (h11 counted it against Content-Length)
+        method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
+        peer = writer.get_extra_info("peername")
+        remote = client_address(peer[0] if peer else None, headers, self.trusted_proxies)
+        status, ctype, data = await self._route(
+            method, target.split("?", 1)[0], body, headers, remote
+        )
+        writer.write(
+            self._answer(conn, status, b"" if method == "HEAD" else data, ctype, len(data))
+        )
         # a client that does not read its answers is cut off like one that does not send
         await asyncio.wait_for(writer.drain(), limits.http_idle_timeout)
-        return keep
+        return conn.our_state is h11.DONE  # (MUST_CLOSE: HTTP/1.0 or "Connection: close")
 
     async def _route(
-        self,
-        writer: asyncio.StreamWriter,
-        method: str,
-        path: str,
-        body: bytes,
-        headers: dict[str, str],
-        keep: bool,
-    ) -> None:
+        self, method: str, path: str, body: bytes, headers: dict[str, str], remote: str | None
+    ) -> tuple[int, str, bytes]:
         if self.prefix and path.startswith(self.prefix + "/"):
             path = path[len(self.prefix) :]
         if method == "GET" and path in ("/", "/index.html") and self.index_html is not None:
-            return self._send_raw(writer, 200, self.index_html.encode(), HTML_TYPE, keep)
-        peer = writer.get_extra_info("peername")
+            return 200, HTML_TYPE, self.index_html.encode()
         meta: dict[str, Any] = {
             "headers": headers,
             "cookies": parse_cookies(headers.get("cookie", "")),
-            "remote_addr": client_address(peer[0] if peer else None, headers, self.trusted_proxies),
+            "remote_addr": remote,
         }
-        status, ctype, data = await self.manager.respond(method, path, body, meta)
-        self._send_raw(writer, status, data, ctype, keep)
+        return await self.manager.respond(method, path, body, meta)
+
+    @staticmethod
+    def _answer(conn: h11.Connection, status: int, body: bytes, ctype: str, size: int) -> bytes:
+        """The answer's bytes, through h11 (which adds ``Connection: close`` when the request
+        asked for it or was HTTP/1.0)."""
+        headers = [
+            ("Content-Type", ctype), ("Content-Length", str(size)),
+            ("Cache-Control", "no-store"), *SECURITY_HEADERS,
+        ]  # fmt: skip
+        reason = _REASONS.get(status, "Status").encode()
+        out = conn.send(h11.Response(status_code=status, headers=headers, reason=reason)) or b""
+        if body:  # (none for HEAD)
+            out += conn.send(h11.Data(data=body)) or b""
+        return out + (conn.send(h11.EndOfMessage()) or b"")
 
     def _error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
         self._send(writer, status, error_body(status, message), keep=False)

@@ -6,7 +6,7 @@ import re
 from http.cookies import CookieError, SimpleCookie
 from typing import NamedTuple
 
-__all__ = ["HeadError", "ParsedHead", "body_length", "parse_cookies", "parse_head"]
+__all__ = ["HeadError", "ParsedHead", "body_length", "parse_cookies", "parse_head", "screen_head"]
 
 #: Headers that decide where a message ends: a second copy is request smuggling's tool.
 _SINGLE = frozenset({"content-length", "transfer-encoding", "host"})
@@ -53,6 +53,23 @@ def parse_head(head: bytes) -> ParsedHead:
         else:
             headers[key] = value
     return ParsedHead((parts[0], parts[1], parts[2]), headers)
+
+
+def screen_head(head: bytes) -> None:
+    """What a lenient parser (h11) lets through and this server refuses, as a smuggling
+    precaution: a second copy of a framing header (even an identical one, which h11 merges)
+    and folded header lines. Raises :class:`HeadError`."""
+    seen: set[str] = set()
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            raise HeadError("folded header lines are not accepted")
+        name = line.partition(b":")[0].decode("latin-1").lower()
+        if name in _SINGLE:
+            if name in seen:
+                raise HeadError(f"duplicate {name} header")
+            seen.add(name)
 
 
 def body_length(headers: dict[str, str]) -> int:
