@@ -134,3 +134,21 @@ def test_no_test_or_adapter_touches_a_private_attribute_of_a_manager_or_client()
         and (found := _private_reaches(p.read_text(encoding="utf-8")))
     }
     assert reaches == {}
+
+
+def test_the_architecture_document_shows_the_enforced_layers() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = re.search(r"```layers\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/architecture.md lost its layers block"
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (layered,) = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
+    ]
+    assert block.group(1).split("\n")[:-1] == layered["layers"]
+    # every module the document names exists
+    for folder, file in set(re.findall(r"`(_[a-z]+/|contrib/)([a-z_]+\.py)`", doc)):
+        assert (PACKAGE / folder / file).exists(), folder + file
+    for file in set(re.findall(r"`(_[a-z]+\.py|cli\.py)`", doc)):
+        assert (PACKAGE / file).exists(), file

@@ -1,0 +1,1 @@
+"""The wire codec and HTTP head screening: pure functions, no I/O."""
