@@ -21,10 +21,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path.insert(0, str(TESTS))
+sys.path[:0] = [str(TESTS), str(TESTS / "system")]  # helpers, and the netns test's fixtures
 
-from browser_support import chromium  # noqa: E402
-from netlab import PRIVATE_IP, PUBLIC_IP, internet  # noqa: E402
 from test_netns import (  # noqa: E402
     RECORDER,
     TURN_HOST,
@@ -37,6 +35,9 @@ from test_netns import (  # noqa: E402
     server,
     vm_options,
 )
+
+from browser_support import chromium  # noqa: E402
+from netlab import PRIVATE_IP, PUBLIC_IP, internet  # noqa: E402
 
 PATHS = {
     # name: (client namespace, URL, server options, TURN URL or None, UDP blocked)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {
-    "_redis_store": ["tests/test_store_contract.py", "tests/test_claims.py"],
-    "_parking": ["tests/test_parking.py"],
+    "_redis_store": ["tests/integration/test_store_contract.py", "tests/integration/test_claims.py"],
+    "_parking": ["tests/integration/test_parking.py"],
 }
 SWAPS = [("==", "~="), ("~=", "=="), (">=", ">"), ("<=", "<"), (" > ", " >= "),
          (" < ", " <= "), ("'SADD'", "'SREM'"), ("'SREM'", "'SADD'"), ("'HSET'", "'HDEL'"),

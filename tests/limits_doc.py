@@ -1,7 +1,7 @@
 """docs/security.md's limits table, made from ``peerpyrtc.Limits`` (names, defaults, and the
 field comments in ``_limits.py``) so that the document cannot drift from the code.
 
-``python tests/limits_doc.py`` rewrites the table in place; tests/test_documented_paths.py
+``python tests/limits_doc.py`` rewrites the table in place; tests/system/test_documented_paths.py
 checks the document holds exactly what this renders.
 """
 

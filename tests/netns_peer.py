@@ -1,4 +1,4 @@
-"""Python peers for tests/test_netns.py, run inside a network namespace.
+"""Python peers for tests/system/test_netns.py, run inside a network namespace.
 
 Usage: python netns_peer.py '{"url": ..., "room": ..., "ids": [...], "expect": [...],
                               "policy": "all", "timeout": 20}'

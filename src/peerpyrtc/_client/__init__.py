@@ -1,1 +1,3 @@
-"""AsyncClient, the Python peer: its session and inbound envelopes, one connection, direct mesh links and their shared rules, TURN choice, HTTP through httpx."""
+"""AsyncClient, the Python peer: its session and inbound envelopes, one connection, direct
+mesh links and their shared rules, TURN choice, HTTP through httpx.
+"""

@@ -5,7 +5,7 @@ cluster can share it (``_redis_store``) while one process keeps it in memory
 (:class:`MemoryStore`, plain data, no I/O). Connections are not here: a
 store knows ids, sessions, presence data and which worker owns a peer, never
 a socket. Every implementation passes the same contract suite
-(``tests/test_store_contract.py``).
+(``tests/integration/test_store_contract.py``).
 
 The life of an id in a store::
 

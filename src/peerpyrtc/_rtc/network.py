@@ -16,7 +16,7 @@ port options this module gathers a connection's host candidates itself, between
 then finds the work done). It does what ``Connection.get_component_candidates``
 does, with other sockets, and only on the aioice versions it was checked
 against (:data:`CHECKED_VERSIONS`); it is applied to the manager's own peer
-connections only, never on import, and ``tests/test_network.py`` checks that
+connections only, never on import, and ``tests/system/test_network.py`` checks that
 its candidates match upstream's but for the ports. The upstream fix would be a
 socket factory (or port range) argument on ``aioice.Connection``.
 """

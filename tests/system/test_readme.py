@@ -16,7 +16,7 @@ import pytest
 
 from browser_support import chromium
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def quick_start_source() -> str:

@@ -20,7 +20,7 @@ from certs import chromium_wrapper, make_certificate
 from conftest import same_package, until
 from netlab import PRIVATE_IP, PUBLIC_IP, Lab, internet
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 URL = f"http://{PUBLIC_IP}:8080/"
 
 RECORDER = "window.log = []; window.record = (kind, ...args) => window.log.push([kind, ...args]);"

@@ -20,7 +20,7 @@ from conftest import TIMEOUT
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from conftest import Recorder
 from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
 
+PEER_PROCESS = Path(__file__).resolve().parents[1] / "peer_process.py"
+
 
 async def test_close_ends_everything_and_tells_the_peers() -> None:
     baseline = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
@@ -67,7 +69,7 @@ async def test_many_peers_dropped_at_once_under_traffic_leave_a_clean_stderr(
     manager = AsyncSignalingManager(limits=limits)
     server = await start_server(manager)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("peer_process.py")), server.url, "r", "idle", "16",
+        sys.executable, str(PEER_PROCESS), server.url, "r", "idle", "16",
         stdout=asyncio.subprocess.PIPE, env=same_package(),
     )  # fmt: skip
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-SOAK = Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
+SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
 
 
 def test_short_soak_loses_and_reorders_nothing() -> None:

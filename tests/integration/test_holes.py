@@ -12,7 +12,7 @@ import pytest
 from conftest import TIMEOUT, Recorder, http_request, until
 from peerpyrtc import AsyncClient, Limits, Message, SignalingManager, start_server
 from peerpyrtc._client.codec import Relayed
-from test_seed_flask import Served, load
+from seedapp import Served, load
 
 
 def raw_envelopes(client: AsyncClient, monkeypatch: pytest.MonkeyPatch) -> list[Any]:

@@ -18,7 +18,7 @@ from browser_support import BLANK_PAGE, chromium, needs_chromium
 from conftest import TIMEOUT, Recorder
 from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingManager, start_server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_on_close_fires_after_the_clients_own_close(make_server: Any) -> None:

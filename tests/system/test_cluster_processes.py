@@ -263,7 +263,7 @@ def udp_port_bound(address: str, port: int) -> bool:
 async def test_serve_workers_each_take_their_own_single_udp_port(
     serve: Serve, clients: list[AsyncClient], redis_server: RedisServer
 ) -> None:
-    from test_hardening import local_address
+    from rawsignal import local_address
 
     address = await local_address()
     port = next(

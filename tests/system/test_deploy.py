@@ -21,7 +21,7 @@ from conftest import http_request, same_package, until
 from peerpyrtc import AsyncSignalingManager, start_server
 from peerpyrtc._web.server import client_address
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 HOST = "rtc.test"
 RECORDER = "window.log = []; window.record = (kind, ...args) => window.log.push([kind, ...args]);"
 

@@ -14,7 +14,7 @@ from peerpyrtc import AsyncClient
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 TOKEN = "admin-view-token-0123456789"
-IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 async def test_the_admin_view_shows_rooms_live_and_removes_a_peer(make_server: Any) -> None:

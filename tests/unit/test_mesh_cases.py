@@ -12,7 +12,7 @@ import pytest
 from peerpyrtc._client import mesh as mesh_module
 from peerpyrtc._client.mesh import ClientMesh
 
-CASES = json.loads((Path(__file__).with_name("cases") / "mesh.json").read_text())
+CASES = json.loads((Path(__file__).resolve().parents[1] / "cases" / "mesh.json").read_text())
 
 
 class FakeLink:

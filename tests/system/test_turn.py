@@ -50,7 +50,9 @@ async def test_clients_get_stun_and_their_own_turn_never_a_static_secret(make_se
     )
     configured = manager.parts.transport.ice.servers
 
-    async def all_answer() -> Any:  # what is handed out, not the probe (tests/test_ice.py)
+    async def all_answer() -> (
+        Any
+    ):  # what is handed out, not the probe (tests/integration/test_ice.py)
         return configured
 
     manager.parts.transport.ice.usable = all_answer
@@ -116,7 +118,7 @@ needs_relay_policy = pytest.mark.skipif(
 def coturn() -> Iterator[str]:
     if shutil.which("turnserver") is None:
         pytest.fail("coturn is not installed (apt-get install -y coturn)")
-    from test_hardening import local_address
+    from rawsignal import local_address
 
     address = asyncio.run(local_address())
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

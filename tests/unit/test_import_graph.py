@@ -16,7 +16,7 @@ import pytest
 
 import peerpyrtc
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(peerpyrtc.__file__).resolve().parent
 #: Private attributes of these objects are the package's own business.
 OWNERS = ("manager", "sync", "client", "alice", "bob", "carol", "host", "peer_client")
@@ -143,9 +143,7 @@ def test_the_architecture_document_shows_the_enforced_layers() -> None:
     block = re.search(r"```layers\n(.*?)```", doc, re.S)
     assert block is not None, "docs/architecture.md lost its layers block"
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    (layered,) = [
-        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
-    ]
+    (layered,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
     assert block.group(1).split("\n")[:-1] == layered["layers"]
     # every module the document names exists
     for folder, file in set(re.findall(r"`(_[a-z]+/|contrib/)([a-z_]+\.py)`", doc)):

@@ -14,9 +14,8 @@ import threading
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection
 
-from conftest import TIMEOUT, Recorder, http_request, until
+from conftest import TIMEOUT, Recorder, until
 from peerpyrtc import (
     AsyncClient,
     AsyncSignalingManager,
@@ -30,6 +29,7 @@ from peerpyrtc import (
     start_server,
 )
 from peerpyrtc._rtc.sendqueue import SendQueue
+from rawsignal import local_address, offer_sdp, post
 
 
 async def joined(url: str, room: str, peer_id: str, **kw: Any) -> tuple[AsyncClient, Recorder]:
@@ -37,30 +37,6 @@ async def joined(url: str, room: str, peer_id: str, **kw: Any) -> tuple[AsyncCli
     rec = Recorder(client)
     await asyncio.wait_for(client.connect(), TIMEOUT)
     return client, rec
-
-
-async def offer_sdp() -> str:
-    pc = RTCPeerConnection()
-    pc.createDataChannel("peerpyrtc")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp: str = pc.localDescription.sdp
-    await pc.close()
-    return sdp
-
-
-async def local_address() -> str:
-    """This machine's own IPv4 address (from aiortc's gathering): candidates in these tests
-    point here, never at anyone else's host."""
-    for line in (await offer_sdp()).splitlines():
-        bits = line.split()
-        if line.startswith("a=candidate:") and "." in bits[4]:
-            return bits[4]
-    raise AssertionError("no IPv4 host candidate gathered")
-
-
-async def post(url: str, path: str, payload: Any) -> tuple[int, Any]:
-    status, _, body = await http_request(url + path, "POST", json.dumps(payload).encode())
-    return status, json.loads(body)
 
 
 # 1. One joiner silences a room ------------------------------------------------------------

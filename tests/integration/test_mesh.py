@@ -17,7 +17,7 @@ import pytest
 from conftest import TIMEOUT, Recorder, same_package, until
 from peerpyrtc import AsyncClient, Limits
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 
 
 def all_direct(client: AsyncClient, count: int) -> bool:

@@ -19,7 +19,7 @@ from adapters import ADAPTERS, serve_adapter
 from browser_support import chromium, needs_chromium
 from conftest import TIMEOUT, Recorder, until
 from peerpyrtc import AsyncClient, client_dir
-from test_seed_flask import Served, load
+from seedapp import Served, load
 
 #: (messages, bytes each): one, a burst of small ones, many, a few near the size limit
 CASES = [(1, 10), (20, 1000), (200, 100), (4, 30_000)]

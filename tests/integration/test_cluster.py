@@ -120,7 +120,7 @@ async def test_leave_and_candidate_reach_the_owning_worker(cluster: Any) -> None
     w = [await cluster.add_worker() for _ in range(2)]
     ann, ann_rec = await cluster.join(w[0], "r", "ann")
     bob, _ = await cluster.join(w[0], "r", "bob")
-    from test_hardening import local_address
+    from rawsignal import local_address
 
     address = await local_address()
     candidate = {
@@ -206,7 +206,7 @@ async def test_without_a_backplane_no_redis_is_imported() -> None:
 
 
 async def _sdp() -> str:
-    from test_hardening import offer_sdp
+    from rawsignal import offer_sdp
 
     return await offer_sdp()
 

@@ -91,7 +91,7 @@ async def test_a_failed_or_expired_offer_gives_its_claim_back(make_server: Any) 
     server, manager = await make_server(limits=Limits(pending_timeout=0.3))
     store = manager.parts.store
     assert isinstance(store, MemoryStore)
-    from test_hardening import offer_sdp, post
+    from rawsignal import offer_sdp, post
 
     sdp = await offer_sdp()
     status, body = await post(

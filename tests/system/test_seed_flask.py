@@ -7,46 +7,18 @@ below when the seed is beside the repository); three real AsyncClients join.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from conftest import TIMEOUT, Recorder
 from peerpyrtc import AsyncClient, SignalingError
+from seedapp import SEED_DIR, Served, load
 
-SEED_DIR = Path(__file__).parent / "seed"
-SEED_README = Path(__file__).resolve().parents[2] / "shared" / "seed" / "README.md"
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"seed_{name}", SEED_DIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Served:
-    def __init__(self, module: ModuleType) -> None:
-        from werkzeug.serving import make_server
-
-        self.module = module
-        self.server = make_server("127.0.0.1", 0, module.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(TIMEOUT)
-        self.module.signaling_manager.close()
+SEED_README = Path(__file__).resolve().parents[3] / "shared" / "seed" / "README.md"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from peerpyrtc import (
     SignalingError,
 )
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ async def test_a_slow_consumer_is_cut_off_and_the_room_keeps_its_rate(
 
 
 async def test_python_client_reconnects_after_a_server_restart(clients: list[AsyncClient]) -> None:
-    from test_browser_reconnect import ServerProcess
+    from processes import ServerProcess
 
     first = ServerProcess()
     url = await first.start()

@@ -1,6 +1,6 @@
 """Where the server's ICE sockets live and what address it announces (issue 14), in one
 network namespace: port ranges, the single shared port, the public address rewrite.
-tests/test_netns.py proves the same through NAT and firewalls."""
+tests/system/test_netns.py proves the same through NAT and firewalls."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import http_request, until
 from peerpyrtc import AsyncClient, AsyncSignalingManager, start_server
 from peerpyrtc._rtc.network import ServerNetwork, parse_port_range
 from peerpyrtc._rtc.udpmux import MuxTransport
-from test_hardening import local_address, offer_sdp
+from rawsignal import local_address, offer_sdp
 
 
 def free_udp_port(address: str) -> int:

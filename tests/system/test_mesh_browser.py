@@ -19,7 +19,7 @@ from conftest import TIMEOUT, same_package
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 
 
 @pytest.fixture
