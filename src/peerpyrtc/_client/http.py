@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,18 @@ __all__ = ["HttpSession", "Post", "post_json"]
 Post = Callable[[str, Any], Awaitable[Any]]
 
 
+_context: ssl.SSLContext | None = None
+
+
+def _tls() -> ssl.SSLContext:
+    """httpx's default verification (certifi, ``SSL_CERT_FILE``), built once per process:
+    loading the CA bundle costs tens of milliseconds, every AsyncClient would pay it."""
+    global _context
+    if _context is None:
+        _context = httpx.create_ssl_context(trust_env=True)
+    return _context
+
+
 class HttpSession:
     """The HTTP client of one AsyncClient (``client``: the application's own, left open)."""
 
@@ -32,7 +45,7 @@ class HttpSession:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(trust_env=True)
+            self._client = httpx.AsyncClient(trust_env=True, verify=_tls())
         return self._client
 
     async def post_json(
