@@ -185,6 +185,10 @@ export declare class WebRTCConnection<Events extends Record<string, any> = Recor
   isRoomHost(): boolean;
   /** How this room's messages travel, as the server decided: through it, or peer to peer (null before connecting). */
   readonly topology: Topology | null;
+  /** Diagnostics (not a stable API): the current transport (its `pc`: `RTCPeerConnection`), or null. */
+  readonly transport: { readonly pc: RTCPeerConnection | null; onLost(reason: string): void } | null;
+  /** Diagnostics (not a stable API): the mesh's direct links by peer id. */
+  readonly mesh: { readonly pairs: Map<string, { link: { pc: RTCPeerConnection } | null }> };
 
   on<E extends (keyof Events & string) | 'message'>(
     event: E, handler: (senderId: string, data: E extends keyof Events ? Events[E] : string) => void): Unsubscribe;

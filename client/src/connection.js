@@ -29,10 +29,8 @@ export class WebRTCConnection {
     // seed-style callbacks (one each); use lifecycle.on(...) to add more listeners
     this.onOpen = this.onClose = this.onError = this.onMessage = null;
     this.onPeerJoined = this.onPeerLeft = this.onRoomUpdate = this.onStatusChange = null;
-    /** User events (emit/broadcast, and 'message' for plain messages). */
-    this._events = new Emitter();
-    /** Lifecycle events: open, close, error, message, peer-joined, peer-left, room-update, status. */
-    this.lifecycle = new Emitter();
+    this._events = new Emitter(); // user events (emit/broadcast, and 'message' for plain messages)
+    this.lifecycle = new Emitter(); // open, close, error, message, peer-joined, peer-left, ...
     this._room = new RoomState(this.peerId);
     this._mesh = createMesh(this); // direct links, in mesh rooms
     this._status = 'disconnected';
@@ -44,8 +42,7 @@ export class WebRTCConnection {
       (reason) => this._lost(this._generation, reason),
     );
     this._closedByUser = false; this._connectPromise = null;
-    this._generation = 0; this._mayReconnect = true;
-    this.closeReason = null;
+    this._generation = 0; this._mayReconnect = true; this.closeReason = null;
     // a closing tab says goodbye at once instead of leaving the room to time it out
     this._onPageHide = () => { if (this._status === 'connected') this._transport.goodbyeOnUnload(); };
     globalThis.addEventListener?.('pagehide', this._onPageHide);
@@ -60,6 +57,9 @@ export class WebRTCConnection {
   /** 'relay' or 'mesh', as the server decided for this room (null before the welcome). */
   get topology() { return this._room.topology; }
   getPeerCount() { return this._room.size; }
+  /** Diagnostics: the current transport (its `pc`), and the mesh's direct links. */
+  get transport() { return this._transport; }
+  get mesh() { return this._mesh; }
   isRoomHost() { return this._room.hostId === this.peerId; }
 
   // ----------------------------------------------------------- events

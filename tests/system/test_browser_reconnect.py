@@ -103,9 +103,7 @@ async def test_a_page_that_loses_its_transport_keeps_its_place_and_host_role(
             assert bot.host_id == "page"
             session = await page.evaluate("window.rtc.session")
             # the page's own connection breaks (as on a network change); the server has not noticed
-            await page.evaluate(
-                "window.rtc._lost(window.rtc._generation, 'transport broke (test)')"
-            )
+            await page.evaluate("window.rtc.transport.onLost('transport broke (test)')")
             await page.wait_for_function(
                 "window.log.filter((e) => e[0] === 'open').length === 2",
                 timeout=20_000,

@@ -144,7 +144,7 @@ async def test_a_link_that_drops_mid_stream_falls_back_with_nothing_lost_or_repe
         """(async () => {
           for (let i = 0; i < 400; i++) {
             rtc.sendMessage('m' + i);
-            if (i === 200) rtc._mesh.pairs.get('bob').link.pc.close();  // the link drops
+            if (i === 200) rtc.mesh.pairs.get('bob').link.pc.close();  // the link drops
             if (i % 25 === 0) await new Promise((r) => setTimeout(r, 5));
           }
         })()"""
@@ -209,12 +209,12 @@ async def test_offers_from_both_sides_at_once_settle_without_glare(
     # each side holds what it signals until both have made their offer: the offers cross
     # for certain (glare), however the two pages are scheduled
     setup = """(name) => {
-      const pc = rtc._mesh.pairs.get(name).link.pc;
+      const pc = rtc.mesh.pairs.get(name).link.pc;
       window.offers = 0;  // descriptions of type offer this side sends
       window.held = [];
-      const signal = rtc._mesh.host.signal;
+      const signal = rtc.mesh.host.signal;
       window.release = () => { const out = held; held = null; out.forEach(([to, d]) => signal(to, d)); };
-      rtc._mesh.host.signal = (to, d) => {
+      rtc.mesh.host.signal = (to, d) => {
         if (d.description && d.description.type === 'offer') offers += 1;
         if (held) held.push([to, d]); else signal(to, d);
       };
@@ -224,15 +224,15 @@ async def test_offers_from_both_sides_at_once_settle_without_glare(
     assert await b.evaluate(setup, "alice") == "stable"
     # both restart ICE: both get negotiationneeded and make an offer, neither sees the other's
     await asyncio.gather(
-        a.evaluate("rtc._mesh.pairs.get('bob').link.pc.restartIce(); null"),
-        b.evaluate("rtc._mesh.pairs.get('alice').link.pc.restartIce(); null"),
+        a.evaluate("rtc.mesh.pairs.get('bob').link.pc.restartIce(); null"),
+        b.evaluate("rtc.mesh.pairs.get('alice').link.pc.restartIce(); null"),
     )
     for page in (a, b):
         await page.wait_for_function("offers >= 1", polling=50, timeout=TIMEOUT * 1000)
     await asyncio.gather(a.evaluate("release()"), b.evaluate("release()"))
     for page, other in ((a, "bob"), (b, "alice")):
         await page.wait_for_function(
-            f"rtc._mesh.pairs.get('{other}').link.pc.signalingState === 'stable'",
+            f"rtc.mesh.pairs.get('{other}').link.pc.signalingState === 'stable'",
             polling=50, timeout=TIMEOUT * 1000,
         )  # fmt: skip
     await direct_to(a, 1)

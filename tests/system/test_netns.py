@@ -25,7 +25,7 @@ URL = f"http://{PUBLIC_IP}:8080/"
 
 RECORDER = "window.log = []; window.record = (kind, ...args) => window.log.push([kind, ...args]);"
 PAIR_JS = """async () => {
-  const stats = await window.rtc._transport.pc.getStats();
+  const stats = await window.rtc.transport.pc.getStats();
   const pair = [...stats.values()].find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
   const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
   return { local: local.candidateType, relayProtocol: local.relayProtocol ?? null,

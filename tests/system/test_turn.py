@@ -160,7 +160,7 @@ async def test_a_page_that_may_only_use_turn_connects_with_minted_credentials(
                 ["alice", True]
             ]
             kinds = await page.evaluate("""async () => {
-              const stats = await rtc._transport.pc.getStats();
+              const stats = await rtc.transport.pc.getStats();
               const pair = [...stats.values()].find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
               return [stats.get(pair.localCandidateId).candidateType, stats.get(pair.remoteCandidateId).candidateType];
             }""")

@@ -125,7 +125,7 @@ def test_the_private_reach_finder_bites() -> None:
 
 
 def test_no_test_or_adapter_touches_a_private_attribute_of_a_manager_or_client() -> None:
-    files = [*(ROOT / "tests").glob("*.py"), *(PACKAGE / "contrib").glob("*.py")]
+    files = [*(ROOT / "tests").rglob("*.py"), *(PACKAGE / "contrib").glob("*.py")]
     files += [*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "examples").rglob("*.py")]
     reaches = {
         str(p.relative_to(ROOT)): found
@@ -134,6 +134,14 @@ def test_no_test_or_adapter_touches_a_private_attribute_of_a_manager_or_client()
         and (found := _private_reaches(p.read_text(encoding="utf-8")))
     }
     assert reaches == {}
+    # and the browser client's privates, in the pages' scripts the browser tests run
+    pages = {
+        str(p.relative_to(ROOT)): found
+        for p in files
+        if (found := re.findall(r"\b(?:rtc|manager)\._[A-Za-z]\w*", p.read_text("utf-8")))
+        and p.name != "test_import_graph.py"
+    }
+    assert pages == {}
 
 
 def test_the_architecture_document_shows_the_enforced_layers() -> None:

@@ -1144,6 +1144,13 @@ var WebRTCConnection = class {
   getPeerCount() {
     return this._room.size;
   }
+  /** Diagnostics: the current transport (its `pc`), and the mesh's direct links. */
+  get transport() {
+    return this._transport;
+  }
+  get mesh() {
+    return this._mesh;
+  }
   isRoomHost() {
     return this._room.hostId === this.peerId;
   }
