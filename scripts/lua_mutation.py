@@ -1,8 +1,9 @@
 """Mutation testing of the Redis Lua scripts, which mutmut never mutates (module strings).
 
-    python scripts/lua_mutation.py [--module _redis_store] [--limit N] [-- pytest args]
+    python scripts/lua_mutation.py [--module _cluster/redis_store] [--limit N] [-- pytest args]
 
-For each Lua line of the scripts in ``src/peerpyrtc/_cluster/redis_store.py`` and ``_parking.py``,
+For each Lua line of the scripts in ``src/peerpyrtc/_cluster/`` (``redis_store.py``,
+``parking.py``, ``bus.py``),
 makes the mutants a careless edit would: a comparison flipped (``==``/``~=``, ``>=``/``>``,
 ``<``/``<=``), a number off by one, ``SADD``/``SREM`` and ``HSET``/``HDEL`` swapped, the
 statement deleted. Each mutant is written into a scratch copy of the tree and the suites
@@ -24,9 +25,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: module (under src/peerpyrtc) -> the suites that own its scripts
 MODULES = {
-    "_redis_store": ["tests/integration/test_store_contract.py", "tests/integration/test_claims.py"],
-    "_parking": ["tests/integration/test_parking.py"],
+    "_cluster/redis_store": [
+        "tests/integration/test_store_contract.py",
+        "tests/integration/test_claims.py",
+    ],
+    "_cluster/parking": ["tests/integration/test_parking.py"],
+    "_cluster/bus": ["tests/integration/test_cluster.py"],
 }
 SWAPS = [("==", "~="), ("~=", "=="), (">=", ">"), ("<=", "<"), (" > ", " >= "),
          (" < ", " <= "), ("'SADD'", "'SREM'"), ("'SREM'", "'SADD'"), ("'HSET'", "'HDEL'"),
