@@ -9,17 +9,27 @@ from typing import Any
 import pytest
 
 from conftest import TIMEOUT, Join, Recorder, http_request, until
-from peerpyrtc import AsyncClient, AsyncSignalingManager, SignalingError, SignalingServer
+from peerpyrtc import (
+    AsyncClient,
+    AsyncSignalingManager,
+    Limits,
+    SignalingError,
+    SignalingServer,
+    start_server,
+)
+from peers import joined
+from rawsignal import local_address, offer_sdp
 
 CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 54321 typ host"
 
 
-async def raw_post(server: SignalingServer, path: str, body: bytes) -> tuple[int, Any]:
-    status, _, payload = await http_request(server.url + path, "POST", body)
+async def raw_post(server: SignalingServer | str, path: str, body: bytes) -> tuple[int, Any]:
+    url = server if isinstance(server, str) else server.url
+    status, _, payload = await http_request(url + path, "POST", body)
     return status, json.loads(payload)
 
 
-async def post(server: SignalingServer, path: str, payload: Any) -> tuple[int, Any]:
+async def post(server: SignalingServer | str, path: str, payload: Any) -> tuple[int, Any]:
     return await raw_post(server, path, json.dumps(payload).encode())
 
 
@@ -285,7 +295,7 @@ async def test_candidates_need_the_session(
 
 
 async def test_candidates_before_the_offer_are_kept_for_their_session() -> None:
-    from peerpyrtc import Limits, start_server
+    from peerpyrtc import Limits
 
     # loopback allowed here: this is about keeping candidates, not about which addresses
     manager = AsyncSignalingManager(limits=Limits(blocked_candidate_networks=()))
@@ -335,7 +345,7 @@ async def test_server_id_cannot_be_taken(server: SignalingServer) -> None:
 
 
 async def test_a_pending_offer_that_never_connects_frees_its_id(server: SignalingServer) -> None:
-    from peerpyrtc import AsyncSignalingManager, Limits, start_server
+    from peerpyrtc import AsyncSignalingManager, Limits
 
     manager = AsyncSignalingManager(limits=Limits(pending_timeout=0.3))
     srv = await start_server(manager)
@@ -359,3 +369,115 @@ async def test_a_pending_offer_that_never_connects_frees_its_id(server: Signalin
     finally:
         await srv.close()
         await manager.close()
+
+
+async def test_pending_offers_are_capped_per_address_and_server_wide(make_server: Any) -> None:
+    server, manager = await make_server(
+        limits=Limits(max_pending_per_address=3, max_pending_offers=5)
+    )
+    sdp = await offer_sdp()
+    statuses = []
+    for i in range(5):
+        status, body = await post(server.url, "/offer",
+                                  {"room": f"fresh-{i}", "peer_id": "p", "offer": {"type": "offer", "sdp": sdp}})  # fmt: skip
+        statuses.append((status, body.get("code")))
+    assert statuses[:3] == [(200, None)] * 3
+    assert statuses[3:] == [(429, "ERR_RATE_LIMITED")] * 2
+    assert len(manager.peers.pending) == 3
+    others = {"remote_addr": "198.51.100.7"}
+    for i in range(2):  # another address may still use what is left server-wide
+        await manager.offer(f"other-{i}", "p", {"type": "offer", "sdp": sdp}, metadata=others)
+    with pytest.raises(Exception, match="too many connections"):
+        await manager.offer("other-x", "p", {"type": "offer", "sdp": sdp}, metadata=others)
+
+
+async def test_candidates_are_capped_and_stored_small(make_server: Any) -> None:
+    server, manager = await make_server(
+        limits=Limits(max_candidates_per_peer=3, max_early_candidates=2)
+    )
+    client, _ = await joined(server.url, "r", "alice")
+    cand = "candidate:1 1 udp 2122260223 " + await local_address() + " {} typ host"
+    try:
+        codes = []
+        for i in range(5):
+            body = {"room": "r", "peer_id": "alice", "candidate": {
+                "candidate": cand.format(i + 10), "sdpMid": "0", "session": client.session}}  # fmt: skip
+            status, answer = await post(server.url, "/candidate", body)
+            codes.append(status)
+        assert codes == [200, 200, 200, 429, 429]
+        early = {
+            "candidate": cand.format(1),
+            "sdpMid": "0",
+            "session": "s" * 32,
+            "junk": "x" * 100_000,
+        }
+        for expect in (200, 200, 429):
+            status, _ = await post(
+                server.url, "/candidate", {"room": "r", "peer_id": "later", "candidate": early}
+            )
+            assert status == expect
+        [kept] = [manager.parts.early.kept(*k) for k in manager.parts.early.sessions()]
+        assert kept == [{"candidate": cand.format(1), "sdpMid": "0"}] * 2  # no junk kept
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "224.0.0.251",
+        "::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "metadata.google.internal",
+        "100.100.100.200",
+    ],
+)
+async def test_the_server_never_probes_refused_addresses(make_server: Any, address: str) -> None:
+    server, manager = await make_server()
+    sdp = (await offer_sdp()).replace("a=end-of-candidates\r\n", "")
+    line = f"a=candidate:9 1 udp 2122260223 {address} 9 typ host\r\n"
+    sdp = sdp.replace("a=ice-ufrag", line + "a=ice-ufrag", 1)
+    own = await local_address()
+    status, body = await post(server.url, "/offer", {"room": "r", "peer_id": "p",
+                                                     "offer": {"type": "offer", "sdp": sdp, "session": "s" * 32}})  # fmt: skip
+    assert status == 200
+    cand = {
+        "candidate": f"candidate:8 1 udp 1 {address} 7 typ host",
+        "sdpMid": "0",
+        "session": "s" * 32,
+    }
+    status, _ = await post(
+        server.url, "/candidate", {"room": "r", "peer_id": "p", "candidate": cand}
+    )
+    ok = {"candidate": f"candidate:7 1 udp 1 {own} 7 typ host", "sdpMid": "0", "session": "s" * 32}
+    assert (
+        status == 200
+        and (await post(server.url, "/candidate", {"room": "r", "peer_id": "p", "candidate": ok}))[
+            0
+        ]
+        == 200
+    )
+    peer = manager.peers.pending[("r", "p")]
+    remote = {
+        (c.host, c.port)
+        for c in peer.link.pc.sctp.transport.transport._connection._remote_candidates
+    }
+    assert (own, 7) in remote  # an ordinary address passes; the refused one never
+    assert not [h for h, _ in remote if h.split("%")[0] in (address, "127.0.0.1")]
+    assert peer.candidates == 1
+
+
+async def test_clients_behind_one_address_all_get_in_past_the_pending_cap(make_server: Any) -> None:
+    """A 429 for too many offers from one address is retried by the clients, not final."""
+    server, manager = await make_server(limits=Limits(max_pending_per_address=3))
+    clients = [AsyncClient(server.url, "r", f"p{i}") for i in range(24)]
+    try:
+        await asyncio.gather(*(c.connect() for c in clients))  # 24 at once, 3 set up at a time
+        assert all(c.connected for c in clients)
+        assert manager.rooms_info()["r"]["peer_count"] == 24
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
