@@ -62,3 +62,34 @@ async def test_reconnection_failures_of_any_kind_end_in_closed(make_server: Any)
         bad.close()
         await bad.wait_closed()
         await client.close()
+
+
+async def test_each_attempt_gets_its_connection_from_the_injected_factory(
+    make_server: Any,
+) -> None:
+    """The connection seam (the browser's createTransport): every attempt's connection comes
+    from ``create_connection``; failing the current one makes the client come back through
+    a new one from the same factory, keeping its session."""
+    from peerpyrtc._client.conn import ClientConnection
+
+    made: list[ClientConnection] = []
+
+    def factory(*args: Any, **kwargs: Any) -> ClientConnection:
+        made.append(ClientConnection(*args, **kwargs))
+        return made[-1]
+
+    server, manager = await make_server()
+    client = AsyncClient(server.url, "r", "p", reconnect_delay=0.05, create_connection=factory)
+    back = asyncio.Event()
+    client.on_reconnect = back.set
+    try:
+        await client.connect()
+        assert made == [client.connection]
+        session = client.session
+        made[0].fail("broken by the test")
+        await asyncio.wait_for(back.wait(), TIMEOUT)
+        assert len(made) == 2 and client.connection is made[1]
+        assert client.session == session and client.connected
+        assert [p["id"] for p in manager.get_room_peers("r")] == ["p"]
+    finally:
+        await client.close()

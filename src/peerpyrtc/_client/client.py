@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpx
@@ -51,6 +51,8 @@ class AsyncClient(ClientEvents):
         timeout: seconds for signalling requests and for the channel to open.
         http_client: an ``httpx.AsyncClient`` for the signalling requests (proxies, TLS
             settings); by default one of its own, honouring ``HTTPS_PROXY``/``NO_PROXY``.
+        create_connection: makes each attempt's connection (``ClientConnection``'s
+            arguments): a wrapper or a fake of your own, like the browser's createTransport.
 
     Callbacks are attributes you assign (plain or ``async`` functions):
     ``on_message(sender_id, message, event)``, ``on_peer_joined(peer)``,
@@ -75,6 +77,7 @@ class AsyncClient(ClientEvents):
         fetch_ice_servers: bool = True,
         ice_transport_policy: str = "all",
         http_client: httpx.AsyncClient | None = None,
+        create_connection: Callable[..., ClientConnection] | None = None,
     ) -> None:
         _patches.apply()
         check_policy(ice_transport_policy)
@@ -109,6 +112,7 @@ class AsyncClient(ClientEvents):
         #: (0.5 s once per 30 s) instead of costing every connect 5 s of gathering.
         self._ice = IceServerPool(normalize_ice_servers(ice_servers))
         self._http = HttpSession(http_client)  # keep-alive, proxies from the environment
+        self._create_connection = create_connection or ClientConnection
         self._room = ClientRoom()
         self._rtc_config = RTCConfiguration()
         self._turn_choice = self._turn_count = 0  # which TURN URL aiortc gets, of how many
@@ -214,7 +218,7 @@ class AsyncClient(ClientEvents):
             (self.server_url, self.room, self.peer_id, self.session), self._post,
             self.ice_transport_policy, self._turn_choice,
         )  # fmt: skip
-        self._conn = conn = ClientConnection(
+        self._conn = conn = self._create_connection(
             self._rtc_config, lambda frame: self._on_frame(frame, generation),
             lambda reason: self._lost(generation, reason),
             next_turn=self._turn_choice + 1 < self._turn_count, silent_turn=silent,
