@@ -53,6 +53,20 @@ class Limits:
     byte_burst: int = 4 * 1024 * 1024
     #: Bytes of envelopes waiting for the moderation hooks from one peer; past it, cut off.
     max_inbox_bytes: int = 4 * 1024 * 1024
+    #: Largest message body a client may send (data and binary attachments); larger ones
+    #: are refused at the sender, before anything is sent.
+    max_message_bytes: int = 16 * 1024 * 1024
+    #: Sustained bytes per second of large messages (those spanning frames) one peer may
+    #: send, counted apart from ``max_bytes_per_second``...
+    max_transfer_bytes_per_second: float = 8 * 1024 * 1024
+    #: ...and the burst above that rate: two largest messages at once are no flood; a sender
+    #: streaming without pause is cut off.
+    transfer_burst: int = 32 * 1024 * 1024
+    #: Large messages one peer may have in progress at once.
+    max_streams_per_peer: int = 8
+    #: Bytes of one peer's large messages the server holds while they arrive, only when a
+    #: hook needs their data (a handler of their event, or a moderation hook); past it, cut off.
+    max_reassembly_bytes: int = 32 * 1024 * 1024
     #: Seconds of silence after which the server pings a peer...
     heartbeat_interval: float = 4.0
     #: ...and after which a silent peer is taken to be gone (``peer_left`` fires).

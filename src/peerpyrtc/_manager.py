@@ -161,6 +161,8 @@ class AsyncSignalingManager(HookRegistry):
             self.room_topology, self.metrics,
         )  # fmt: skip
         lifecycle.on_frame = self._relay.on_frame
+        lifecycle.on_volatile = self._relay.on_volatile
+        lifecycle.on_removed = self._relay.forget
         self._signaling = Signaling(
             limits, self._store, self.hooks, self.peers, lifecycle, self._tasks,
             self._transport, ice, turn, self._backplane, self._check_open, self.start,
@@ -306,13 +308,26 @@ class AsyncSignalingManager(HookRegistry):
         """:meth:`get_room_peers` from the room store (every worker's, with a backplane)."""
         return await self._rooms.fetch_room_peers(room)
 
-    async def send_message(self, room: str, message: str) -> int:
-        """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
+    async def send_message(self, room: str, message: str | bytes) -> int:
+        """Send a plain message (text or bytes) from ``"server"`` to every peer of ``room``;
+        returns how many."""
         return await self._rooms.send_message(room, message)
 
-    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
-        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
-        return await self._rooms.emit(room, event, data, to)
+    async def emit(
+        self,
+        room: str,
+        event: str,
+        data: Any = None,
+        to: str | None = None,
+        *,
+        volatile: bool = False,
+    ) -> int:
+        """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``.
+
+        ``data`` may hold ``bytes`` anywhere and be up to ``Limits.max_message_bytes``;
+        ``volatile``: on the unordered channel, dropped for a receiver that is behind.
+        """
+        return await self._rooms.emit(room, event, data, to, volatile=volatile)
 
     # ------------------------------------------------------------ what it is doing
     def stats(self) -> Stats:

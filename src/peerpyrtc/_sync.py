@@ -243,13 +243,23 @@ class SignalingManager(HookRegistry):
         return make_collector(self.stats)
 
     # -- the server speaking
-    def send_message(self, room: str, message: str) -> int | None:
-        """Send a plain message from ``"server"`` to the room; returns how many got it."""
+    def send_message(self, room: str, message: str | bytes) -> int | None:
+        """Send a plain message (text or bytes) from ``"server"`` to the room; returns how
+        many got it."""
         return self._speak(self._core.send_message(room, message))
 
-    def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int | None:
-        """Emit an event from ``"server"`` to the room, or to one peer."""
-        return self._speak(self._core.emit(room, event, data, to))
+    def emit(
+        self,
+        room: str,
+        event: str,
+        data: Any = None,
+        to: str | None = None,
+        *,
+        volatile: bool = False,
+    ) -> int | None:
+        """Emit an event from ``"server"`` to the room, or to one peer (``volatile``: on the
+        unordered channel, dropped for a receiver that is behind)."""
+        return self._speak(self._core.emit(room, event, data, to, volatile=volatile))
 
     # -- lifecycle
     def start(self) -> None:

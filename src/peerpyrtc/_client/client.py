@@ -7,7 +7,6 @@ import asyncio
 import logging
 import random
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -18,7 +17,6 @@ from .._errors import (
     ConnectionFailed,
     InvalidRequest,
     NotConnected,
-    PayloadTooLarge,
     SignalingError,
     final_refusal,
 )
@@ -26,12 +24,12 @@ from .._rtc import patches as _patches
 from .._rtc.ice import IceServerPool, IceServerSpec, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
 from .._wire import protocol
-from .._wire.protocol import MAX_ENVELOPE_BYTES, utf8_len
 from .conn import ClientConnection, check_policy, client_configuration
 from .events import ClientEvents
 from .http import HttpSession
 from .inbound import ClientSession, on_frame
 from .mesh import ClientMesh
+from .outgoing import OnProgress, Outgoing, report_progress, round_trip, send_encoded
 from .room import ClientRoom
 
 __all__ = ["AsyncClient"]
@@ -87,24 +85,18 @@ class AsyncClient(ClientEvents):
         self.peer_id = peer_id or f"py-{secrets.token_hex(4)}"
         self.info = dict(info or {})
         self.timeout = timeout
-        #: Extra HTTP headers for the signalling requests (an Authorization token, say).
-        self.headers = dict(headers or {})
-        #: After a lost connection: attempts to reconnect with the same id and session
-        #: (None: as many as ``reconnect_timeout`` allows; 0: never).
+        self.headers = dict(headers or {})  # (an Authorization token, say)
+        # reconnect attempts (None: while reconnect_timeout allows; 0: never), the first
+        # delay (then doubled, capped at 30 s, +-25 % jitter), and for how long
         self.max_reconnect_attempts = max_reconnect_attempts
-        #: Seconds before the first attempt; later ones double (capped at 30 s), each with
-        #: +-25 % jitter so that clients of a restarted server do not come back at once.
         self.reconnect_delay = reconnect_delay
-        #: Seconds after a loss during which reconnection is tried; then ``on_close`` fires.
         self.reconnect_timeout = reconnect_timeout
-        #: Ping the server after this many quiet seconds; give up after ``heartbeat_timeout``.
-        #: (The server pings a quiet peer every 4 s, so a live server is never this silent.)
+        # ping a server quiet this long; give up after heartbeat_timeout (the server pings
+        # a quiet peer every 4 s, so a live server is never this silent)
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
-        #: Ask the server for ICE servers (``POST /ice``: STUN, and TURN credentials minted
-        #: for this peer) before each connection; they come before ``ice_servers``.
+        # POST /ice (STUN, minted TURN credentials) first; "relay": reach peers only by TURN
         self.fetch_ice_servers = fetch_ice_servers
-        #: ``"relay"``: reach the server (and mesh peers) only through TURN.
         self.ice_transport_policy = ice_transport_policy
         self.session = secrets.token_urlsafe(24)
         self.close_reason: str | None = None
@@ -131,6 +123,8 @@ class AsyncClient(ClientEvents):
             self._room, self._mesh, self._deliver_direct, self._notify, self._server_closed,
             self._reply, self._server_error,
         )  # fmt: skip
+        self._session.progress = self._incoming
+        self._outgoing = Outgoing()
         self._state = "new"  # new -> connecting -> open (<-> reconnecting) -> closed
 
     @property
@@ -150,18 +144,14 @@ class AsyncClient(ClientEvents):
         return [{**p, "isDirect": self._mesh.is_direct(p["id"])} for p in self._room.listing()]
 
     @property
-    def topology(self) -> str | None:
-        """``"relay"`` or ``"mesh"``, as the server decided for the room (None before)."""
+    def topology(self) -> str | None:  # "relay" or "mesh", as the server decided (None before)
         return self._room.topology
 
     @property
-    def host_id(self) -> str | None:
-        """The room's host, as the server last said."""
+    def host_id(self) -> str | None:  # the room's host, as the server last said
         return self._room.host_id
 
-    @property
-    def is_host(self) -> bool:
-        return self.host_id == self.peer_id
+    is_host = property(lambda self: self.host_id == self.peer_id)
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> AsyncClient:
@@ -335,39 +325,50 @@ class AsyncClient(ClientEvents):
         await self._closed_event.wait()
 
     # -------------------------------------------------------------- sending
-    async def send_message(self, message: str) -> None:
-        """Send a plain text message to every other peer in the room."""
-        if not isinstance(message, str):
-            raise InvalidRequest("message must be a string")
-        await self._send(protocol.message(message))
+    # ``data`` may hold bytes anywhere and be up to the server's ``max_message_bytes``;
+    # ``on_progress(sent, total)`` is called as a large message leaves; the call returns
+    # once it has left. ``volatile``: the unordered channel, dropped rather than late.
+    async def send_message(self, message: str | bytes, *, on_progress: OnProgress = None) -> None:
+        """Send a plain message (text or bytes) to every other peer in the room."""
+        if not isinstance(message, (str, bytes, bytearray, memoryview)):
+            raise InvalidRequest("message must be a string or bytes")
+        await self._send_as("msg", None, message, None, on_progress=on_progress)
 
-    async def emit(self, event: str, data: Any = None, to: str | None = None) -> None:
+    async def emit(
+        self, event: str, data: Any = None, to: str | None = None, *, volatile: bool = False,
+        on_progress: OnProgress = None,
+    ) -> None:  # fmt: skip
         """Emit ``event`` to every other peer, or only to peer ``to``."""
-        await self._send(protocol.event(event, data, to=to), to)
+        await self._send_as("emit", event, data, to, volatile, on_progress=on_progress)
 
-    async def broadcast(self, event: str, data: Any = None) -> None:
+    async def broadcast(
+        self, event: str, data: Any = None, *, on_progress: OnProgress = None
+    ) -> None:
         """Send ``event`` to every peer including this one, in the room's one order (always
         through the server, in mesh rooms too)."""
-        await self._send(protocol.broadcast(event, data), direct=False)
+        await self._send_as("bcast", event, data, None, direct=False, on_progress=on_progress)
+
+    async def _send_as(self, kind: str, event: str | None, data: Any, to: str | None,
+                       volatile: bool = False, *, direct: bool = True,
+                       on_progress: OnProgress = None) -> None:  # fmt: skip
+        conn = self._conn
+        if self._state != "open" or conn is None:
+            raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
+        max_body = self._session.max_body
+        out = self._outgoing.encode(kind, event, data, to, max_body, volatile=volatile)
+        if out.text is not None and not volatile:
+            await self._send(out.text, to, direct)
+            report_progress(on_progress, out.total, out.total)
+        else:
+            await send_encoded(conn, out, volatile, on_progress)
 
     async def ping(self) -> float:
         """Round trip to the server over the channel, in seconds."""
-        token = secrets.token_hex(4)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._session.pings[token] = future
-        started = time.perf_counter()
-        try:
-            await self._send(protocol.ping(token))
-            await asyncio.wait_for(future, self.timeout)
-        finally:
-            self._session.pings.pop(token, None)
-        return time.perf_counter() - started
+        return await round_trip(self._session.pings, self._send, self.timeout)
 
     async def _send(self, raw: str, to: str | None = None, direct: bool = True) -> None:
         if self._state != "open" or self._queue is None:
             raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
-        if utf8_len(raw) > MAX_ENVELOPE_BYTES:
-            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
         relayed = self._mesh.route(raw, to) if direct else raw
         if relayed is not None:
             self._queue.put(relayed)
@@ -392,8 +393,7 @@ class AsyncClient(ClientEvents):
     def _post(self, url: str, payload: Any) -> Awaitable[Any]:
         return self._http.post_json(url, payload, self.timeout, self.headers)
 
-    def _signal(self, to: str, data: dict[str, Any]) -> None:
-        """A mesh signal to another peer, through the server (in order with what we relay)."""
+    def _signal(self, to: str, data: dict[str, Any]) -> None:  # through the server, in order
         self._reply(protocol.signal(to, data))
 
     @property

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from .._errors import ProtocolError
 
 __all__ = [
+    "Abort",
     "Close",
     "HostChanged",
     "Joined",
@@ -44,6 +45,8 @@ class Welcome(NamedTuple):
     peers: list[dict[str, Any]]
     topology: str = "relay"
     mesh_max_peers: int = 0
+    #: Largest message body the server takes (0: a server without binary frames).
+    max_body_bytes: int = 0
 
 
 class Signal(NamedTuple):
@@ -51,6 +54,13 @@ class Signal(NamedTuple):
 
     sender: str
     data: dict[str, Any]
+
+
+class Abort(NamedTuple):
+    """``abort``: a sender's large message will not be completed (it left mid-message)."""
+
+    sender: str
+    message_id: int
 
 
 class Joined(NamedTuple):
@@ -86,7 +96,17 @@ class ServerError(NamedTuple):
 
 
 ServerEnvelope = (
-    Relayed | Welcome | Joined | Left | HostChanged | Close | Ping | Pong | ServerError | Signal
+    Relayed
+    | Welcome
+    | Joined
+    | Left
+    | HostChanged
+    | Close
+    | Ping
+    | Pong
+    | ServerError
+    | Signal
+    | Abort
 )
 
 
@@ -120,6 +140,7 @@ def _envelope(env: dict[str, Any]) -> ServerEnvelope | None:
         if not isinstance(peers, list):
             raise ProtocolError("'peers' must be a list")
         cap = env.get("meshMaxPeers")
+        body = env.get("maxBodyBytes")
         return Welcome(
             str(env.get("id")),
             str(env.get("room")),
@@ -127,12 +148,18 @@ def _envelope(env: dict[str, Any]) -> ServerEnvelope | None:
             [_peer(p) for p in peers],
             "mesh" if env.get("topology") == "mesh" else "relay",
             cap if type(cap) is int else 0,
+            body if type(body) is int and body > 0 else 0,
         )
     if kind == "sig":
         data = env.get("d")
         if not isinstance(data, dict) or not isinstance(env.get("from"), str):
             raise ProtocolError("a 'sig' needs 'from' and an object 'd'")
         return Signal(env["from"], data)
+    if kind == "abort":
+        sender, m = env.get("from"), env.get("m")
+        if not isinstance(sender, str) or type(m) is not int:
+            raise ProtocolError("an 'abort' needs 'from' and 'm'")
+        return Abort(sender, m)
     if kind == "joined":
         return Joined(_peer(env.get("peer")))
     if kind == "left":

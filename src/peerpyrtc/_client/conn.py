@@ -16,7 +16,7 @@ from .._errors import ConnectionFailed, IceServerError
 from .._rtc.ice import IceServerPool, normalize_ice_servers
 from .._rtc.sendqueue import SendQueue
 from .._wire import protocol
-from .._wire.protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION
+from .._wire.protocol import CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION, VOLATILE_LABEL
 from .http import Post
 from .turn import diagnose, first_turn, rank_turn, turn_first, turn_urls
 
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: What a client may queue before it waits for the channel to drain.
 CLIENT_QUEUE_BYTES = 64 * 1024 * 1024
+#: A volatile message is dropped while the volatile channel holds more than this.
+VOLATILE_HIGH_WATER = 64 * 1024
 
 
 class ClientConnection:
@@ -60,6 +62,11 @@ class ClientConnection:
         self.queue.attach(channel)
         channel.on("message", on_frame)
         channel.on("close", lambda: on_lost("channel closed"))
+        #: The unordered channel without retransmissions (volatile messages, both ways).
+        self.volatile = pc.createDataChannel(
+            VOLATILE_LABEL, ordered=False, maxRetransmits=0, protocol=CHANNEL_PROTOCOL
+        )
+        self.volatile.on("message", on_frame)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -123,6 +130,20 @@ class ClientConnection:
             return failure
         error = self.ice_error
         return IceServerError(error.code, f"{failure}: {error}", error.url, error.ice_status)
+
+    def send_volatile(self, frame: str | bytes) -> bool:
+        """Send now on the volatile channel, or drop (False) while it is behind; before the
+        server opened it (an older server never does), by the room channel when idle."""
+        channel = self.volatile
+        if channel.readyState == "open":
+            if channel.bufferedAmount > VOLATILE_HIGH_WATER:
+                return False
+            channel.send(frame)
+            return True
+        if self.queue.queued or self.queue.congested:
+            return False
+        self.queue.put(frame)
+        return True
 
     def stop_sending(self) -> None:
         """Drop what is queued and queue nothing more (the connection is being retired)."""

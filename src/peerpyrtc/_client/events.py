@@ -29,6 +29,9 @@ class ClientEvents:
         self.on_room_update: Callable[[list[dict[str, Any]]], Any] | None = None
         self.on_close: Callable[[str | None], Any] | None = None
         self.on_reconnect: Callable[[], Any] | None = None
+        #: ``(sender_id, event, received, total)`` for each frame of a large message that
+        #: arrives (``event`` is None for plain messages); the message itself follows.
+        self.on_incoming: Callable[[str, str | None, int, int], Any] | None = None
 
     @property
     def peers(self) -> list[dict[str, Any]]:
@@ -44,6 +47,9 @@ class ClientEvents:
             self._call(self.on_peer_joined if change == "joined" else self.on_peer_left, peer)
         else:
             self._call(self.on_room_update, self.peers)
+
+    def _incoming(self, sender: str, event: str | None, received: int, total: int) -> None:
+        self._call(self.on_incoming, sender, event, received, total)
 
     def _server_error(self, code: str, message: str) -> None:
         logger.warning("%s: server error %s: %s", self.peer_id, code, message)

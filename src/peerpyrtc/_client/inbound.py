@@ -15,7 +15,9 @@ from typing import Any
 
 from .._errors import ProtocolError
 from .._wire import protocol
+from .._wire.binary import Reassembly, decode_body, parse_frame, parse_header
 from .codec import (
+    Abort,
     Close,
     HostChanged,
     Joined,
@@ -31,7 +33,13 @@ from .codec import (
 from .mesh import ClientMesh
 from .room import ClientRoom
 
-__all__ = ["ClientSession", "on_envelope", "on_frame"]
+__all__ = ["ClientSession", "Progress", "on_envelope", "on_frame"]
+
+#: ``(sender, event, bytes received, total)``: a large message arriving.
+Progress = Callable[[str, "str | None", int, int], None]
+#: Large messages a client reassembles at once, and the bytes it holds for them.
+MAX_INCOMING = 64
+MAX_INCOMING_BYTES = 128 * 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +78,21 @@ class ClientSession:
         self.pings: dict[str, asyncio.Future[None]] = {}
         #: False once the server said not to come back (kicked, replaced).
         self.may_reconnect = True
+        #: Largest message body the server takes (from its welcome; 0: text only).
+        self.max_body = 0
+        #: Large messages arriving, by (sender, message id).
+        self.incoming = Reassembly(MAX_INCOMING, MAX_INCOMING_BYTES)
+        #: Told of each frame of a large message that arrives.
+        self.progress: Progress | None = None
 
 
 def on_frame(session: ClientSession, frame: str | bytes, name: str) -> None:
     """Parse one frame from the server and apply its envelopes (``name``: for the log)."""
     if not isinstance(frame, str):
-        logger.warning("%s: ignoring a binary frame", name)
+        try:
+            on_binary(session, frame)
+        except ProtocolError as exc:
+            logger.warning("%s: a binary frame from the server: %s", name, exc)
         return
     try:
         envelopes, problems = parse_server_frame(frame)
@@ -88,6 +105,27 @@ def on_frame(session: ClientSession, frame: str | bytes, name: str) -> None:
         on_envelope(session, env)
 
 
+def on_binary(session: ClientSession, frame: bytes) -> None:
+    """A binary frame: a whole message, or a frame of a large one (delivered once whole)."""
+    text, payload = parse_frame(frame)
+    header = parse_header(text, server=True)
+    sender = header.sender or ""
+    if header.t == "part":
+        first, got, body = session.incoming.part(sender, header, payload)
+    elif header.m is None:
+        if len(payload) != header.j + sum(header.b):
+            raise ProtocolError("the payload's length must be 'j' plus the attachments")
+        data = decode_body(header, payload)
+        session.deliver(sender, header.event, data)
+        return
+    else:
+        first, got, body = session.incoming.start(sender, header, payload)
+    if session.progress is not None:
+        session.progress(sender, first.event, got, first.z or 0)
+    if body is not None:
+        session.deliver(sender, first.event, decode_body(first, body))
+
+
 def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:
     """Apply one server envelope: callbacks, room state, mesh, replies."""
     room = session.room
@@ -96,6 +134,7 @@ def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:
         session.deliver(sender, event, data)
     elif isinstance(env, Welcome):
         session.may_reconnect = True
+        session.max_body = env.max_body_bytes
         room.welcome(env)
         session.mesh.configure(env.topology, env.mesh_max_peers)
         welcome = session.welcome
@@ -107,6 +146,7 @@ def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:
         session.mesh.update()
         session.notify("update", None)
     elif isinstance(env, Left):  # the role it had when it left; the new host comes next
+        session.incoming.drop_sender(env.peer["id"])
         session.notify("left", room.left(env))
         session.mesh.update()
         session.notify("update", None)
@@ -124,5 +164,7 @@ def on_envelope(session: ClientSession, env: ServerEnvelope) -> None:
         session.mesh.on_signal(env.sender, env.data)
     elif isinstance(env, Ping):
         session.reply(protocol.pong(env.data))
+    elif isinstance(env, Abort):
+        session.incoming.drop((env.sender, env.message_id))
     else:  # ServerError
         session.error(env.code, env.message)

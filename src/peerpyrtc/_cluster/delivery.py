@@ -12,9 +12,10 @@ While Redis is unreachable, frames are delivered to this worker's own peers
 directly (degraded: the room is split until the link is back).
 
 Wire format of a room message: a JSON header line, then the frame:
-``[kind, exclude, to, id]`` + ``"\\n"`` + frame, where kind is ``f`` (frame),
-``b`` (broadcast: the script prepends ``n`` and a newline), ``j``/``l``
-(presence: ``id`` joined / left; mirrors follow them).
+``[kind, exclude, to, id, skip, lane, binary]`` + ``"\\n"`` + frame, where kind is ``f``
+(frame), ``b`` (broadcast: the script prepends ``n`` and a newline), ``j``/``l``
+(presence: ``id`` joined / left; mirrors follow them); ``lane`` is the delivery lane and
+``binary`` is 1 for a binary frame, which stays one Redis message, as it came.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import logging
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from .._rooms.delivery import Delivery, Member
+from .._rooms.delivery import Delivery, Lane, Member
 from .._rooms.metrics import Metrics
-from .._wire.protocol import stamp, stamp_suffix
+from .._wire.binary import stamp_any
+from .._wire.protocol import stamp_suffix
 from .bus import Bus, Outgoing
 
 __all__ = ["ClusterDelivery"]
@@ -128,9 +130,10 @@ class ClusterDelivery(Delivery):
         exclude: str | None = None,
         to: str | None = None,
         skip: Collection[str] | None = None,
+        lane: Lane = "normal",
     ) -> int:
-        if not self._publish(room, "f", raw, exclude, to, None, skip):
-            return self.deliver_local(room, raw, exclude, to, skip)
+        if not self._publish(room, "f", raw, exclude, to, None, skip, lane):
+            return self.deliver_local(room, raw, exclude, to, skip, lane)
         members = self.mirror.get(room)
         if members is None:
             return 0
@@ -138,10 +141,10 @@ class ClusterDelivery(Delivery):
             return int(to in members)
         return len(members - {exclude, *(skip or ())})
 
-    def broadcast(self, room: str, raw: str, sender: str) -> int:
-        if not self._publish(room, "b", raw, None, None, sender):
+    def broadcast(self, room: str, raw: str | bytes, sender: str, lane: Lane = "normal") -> int:
+        if not self._publish(room, "b", raw, None, None, sender, None, lane):
             n = self.degraded_seq(room)
-            return self.deliver_local(room, stamp(raw, stamp_suffix(sender, n)))
+            return self.deliver_local(room, stamp_any(raw, stamp_suffix(sender, n)), lane=lane)
         return len(self.mirror.get(room, ()))
 
     def presence(self, room: str, raw: str, peer_id: str, joined: bool) -> None:
@@ -162,12 +165,14 @@ class ClusterDelivery(Delivery):
         to: str | None,
         subject: str | None = None,
         skip: Collection[str] | None = None,
+        lane: Lane = "normal",
     ) -> bool:
         if not self.linked or self._outbox.qsize() >= MAX_OUTBOX:
             return False
+        binary = not isinstance(raw, str)
         fields: list[Any] = [kind, exclude or "", to or "", subject or ""]
-        if skip:
-            fields.append(sorted(skip))
+        if skip or lane != "normal" or binary:
+            fields += [sorted(skip) if skip else None, lane, int(binary)]
         head = json.dumps(fields, separators=(",", ":"))
         body = raw.encode() if isinstance(raw, str) else raw
         self._outbox.put_nowait((kind, room, head.encode() + b"\n" + body))
@@ -221,16 +226,21 @@ class ClusterDelivery(Delivery):
             head_end = payload.index(b"\n")
             head = payload[:head_end]
         kind, exclude, to, subject, *rest = json.loads(head)
-        raw = payload[head_end + 1 :].decode()
+        skip, lane_name, binary = rest if rest else (None, "normal", 0)
+        frame = payload[head_end + 1 :]
+        raw: str | bytes = frame if binary else frame.decode()
+        lane: Lane = (
+            "bulk" if lane_name == "bulk" else "volatile" if lane_name == "volatile" else "normal"
+        )
         if kind == "b":
             if not n:
                 n = self.degraded_seq(room)
-            raw = stamp(raw, stamp_suffix(subject, n))
+            raw = stamp_any(raw, stamp_suffix(subject, n))
         elif kind in ("j", "l"):
             members = self.mirror.get(room)
             if members is not None:
                 (members.add if kind == "j" else members.discard)(subject)
-        self.deliver_local(room, raw, exclude or None, to or None, rest[0] if rest else None)
+        self.deliver_local(room, raw, exclude or None, to or None, skip, lane)
 
     def degraded_seq(self, room: str) -> int:
         """Numbers for broadcasts while Redis is away (this worker's peers only)."""

@@ -19,7 +19,7 @@ from .._rooms.metrics import Metrics
 from .._rooms.store import Left, RoomStore
 from .._rtc.transport import Channel, Reliability
 from .._wire import protocol
-from .._wire.protocol import CHANNEL_LABEL
+from .._wire.protocol import CHANNEL_LABEL, VOLATILE_LABEL
 from .hooks import Hooks
 from .peer import ServerPeer
 from .peers import PeerTable
@@ -65,6 +65,10 @@ class Lifecycle:
         self._tasks = tasks
         self._topology = topology
         self.on_frame: FrameHandler = lambda peer, frame: None
+        #: Where frames of a peer's volatile channel go (the relay's ``on_volatile``).
+        self.on_volatile: FrameHandler = lambda peer, frame: None
+        #: Told of each peer removed (the relay ends its large messages in progress).
+        self.on_removed: Callable[[ServerPeer], None] = lambda peer: None
         self._heartbeat: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -83,10 +87,14 @@ class Lifecycle:
         link = peer.link
 
         def on_channel(channel: Channel, reliability: Reliability) -> None:
-            if channel.label != CHANNEL_LABEL or reliability in peer.channels:
+            expected = CHANNEL_LABEL if reliability == "reliable" else VOLATILE_LABEL
+            if channel.label != expected or reliability in peer.channels:
                 logger.debug("%r: ignoring extra channel %r", peer, channel.label)
                 return
             peer.attach(channel, reliability)
+            if reliability == "volatile":  # its loss or closing is not the peer's
+                channel.on("message", lambda frame: self.on_volatile(peer, frame))
+                return
             channel.on("message", lambda frame: self.on_frame(peer, frame))
             channel.on("close", lambda: self._spawn(self.remove(peer, "closed")))
             if channel.readyState == "open":
@@ -152,7 +160,15 @@ class Lifecycle:
         delivery.attach(peer, [p["id"] for p in joined.peers])
         topology = self._topology(peer.room)
         cap = self.limits.mesh_max_peers
-        welcome = protocol.welcome(peer.id, peer.room, joined.host_id, joined.peers, topology, cap)
+        welcome = protocol.welcome(
+            peer.id,
+            peer.room,
+            joined.host_id,
+            joined.peers,
+            topology,
+            cap,
+            self.limits.max_message_bytes,
+        )
         peer.send(welcome)
         if not joined.rejoined:
             self._metrics.joins += 1
@@ -221,6 +237,8 @@ class Lifecycle:
         peer.close_reason = reason
         self._metrics.removed(reason, state == "open")
         self._delivery.detach(peer)
+        if state == "open":
+            self.on_removed(peer)
         if self._pending.get(key) is peer:
             del self._pending[key]
         current = self._active.get(key) is peer

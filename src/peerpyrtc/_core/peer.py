@@ -6,11 +6,16 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from .._rooms.delivery import Lane
 from .._rtc.sendqueue import SendQueue
 from .._rtc.transport import Channel, PeerLink, Reliability
+from .._wire.binary import Reassembly
 from .._wire.protocol import stamp_suffix
 
-__all__ = ["ServerPeer"]
+__all__ = ["VOLATILE_HIGH_WATER", "ServerPeer"]
+
+#: A volatile frame is dropped, not queued, while the receiver's volatile channel holds more.
+VOLATILE_HIGH_WATER = 64 * 1024
 
 
 class ServerPeer:
@@ -25,6 +30,7 @@ class ServerPeer:
         info: dict[str, Any],
         remote_addr: str | None,
         max_queue_bytes: int,
+        streams: Reassembly | None = None,
     ) -> None:
         self.room = room
         self.id = peer_id
@@ -63,8 +69,16 @@ class ServerPeer:
         self.tokens = 0.0
         self.byte_tokens = 0.0
         self.tokens_at = 0.0
+        self.bytes_at = 0.0
         #: Bytes of envelopes in ``inbox``.
         self.inbox_bytes = 0
+        #: Its large messages in progress (followed; held only when a hook needs them).
+        self.streams = streams if streams is not None else Reassembly(8, 32 << 20)
+        #: Token bucket of large-message bytes.
+        self.transfer_tokens = 0.0
+        self.transfer_at = 0.0
+        #: Ids of its large messages that wait, whole, for the moderation hooks.
+        self.moderated: set[int] = set()
         self._remote_closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -78,6 +92,8 @@ class ServerPeer:
     def attach(self, channel: Channel, reliability: Reliability = "reliable") -> None:
         """Adopt one of the client's channels (the reliable one carries the send queue)."""
         self.channels[reliability] = channel
+        if reliability == "volatile":
+            channel.bufferedAmountLowThreshold = 0
         if reliability == "reliable":
             self.queue.attach(channel)
             channel.on("close", self._remote_closed.set)
@@ -103,9 +119,32 @@ class ServerPeer:
             if loop.time() >= deadline or not 0 < before > channel.bufferedAmount:
                 return  # nothing was left to drain, or nothing drained: the client is not reading
 
-    def send(self, raw: str | bytes) -> None:
-        """Queue one encoded envelope (or binary frame) for this peer."""
-        self.queue.put(raw)
+    def send(self, raw: str | bytes, lane: Lane = "normal") -> bool:
+        """Queue one encoded envelope (or binary frame) for this peer, in ``lane``; a volatile
+        one is sent now or dropped (False): never queued behind others."""
+        if lane == "normal":
+            self.queue.put(raw)
+        elif lane == "bulk":
+            self.queue.put_bulk(raw)  # type: ignore[arg-type]
+        else:
+            return self.send_volatile(raw)
+        return True
+
+    def send_volatile(self, raw: str | bytes) -> bool:
+        channel = self.channels.get("volatile")
+        if channel is not None and channel.readyState == "open":
+            if channel.bufferedAmount > VOLATILE_HIGH_WATER:
+                return False
+            try:
+                channel.send(raw)
+            except Exception:  # the transport went away under us
+                return False
+            return True
+        queue = self.queue  # a client without the volatile channel: reliable, only when idle
+        if self.state == "open" and queue.queued == 0 and not queue.congested:
+            queue.put(raw)
+            return True
+        return False
 
     async def close(self) -> None:
         """Close the peer connection (idempotent)."""

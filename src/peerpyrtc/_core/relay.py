@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from .._errors import PayloadTooLarge, ProtocolError, UnknownPeer
 from .._limits import Limits
-from .._rooms.delivery import Delivery
+from .._rooms.delivery import Delivery, Lane
 from .._rooms.metrics import Metrics
 from .._wire import protocol
+from .._wire.binary import has_binary, volatile_frame
 from .._wire.protocol import (
     MAX_ENVELOPE_BYTES,
+    MAX_VOLATILE_BYTES,
     SERVER_ID,
     Incoming,
     decode,
     stamp,
     utf8_len,
 )
+from .bulk import BinaryMessage, BinaryRelay
 from .hooks import Hooks, Message
 from .peer import ServerPeer
 
@@ -58,17 +62,64 @@ class Relay:
         self.limits = limits
         #: Takes a peer out of its room with a reason (the manager's job).
         self.remove = remove
+        #: Binary frames and large messages.
+        self.binary = BinaryRelay(
+            delivery,
+            hooks,
+            limits,
+            self._charge_bytes,
+            self._flooding,
+            self._error,
+            self._moderate_later,
+            topology,
+        )
 
-    def speak(self, room: str, raw: str, to: str | None, *, known: bool = False) -> int:
-        """Send an encoded server envelope to a room, or to one peer; returns how many got it.
+    def frames(
+        self, kind: str, event: str | None, data: Any, to: str | None, *, volatile: bool = False
+    ) -> list[tuple[str | bytes, Lane]]:
+        """A server message as frames and their lanes: one text envelope when it fits and
+        holds no bytes, else binary frames. Raises ``PayloadTooLarge``, ``ProtocolError``."""
+        try:
+            if not has_binary(data):
+                if kind == "msg":
+                    raw = protocol.message(data, SERVER_ID)
+                else:
+                    raw = protocol.event(event, data, SERVER_ID, to)  # type: ignore[arg-type]
+                if utf8_len(raw) <= (MAX_VOLATILE_BYTES if volatile else MAX_ENVELOPE_BYTES):
+                    return [(raw, "volatile" if volatile else "normal")]
+            routing: dict[str, Any] = {"t": kind, "from": SERVER_ID}
+            if event is not None:
+                routing["e"] = event
+            if to is not None:
+                routing["to"] = to
+            frames: list[tuple[str | bytes, Lane]] = [*self.binary.speak_frames(routing, data)]
+        except ProtocolError as exc:
+            if "larger than" in str(exc):
+                raise PayloadTooLarge(str(exc)) from None
+            raise
+        if volatile:
+            if len(frames) > 1 or len(frames[0][0]) > MAX_VOLATILE_BYTES:
+                raise PayloadTooLarge(f"a volatile message is at most {MAX_VOLATILE_BYTES} bytes")
+            return [(frames[0][0], "volatile")]
+        return frames
 
-        ``known``: the caller checked that ``to`` is a member (a cluster's store knows).
-        """
-        if utf8_len(raw) > MAX_ENVELOPE_BYTES:
-            raise PayloadTooLarge(f"the message is larger than {MAX_ENVELOPE_BYTES} bytes")
-        count = self.delivery.deliver(room, raw, to=to)
-        if to is not None and not count and not known:
-            raise UnknownPeer(f"no peer {to!r} in room {room!r}")
+    def speak(
+        self,
+        room: str,
+        frames: list[tuple[str | bytes, Lane]],
+        to: str | None,
+        *,
+        known: bool = False,
+    ) -> int:
+        """Send a server message's frames (:meth:`frames`) to a room, or to one peer; returns
+        how many got it. ``known``: the caller checked that ``to`` is a member."""
+        count = 0
+        for i, (raw, lane) in enumerate(frames):
+            delivered = self.delivery.deliver(room, raw, to=to, lane=lane)
+            if i == 0:
+                count = delivered
+                if to is not None and not count and not known:
+                    raise UnknownPeer(f"no peer {to!r} in room {room!r}")
         return count
 
     def on_frame(self, peer: ServerPeer, frame: str | bytes) -> None:
@@ -88,10 +139,11 @@ class Relay:
         metrics = self.metrics
         metrics.frames_in += 1
         metrics.bytes_in += size
-        if not self._charge(peer, now, size):
-            return
         if not isinstance(frame, str):
-            self._error(peer, "ERR_PROTOCOL", "binary frames are not part of protocol v1")
+            if self._charge(peer, now, 0):  # the bytes: to the bucket the frame belongs to
+                self.binary.on_frame(peer, frame, now)
+            return
+        if not self._charge(peer, now, size):
             return
         try:
             envelopes = decode(frame)
@@ -131,12 +183,65 @@ class Relay:
         peer.tokens = min(limits.message_burst, peer.tokens + elapsed * rate) - 1
         if peer.tokens < 0:
             return self._flooding(peer, f"{rate:g} messages")
+        return self._charge_bytes(peer, now, size, elapsed)
+
+    def _charge_bytes(
+        self, peer: ServerPeer, now: float, size: int, elapsed: float | None = None
+    ) -> bool:
+        limits = self.limits
         rate = limits.max_bytes_per_second
-        if rate > 0:
-            peer.byte_tokens = min(limits.byte_burst, peer.byte_tokens + elapsed * rate) - size
-            if peer.byte_tokens < 0:
-                return self._flooding(peer, f"{rate:g} bytes")
+        if rate <= 0:
+            return True
+        if elapsed is None:  # the message bucket was charged at ``now`` already
+            elapsed = now - peer.bytes_at
+        peer.bytes_at = now
+        peer.byte_tokens = min(limits.byte_burst, peer.byte_tokens + elapsed * rate) - size
+        if peer.byte_tokens < 0:
+            return self._flooding(peer, f"{rate:g} bytes")
         return True
+
+    def _moderate_later(self, peer: ServerPeer, item: BinaryMessage) -> None:
+        peer.inbox.append(item)
+        peer.inbox_bytes += len(item.body)
+        if peer.inbox_bytes > self.limits.max_inbox_bytes + self.limits.max_message_bytes:
+            self.remove(peer, "flooding: messages arrive faster than the server moderates")
+            return
+        if peer.worker is None or peer.worker.done():
+            peer.worker = asyncio.ensure_future(self._moderate(peer))
+
+    def on_volatile(self, peer: ServerPeer, frame: str | bytes) -> None:
+        """One frame from ``peer``'s volatile channel: one ``emit`` (text, or binary in one
+        frame), relayed on the receivers' volatile channels or dropped. No moderation: a
+        room with a moderation hook relays no volatile messages (they would wait)."""
+        if peer.state != "open":
+            return
+        now = asyncio.get_running_loop().time()
+        peer.last_seen = now
+        size = len(frame) if not isinstance(frame, str) else utf8_len(frame)
+        self.metrics.frames_in += 1
+        self.metrics.bytes_in += size
+        if not self._charge(peer, now, size):
+            return
+        try:
+            to, skip, raw = volatile_frame(frame, peer.stamp)
+        except ProtocolError as exc:
+            self._error(peer, "ERR_PROTOCOL", f"volatile: {exc}")
+            return
+        self.metrics.messages_in += 1
+        if self.hooks.moderators:
+            self.metrics.drops["volatile"] += 1
+            return
+        if skip is not None and self.topology(peer.room) != "mesh":
+            self._error(peer, "ERR_PROTOCOL", "'x' is for mesh rooms (peers reached directly)")
+            return
+        if to is None:
+            self.delivery.deliver(peer.room, raw, exclude=peer.id, skip=skip, lane="volatile")
+        elif to != SERVER_ID:
+            self.delivery.deliver(peer.room, raw, to=to, lane="volatile")
+
+    def forget(self, peer: ServerPeer) -> None:
+        """A peer was removed: end its large messages in progress at their receivers."""
+        self.binary.forget(peer)
 
     def _flooding(self, peer: ServerPeer, what: str) -> bool:
         self.remove(peer, f"flooding: over {what} per second")
@@ -144,8 +249,11 @@ class Relay:
 
     async def _moderate(self, peer: ServerPeer) -> None:
         while peer.inbox and peer.state == "open":
-            env: Incoming = peer.inbox.popleft()
+            env: Incoming | BinaryMessage = peer.inbox.popleft()
             peer.inbox_bytes = max(0, peer.inbox_bytes - len(env.raw)) if peer.inbox else 0
+            if isinstance(env, BinaryMessage):
+                await self.binary.moderate(peer, env)
+                continue
             kind = _KINDS.get(env.type)
             if kind is None:
                 self._route(peer, env, None)

@@ -12,9 +12,9 @@ from typing import Any
 
 from .._cluster.backplane import RedisBackplane
 from .._errors import InvalidRequest, UnknownPeer
+from .._rooms.delivery import Lane
 from .._rooms.store import MemoryStore, RoomStore
-from .._wire import protocol
-from .._wire.protocol import SERVER_ID
+from .._wire.protocol import MAX_EVENT_LENGTH
 from .relay import Relay
 
 __all__ = ["TOPOLOGIES", "RoomsAPI", "check_topology"]
@@ -108,28 +108,39 @@ class RoomsAPI:
         return await self._store.room_peers(room)
 
     # ------------------------------------------------------- server speaking
-    async def send_message(self, room: str, message: str) -> int:
+    async def send_message(self, room: str, message: str | bytes) -> int:
         """Send a plain message from ``"server"`` to every peer of ``room``; returns how many."""
-        if not isinstance(message, str):
-            raise InvalidRequest("message must be a string")
+        if not isinstance(message, (str, bytes, bytearray, memoryview)):
+            raise InvalidRequest("message must be a string or bytes")
         self._check_open()
-        return await self._speak(room, protocol.message(message, SERVER_ID), None)
+        return await self._speak(room, self._relay.frames("msg", None, message, None), None)
 
-    async def emit(self, room: str, event: str, data: Any = None, to: str | None = None) -> int:
+    async def emit(
+        self,
+        room: str,
+        event: str,
+        data: Any = None,
+        to: str | None = None,
+        *,
+        volatile: bool = False,
+    ) -> int:
         """Emit ``event`` from ``"server"`` to every peer of ``room``, or only to ``to``."""
-        if not isinstance(event, str) or not event:
-            raise InvalidRequest("event must be a non-empty string")
+        if not isinstance(event, str) or not 0 < len(event) <= MAX_EVENT_LENGTH:
+            raise InvalidRequest(f"event must be a string of 1 to {MAX_EVENT_LENGTH} characters")
         self._check_open()
-        return await self._speak(room, protocol.event(event, data, SERVER_ID, to), to)
+        frames = self._relay.frames("emit", event, data, to, volatile=volatile)
+        return await self._speak(room, frames, to)
 
-    async def _speak(self, room: str, raw: str, to: str | None) -> int:
+    async def _speak(
+        self, room: str, frames: list[tuple[str | bytes, Lane]], to: str | None
+    ) -> int:
         if self._backplane is None:
-            return self._relay.speak(room, raw, to)
+            return self._relay.speak(room, frames, to)
         await self._start()
         ids = [p["id"] for p in await self._store.room_peers(room)]  # every worker's peers
         if to is not None and to not in ids:
             raise UnknownPeer(f"no peer {to!r} in room {room!r}")
-        self._relay.speak(room, raw, to, known=True)
+        self._relay.speak(room, frames, to, known=True)
         return 1 if to is not None else len(ids)
 
     def _memory_store(self) -> MemoryStore:

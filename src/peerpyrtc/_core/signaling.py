@@ -20,6 +20,7 @@ from .._rtc.ice import IceServerPool
 from .._rtc.transport import Transport
 from .._rtc.turn import TurnCredentials, client_ice_servers
 from .._wire import protocol
+from .._wire.binary import Reassembly
 from .._wire.protocol import PROTOCOL_VERSION
 from .hooks import Hooks
 from .lifecycle import CLOSE_GRACE, Lifecycle
@@ -103,7 +104,8 @@ class Signaling:
         except BaseException:
             await self._lifecycle.release_claim(room, peer_id, session)
             raise
-        peer = ServerPeer(room, peer_id, session, link, info, addr, limits.max_queue_bytes)
+        streams = Reassembly(limits.max_streams_per_peer, limits.max_reassembly_bytes)
+        peer = ServerPeer(room, peer_id, session, link, info, addr, limits.max_queue_bytes, streams)
         pending = self._peers.pending
         old_pending = pending.get(key)
         pending[key] = peer

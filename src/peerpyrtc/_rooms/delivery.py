@@ -9,19 +9,24 @@ The delivery holds this process's open connections by room (``attach`` /
 It is the seam a backplane overrides: a Redis-backed delivery publishes the
 frame for the workers that hold the other members and hands what arrives to
 :meth:`deliver_local` (python-socketio's ``emit`` / ``_publish`` split). A
-later reliability class (an unordered, unreliable channel) is a keyword here,
-not a second path.
+frame's *lane* is a keyword here, not a second path: ``"normal"`` (the reliable
+queue), ``"bulk"`` (frames of large messages: the reliable queue's second lane, behind
+small messages) or ``"volatile"`` (the unordered channel: sent now or dropped).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from typing import Protocol
+from typing import Literal, Protocol
 
-from .._wire.protocol import stamp, stamp_suffix
+from .._wire.binary import stamp_any
+from .._wire.protocol import stamp_suffix
 from .metrics import Metrics
 
-__all__ = ["Delivery", "Member"]
+__all__ = ["Delivery", "Lane", "Member"]
+
+#: Which way a frame leaves for a peer (see the module's text).
+Lane = Literal["normal", "bulk", "volatile"]
 
 
 class Member(Protocol):
@@ -33,7 +38,9 @@ class Member(Protocol):
     @property
     def id(self) -> str: ...
 
-    def send(self, raw: str | bytes) -> None: ...
+    def send(self, raw: str | bytes, lane: Lane = "normal") -> bool:
+        """Queue (or, volatile, send) one frame; False when a volatile frame was dropped."""
+        ...
 
 
 class Delivery:
@@ -81,17 +88,20 @@ class Delivery:
         exclude: str | None = None,
         to: str | None = None,
         skip: Collection[str] | None = None,
+        lane: Lane = "normal",
     ) -> int:
         """Queue ``raw`` for every member of ``room`` but ``exclude`` and ``skip`` (peers its
         sender reached directly), or for ``to`` only.
 
         Returns how many peers it was queued for (0 for an unknown room or target).
         """
-        return self.deliver_local(room, raw, exclude, to, skip)
+        return self.deliver_local(room, raw, exclude, to, skip, lane)
 
-    def broadcast(self, room: str, raw: str, sender: str) -> int:
-        """Stamp a broadcast with its sender and the room's next number; queue it for all."""
-        return self.deliver_local(room, stamp(raw, stamp_suffix(sender, self.next_seq(room))))
+    def broadcast(self, room: str, raw: str | bytes, sender: str, lane: Lane = "normal") -> int:
+        """Stamp a broadcast (text, or a binary frame) with its sender and the room's next
+        number; queue it for all."""
+        suffix = stamp_suffix(sender, self.next_seq(room))
+        return self.deliver_local(room, stamp_any(raw, suffix), lane=lane)
 
     def presence(self, room: str, raw: str, peer_id: str, joined: bool) -> None:
         """Send a join notice (to all but ``peer_id``) or a leave notice (to all)."""
@@ -104,6 +114,7 @@ class Delivery:
         exclude: str | None = None,
         to: str | None = None,
         skip: Collection[str] | None = None,
+        lane: Lane = "normal",
     ) -> int:
         """Queue ``raw`` for this process's peers of ``room`` (the only member loop)."""
         members = self.local.get(room)
@@ -114,15 +125,25 @@ class Delivery:
             peer = members.get(to)
             if peer is None:
                 return 0
-            peer.send(raw)
+            if not peer.send(raw, lane):
+                metrics.drops["volatile"] += 1
+                return 1
             metrics.deliveries += 1
             metrics.bytes_out += len(raw)
             return 1
         count = 0
+        dropped = 0
         for member_id, peer in members.items():
             if member_id != exclude and (skip is None or member_id not in skip):
-                peer.send(raw)
+                if not peer.send(raw, lane):
+                    dropped += 1
                 count += 1
+        if dropped:
+            metrics.drops["volatile"] += dropped
+            count -= dropped
+            metrics.deliveries += count
+            metrics.bytes_out += len(raw) * count
+            return count + dropped
         metrics.deliveries += count
         metrics.bytes_out += len(raw) * count
         return count

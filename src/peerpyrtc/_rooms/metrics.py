@@ -18,7 +18,7 @@ __all__ = ["CONNECT_BUCKETS", "DROP_REASONS", "Metrics", "Stats"]
 #: Upper bounds (seconds) of the connect-time histogram's buckets.
 CONNECT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-DROP_REASONS = ("flood", "slow_consumer", "invalid")
+DROP_REASONS = ("flood", "slow_consumer", "invalid", "volatile")
 
 
 class Metrics:

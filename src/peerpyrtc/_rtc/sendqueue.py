@@ -9,6 +9,11 @@ Items are measured in UTF-8 bytes when queued; one that UTF-8 cannot carry is
 refused there (logged, dropped), so nothing at the head of the queue can ever
 wedge it. Binary items (``bytes``) leave as frames of their own, never batched
 with text.
+
+Frames of large messages go in a second lane (``put(frame, bulk=True)``), handed to the
+channel only while it holds less than :data:`BULK_HIGH_WATER` and only after everything in
+the first lane: a large transfer never delays small messages by more than that much.
+A bulk frame may carry a callback told whether it left (True) or was dropped (False).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable
 from .._wire.protocol import MAX_FRAME_BYTES, batch
 from .transport import Channel
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "SendQueue"]
+__all__ = ["BULK_HIGH_WATER", "HIGH_WATER", "LOW_WATER", "SendQueue", "Sent"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +34,11 @@ logger = logging.getLogger(__name__)
 HIGH_WATER = 1 << 20
 #: ...and resume below this.
 LOW_WATER = 256 << 10
+#: Bulk frames (large messages) are handed over only below this many buffered bytes.
+BULK_HIGH_WATER = 512 << 10
+
+#: Told whether a bulk frame left (True) or was dropped (False).
+Sent = Callable[[bool], None]
 
 
 class SendQueue:
@@ -41,9 +51,13 @@ class SendQueue:
         self.on_overflow = on_overflow
         self.closed = False
         self._queue: deque[tuple[str | bytes, int]] = deque()
+        self._bulk: deque[tuple[bytes, Sent | None]] = deque()
         self._bytes = 0
         self._scheduled = False
         self._blocked = False
+        #: The bulk lane waits for the channel to drain (the first lane may still send).
+        self._bulk_blocked = False
+        self._bulk_bytes = 0
         self._drained: asyncio.Event | None = None
         self._loop = asyncio.get_running_loop()
 
@@ -62,7 +76,32 @@ class SendQueue:
     @property
     def congested(self) -> bool:
         """True while the channel holds more than the high-water mark."""
-        return self._blocked or self._bytes > HIGH_WATER
+        return self._blocked or self._bytes - self._bulk_bytes > HIGH_WATER
+
+    @property
+    def bulk_queued(self) -> int:
+        """Bytes of large messages' frames queued."""
+        return self._bulk_bytes
+
+    def put_bulk(self, frame: bytes, sent: Sent | None = None) -> None:
+        """Queue one frame of a large message in the bulk lane."""
+        if self.closed:
+            if sent is not None:
+                sent(False)
+            return
+        self._bulk.append((frame, sent))
+        self._bytes += len(frame)
+        self._bulk_bytes += len(frame)
+        if self._bytes > self.max_bytes:
+            self._overflow()
+            return
+        self._schedule()
+
+    def _overflow(self) -> None:
+        self.clear()
+        callback, self.on_overflow = self.on_overflow, None
+        if callback is not None:
+            callback()
 
     def put(self, raw: str | bytes) -> None:
         """Queue one encoded envelope (or binary frame); it leaves at the end of this turn."""
@@ -79,10 +118,7 @@ class SendQueue:
         self._queue.append((raw, size))
         self._bytes += size
         if self._bytes > self.max_bytes:
-            self.clear()
-            callback, self.on_overflow = self.on_overflow, None
-            if callback is not None:
-                callback()
+            self._overflow()
             return
         self._schedule()
 
@@ -109,7 +145,11 @@ class SendQueue:
 
     def clear(self) -> None:
         self._queue.clear()
-        self._bytes = 0
+        self._bytes = self._bulk_bytes = 0
+        bulk, self._bulk = self._bulk, deque()
+        for _, sent in bulk:
+            if sent is not None:
+                sent(False)
 
     def close(self) -> None:
         self.closed = True
@@ -117,14 +157,16 @@ class SendQueue:
         self._wake()
 
     def _schedule(self) -> None:
-        if not self._scheduled and not self._blocked and self._queue:
+        if self._scheduled:
+            return
+        if (self._queue and not self._blocked) or (self._bulk and not self._bulk_blocked):
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
     def _unblock(self) -> None:
-        self._blocked = False
+        self._blocked = self._bulk_blocked = False
         self._schedule()
-        if not self._queue:
+        if not self._queue and not self._bulk:
             self._wake()
 
     def _wake(self) -> None:
@@ -166,5 +208,23 @@ class SendQueue:
                 logger.debug("send failed", exc_info=True)
                 self.clear()
                 return
+        bulk = self._bulk
+        while bulk:
+            if channel.bufferedAmount > BULK_HIGH_WATER:
+                self._bulk_blocked = True
+                return
+            chunk, sent = bulk.popleft()
+            self._bytes -= len(chunk)
+            self._bulk_bytes -= len(chunk)
+            try:
+                channel.send(chunk)
+            except Exception:  # the transport went away under us
+                logger.debug("send failed", exc_info=True)
+                if sent is not None:
+                    sent(False)
+                self.clear()
+                return
+            if sent is not None:
+                sent(True)
         if channel.bufferedAmount <= HIGH_WATER:
             self._wake()

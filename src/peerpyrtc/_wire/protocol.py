@@ -23,9 +23,11 @@ __all__ = [
     "CHANNEL_PROTOCOL",
     "MAX_ENVELOPE_BYTES",
     "MAX_FRAME_BYTES",
+    "MAX_VOLATILE_BYTES",
     "PING",
     "PROTOCOL_VERSION",
     "SERVER_ID",
+    "VOLATILE_LABEL",
     "Incoming",
     "batch",
     "broadcast",
@@ -52,6 +54,10 @@ __all__ = [
 PROTOCOL_VERSION = 1
 CHANNEL_LABEL = "peerpyrtc"
 CHANNEL_PROTOCOL = "peerpyrtc.v1"
+#: The second, unordered channel without retransmissions (``volatile`` messages).
+VOLATILE_LABEL = "peerpyrtc.volatile"
+#: Largest volatile frame: one DataChannel message, never split.
+MAX_VOLATILE_BYTES = 16 * 1024
 SERVER_ID = "server"
 
 #: Largest frame we send: aiortc 1.16 advertises 256 KiB (1.15: 64 KiB) and assumes 64 KiB
@@ -342,6 +348,7 @@ def welcome(
     peers: list[dict[str, Any]],
     topology: str = "relay",
     mesh_max_peers: int = 0,
+    max_body_bytes: int = 0,
 ) -> str:
     """The first envelope of every connection: who it is, the room's peers and host, and the
     room's topology (in a mesh room: how many of the first members connect directly)."""
@@ -355,6 +362,9 @@ def welcome(
         "maxMessageSize": MAX_ENVELOPE_BYTES,
         "topology": topology,
     }
+    if max_body_bytes:  # binary frames and large messages (spanning frames) are understood
+        envelope["maxBodyBytes"] = max_body_bytes
+        envelope["maxVolatileBytes"] = MAX_VOLATILE_BYTES
     if topology == "mesh":
         envelope["meshMaxPeers"] = mesh_max_peers
     return encode(envelope)
