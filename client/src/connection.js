@@ -7,8 +7,9 @@ import { ErrorCodes, PeerPyRTCError, isFinalRefusal } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { createMesh, receiveFrame } from './inbound.js';
 import { Outbox } from './outbox.js';
-import { encodeBroadcast, encodeEmit, encodeMessage } from './protocol.js';
+import { Reassembly } from './binary.js';
 import { RoomState } from './room-state.js';
+import { sendAs } from './sending.js';
 import { DEFAULTS, generatePeerId, randomToken } from './options.js';
 
 const PING = '{"t":"ping"}';
@@ -37,6 +38,7 @@ export class WebRTCConnection {
     this._transport = null;
     this._stale = null; // the previous transport during a reconnect (the server still holds it)
     this._outbox = new Outbox(this.options.maxQueuedMessages);
+    this._incoming = new Reassembly(); this._maxBody = 0; // large messages; the server's limit (welcome)
     this._heartbeat = new Heartbeat(
       () => { try { this._transport?.send(PING); } catch { /* closing */ } },
       (reason) => this._lost(this._generation, reason),
@@ -121,18 +123,15 @@ export class WebRTCConnection {
   }
 
   // ----------------------------------------------------------- sending
-  sendMessage(message) {
-    this._send(encodeMessage(typeof message === 'string' ? message : JSON.stringify(message)));
-  }
+  // Binary data (ArrayBuffer, typed arrays, DataView, Blob) may sit anywhere; large messages are split.
+  sendMessage(message, options) { return sendAs(this, 'msg', undefined, message, options); }
+  emit(event, data, options) { return sendAs(this, 'emit', event, data, options); }
 
-  emit(event, data, options = {}) { const to = options?.to; this._send(encodeEmit(event, data, to), to); }
+  broadcast(event, data, options) { return sendAs(this, 'bcast', event, data, { ...options, to: undefined, direct: false }); }
+  /** `rtc.volatile.emit(event, data)`: the unordered channel, dropped rather than late (small only). */
+  get volatile() { return { emit: (event, data, options) => sendAs(this, 'emit', event, data, { ...options, volatile: true }) }; }
 
-  broadcast(event, data) { this._send(encodeBroadcast(event, data), undefined, false); }
-
-  _send(raw, to, direct = true) {
-    if (this._closedByUser) {
-      throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, 'cannot send: closeConnection() was called');
-    }
+  _send(raw, to, direct = true) { // (sendAs checked the connection is not closed)
     const relayed = direct ? this._mesh.route(raw, to) : raw; // broadcasts: one order, the server's
     if (relayed !== null) this._outbox.put(relayed);
   }
@@ -254,6 +253,7 @@ export class WebRTCConnection {
     this._heartbeat.stop();
     const transport = this._transport;
     this._transport = this._outbox.transport = null;
+    this._outbox.failBulk(); // a large message under way is dropped by the server with it
     if (!transport) return;
     if (close) {
       transport.close();

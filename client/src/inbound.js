@@ -1,6 +1,7 @@
 // What the server says, applied to a connection: relayed messages become events, system
 // envelopes feed the room state (room-state.js), close notices and pings are answered.
 
+import { decodeBody, parseFrame } from './binary.js';
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 import { Mesh } from './mesh.js';
 import { decodeFrame } from './protocol.js';
@@ -25,7 +26,10 @@ export function createMesh(conn) {
 
 /** Decode one server frame and apply each envelope to the connection `conn`. */
 export function receiveFrame(conn, frame) {
-  if (typeof frame !== 'string') return; // binary frames are not part of protocol v1
+  if (typeof frame !== 'string') {
+    try { receiveBinary(conn, frame); } catch (error) { conn._log('bad binary frame from server', error); }
+    return;
+  }
   let envelopes;
   try {
     envelopes = decodeFrame(frame);
@@ -42,6 +46,19 @@ export function receiveFrame(conn, frame) {
   }
 }
 
+/** A binary frame: a whole message, or a frame of a large one (delivered once whole). */
+function receiveBinary(conn, frame) {
+  const { header, payload } = parseFrame(frame);
+  const from = typeof header.from === 'string' ? header.from : '';
+  if (header.t !== 'part' && header.m === undefined) {
+    onEnvelope(conn, { t: header.t, e: header.e, from, d: decodeBody(header, payload) });
+    return;
+  }
+  const { first, got, body } = conn._incoming.add(from, header, payload);
+  conn.lifecycle.emit('incoming', from, first.t === 'msg' ? undefined : first.e, got, first.z);
+  if (body) onEnvelope(conn, { t: first.t, e: first.e, from, d: decodeBody(first, body) });
+}
+
 function onEnvelope(conn, env) {
   const room = conn._room;
   switch (env.t) {
@@ -56,6 +73,7 @@ function onEnvelope(conn, env) {
       break;
     case 'welcome':
       conn._mayReconnect = true;
+      conn._maxBody = Number.isSafeInteger(env.maxBodyBytes) ? env.maxBodyBytes : 0;
       room.welcome(env);
       conn._mesh.configure(env);
       if (conn._welcome) { conn._welcome.resolve(); conn._welcome = null; }
@@ -67,6 +85,7 @@ function onEnvelope(conn, env) {
       conn._roomUpdate();
       break;
     case 'left': // the role it had when it left; the new host is announced after this
+      conn._incoming.dropSender(env.peer?.id);
       conn._fire('onPeerLeft', 'peer-left', room.left(env));
       conn._mesh.update();
       conn._roomUpdate();
@@ -87,6 +106,9 @@ function onEnvelope(conn, env) {
       conn.closeReason = env.reason;
       conn._mayReconnect = !!env.reconnect;
       conn._lost(conn._generation, env.reason || 'closed by the server');
+      break;
+    case 'abort': // the sender left mid-message
+      conn._incoming.dropMessage(env.from, env.m);
       break;
     case 'ping':
       try { conn._transport.send(JSON.stringify({ t: 'pong', d: env.d ?? null })); } catch { /* closing */ }

@@ -5,6 +5,7 @@ import { ErrorCodes, PeerPyRTCError } from './errors.js';
 export const PROTOCOL_VERSION = 1;
 export const CHANNEL_LABEL = 'peerpyrtc';
 export const CHANNEL_PROTOCOL = 'peerpyrtc.v1';
+export const VOLATILE_LABEL = 'peerpyrtc.volatile';
 export const SERVER_ID = 'server';
 export const MAX_FRAME_BYTES = 65536;
 export const MAX_ENVELOPE_BYTES = 65000;

@@ -5,13 +5,15 @@
 
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 import { explainFailure, iceServerError, worse } from './ice-errors.js';
-import { BYE, CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION } from './protocol.js';
+import { BYE, CHANNEL_LABEL, CHANNEL_PROTOCOL, PROTOCOL_VERSION, VOLATILE_LABEL } from './protocol.js';
 import { postJSON, signalingUrl } from './signaling.js';
 
 /** Above this many buffered bytes the sender waits for bufferedamountlow. */
 export const HIGH_WATER = 1 << 20;
 /** ...and resumes below this (bufferedAmountLowThreshold). */
 export const LOW_WATER = 256 << 10;
+/** A volatile message is dropped while the volatile channel holds more than this. */
+export const VOLATILE_HIGH_WATER = 64 << 10;
 
 export class RelayTransport {
   /**
@@ -33,6 +35,7 @@ export class RelayTransport {
     this.log = log || (() => {});
     this.pc = null;
     this.channel = null;
+    this.volatile = null;
     /** Why a STUN/TURN server gave no candidate (ERR_TURN_AUTH, ...), if one did not. */
     this.iceError = null;
   }
@@ -72,9 +75,14 @@ export class RelayTransport {
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this.pc = pc;
     this.channel = channel;
+    channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.onbufferedamountlow = () => this.onDrain();
     channel.onmessage = (e) => this.onFrame(e.data);
+    // unordered, no retransmissions: fresh state over old (an older server leaves it unopened)
+    this.volatile = pc.createDataChannel(VOLATILE_LABEL, { ordered: false, maxRetransmits: 0, protocol: CHANNEL_PROTOCOL });
+    this.volatile.binaryType = 'arraybuffer';
+    this.volatile.onmessage = (e) => this.onFrame(e.data);
     channel.onclose = () => this.onLost('channel closed');
     pc.onconnectionstatechange = () => {
       const state = pc.connectionState;
@@ -114,6 +122,24 @@ export class RelayTransport {
   /** Hand one frame to the channel (throws when it is not open). */
   send(frame) { this.channel.send(frame); }
 
+  /** Send on the volatile channel now, or drop (false) while it is behind; without it, by the
+   * room channel when that is idle. */
+  sendVolatile(frame) {
+    const volatile = this.volatile;
+    try {
+      if (volatile && volatile.readyState === 'open') {
+        if (volatile.bufferedAmount > VOLATILE_HIGH_WATER) return false;
+        volatile.send(frame);
+        return true;
+      }
+      if (!this.isOpen || this.channel.bufferedAmount > 0) return false;
+      this.channel.send(frame);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Say goodbye after everything sent; true once the server closed the channel (it has read all). */
   async sayGoodbye(timeout = 3000) {
     const channel = this.channel;
@@ -147,13 +173,16 @@ export class RelayTransport {
   detach() {
     const { pc, channel } = this;
     if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    if (this.volatile) this.volatile.onmessage = null;
     if (pc) pc.onicecandidate = pc.onconnectionstatechange = pc.onicecandidateerror = null;
   }
 
   close() {
     this.detach();
     const { pc, channel } = this;
-    this.pc = this.channel = null;
+    const volatile = this.volatile;
+    this.pc = this.channel = this.volatile = null;
+    if (volatile) try { volatile.close(); } catch { /* closed */ }
     if (channel) try { channel.close(); } catch { /* closed */ }
     if (pc) try { pc.close(); } catch { /* closed */ }
   }

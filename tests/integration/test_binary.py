@@ -55,7 +55,11 @@ async def test_large_messages_are_relayed_intact(join: Join, size: int) -> None:
     payload = os.urandom(size)
     progress: list[tuple[int, int]] = []
     await asyncio.wait_for(
-        a.emit("file", {"name": "f.bin", "data": payload}, on_progress=lambda s, t: progress.append((s, t))),
+        a.emit(
+            "file",
+            {"name": "f.bin", "data": payload},
+            on_progress=lambda s, t: progress.append((s, t)),
+        ),
         TIMEOUT * 4,
     )
     assert progress[-1][0] == progress[-1][1] and progress == sorted(progress)
@@ -112,7 +116,11 @@ async def test_server_hooks_see_bytes_and_the_server_sends_them(
     await until(lambda: len(got) == 1)
     assert got[0][0] == "alice" and got[0][1]["f"] == big
     assert await manager.emit("room", "srv", {"b": b"\x01\x02"}) == 2
-    assert await rb.expect("message", lambda m: m[2] == "srv") == ("server", {"b": b"\x01\x02"}, "srv")
+    assert await rb.expect("message", lambda m: m[2] == "srv") == (
+        "server",
+        {"b": b"\x01\x02"},
+        "srv",
+    )
     assert await manager.emit("room", "srvbig", big, to="bob") == 1
     assert await rb.expect("message", lambda m: m[2] == "srvbig") == ("server", big, "srvbig")
 
@@ -197,7 +205,7 @@ async def test_volatile_messages_arrive_and_are_dropped_when_behind(
 ) -> None:
     a, _ = await join("room", "alice")
     b, rb = await join("room", "bob")
-    await until(lambda: ("volatile" in manager.peers.active[("room", "bob")].channels))
+    await until(lambda: "volatile" in manager.peers.active[("room", "bob")].channels)
     await a.emit("cursor", {"x": 1}, volatile=True)
     assert await rb.expect("message") == ("alice", {"x": 1}, "cursor")
     await a.emit("cursor", b"\x01" * 100, volatile=True)
@@ -223,7 +231,11 @@ async def test_volatile_messages_arrive_and_are_dropped_when_behind(
         for i in range(50):
             await a.emit("cursor", {"i": i}, volatile=True)
         await a.emit("reliable", "done")
-        assert await rb.expect("message", lambda m: m[2] == "reliable") == ("alice", "done", "reliable")
+        assert await rb.expect("message", lambda m: m[2] == "reliable") == (
+            "alice",
+            "done",
+            "reliable",
+        )
         await until(lambda: manager.stats().drops["volatile"] - before == 50)
         assert bob.queue.queued == 0 and not Behind.sent  # dropped, not queued, not sent
     finally:

@@ -140,6 +140,7 @@ var ErrorCodes = Object.freeze({
   ERR_CLOSED: "ERR_CLOSED",
   ERR_QUEUE_FULL: "ERR_QUEUE_FULL",
   ERR_TOO_LARGE: "ERR_TOO_LARGE",
+  ERR_NOT_CONNECTED: "ERR_NOT_CONNECTED",
   ERR_SERVER: "ERR_SERVER",
   ERR_TURN_AUTH: "ERR_TURN_AUTH",
   ERR_ICE_SERVER_UNREACHABLE: "ERR_ICE_SERVER_UNREACHABLE",
@@ -200,6 +201,195 @@ var Heartbeat = class {
   }
 };
 
+// src/binary.js
+var CHUNK_FRAME_BYTES = 16 * 1024;
+var STAMP_ROOM = 320;
+var MAX_DEPTH = 32;
+var encoder = new TextEncoder();
+var decoder = new TextDecoder("utf-8", { fatal: true });
+var isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob;
+var isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v) || isBlob(v);
+function hasBinary(value, depth = 0) {
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return false;
+  if (isBinary(value)) return true;
+  if (Array.isArray(value)) return value.some((v) => hasBinary(v, depth + 1));
+  return Object.values(value).some((v) => hasBinary(v, depth + 1));
+}
+async function readBlobs(value, depth = 0) {
+  if (isBlob(value)) return value.arrayBuffer();
+  if (value === null || typeof value !== "object" || isBinary(value) || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return Promise.all(value.map((v) => readBlobs(v, depth + 1)));
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[k] = await readBlobs(v, depth + 1);
+  return out;
+}
+function bytesOf(v) {
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+function extract(value, attachments, depth = 0) {
+  if (value !== null && typeof value === "object") {
+    if (isBinary(value)) {
+      attachments.push(bytesOf(value));
+      return { _placeholder: true, num: attachments.length - 1 };
+    }
+    if (depth > MAX_DEPTH) throw new PeerPyRTCError(ErrorCodes.ERR_INVALID_ARGUMENT, "data nested too deep");
+    if (typeof value.toJSON === "function") return value;
+    if (Array.isArray(value)) return value.map((v) => extract(v, attachments, depth + 1));
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = extract(v, attachments, depth + 1);
+    return out;
+  }
+  return value;
+}
+function restore(value, attachments) {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => restore(v, attachments));
+  const keys = Object.keys(value);
+  if (value._placeholder === true && keys.length === 2 && Number.isInteger(value.num)) {
+    if (value.num < 0 || value.num >= attachments.length) throw new Error("a placeholder names no attachment");
+    return attachments[value.num];
+  }
+  const out = {};
+  for (const k of keys) out[k] = restore(value[k], attachments);
+  return out;
+}
+function pack(header, payload = new Uint8Array(0)) {
+  const head = encoder.encode(header);
+  const frame = new Uint8Array(4 + head.length + payload.length);
+  new DataView(frame.buffer).setUint32(0, head.length);
+  frame.set(head, 4);
+  frame.set(payload, 4 + head.length);
+  return frame;
+}
+function encodeFrames(routing, data, messageId, maxBytes, frameBytes = CHUNK_FRAME_BYTES) {
+  const attachments = [];
+  const json = JSON.stringify(extract(data === void 0 ? null : data, attachments));
+  const text = encoder.encode(json === void 0 ? "null" : json);
+  const total = text.length + attachments.reduce((n, a) => n + a.length, 0);
+  if (total > maxBytes) {
+    throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `the message is larger than ${maxBytes} bytes`);
+  }
+  const body = new Uint8Array(total);
+  body.set(text, 0);
+  let at = text.length;
+  for (const a of attachments) {
+    body.set(a, at);
+    at += a.length;
+  }
+  const head = { ...routing, j: text.length };
+  if (attachments.length) head.b = attachments.map((a) => a.length);
+  const single = JSON.stringify(head);
+  if (4 + encoder.encode(single).length + total + STAMP_ROOM <= frameBytes) {
+    return { frames: [pack(single, body)], sizes: [total], total };
+  }
+  Object.assign(head, { m: messageId, z: total });
+  const first = JSON.stringify(head);
+  const frames2 = [];
+  const sizes = [];
+  let offset = 0;
+  let header = first;
+  while (offset < total) {
+    const room = frameBytes - 4 - encoder.encode(header).length - STAMP_ROOM;
+    const slice = body.subarray(offset, offset + room);
+    frames2.push(pack(header, slice));
+    sizes.push(slice.length);
+    offset += slice.length;
+    header = JSON.stringify({ t: "part", m: messageId, o: offset });
+  }
+  return { frames: frames2, sizes, total };
+}
+function parseFrame(frame) {
+  const bytes = frame instanceof Uint8Array ? frame : new Uint8Array(frame);
+  if (bytes.length < 4) throw new Error("a binary frame is at least 4 bytes");
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (length < 2 || 4 + length > bytes.length) throw new Error("a binary frame's header length is out of range");
+  const header = JSON.parse(decoder.decode(bytes.subarray(4, 4 + length)));
+  if (header === null || typeof header !== "object" || typeof header.t !== "string") {
+    throw new Error("a binary frame's header must be an object with 't'");
+  }
+  return { header, payload: bytes.subarray(4 + length) };
+}
+function count(v) {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+function decodeBody(header, payload) {
+  const j = header.j || 0;
+  const lengths = Array.isArray(header.b) ? header.b : [];
+  if (!count(j) || !lengths.every(count) || j + lengths.reduce((n, x) => n + x, 0) !== payload.length) {
+    throw new Error("the payload's length must be 'j' plus the attachments");
+  }
+  const data = j ? JSON.parse(decoder.decode(payload.subarray(0, j))) : null;
+  if (!lengths.length) return data;
+  const attachments = [];
+  let at = j;
+  for (const length of lengths) {
+    attachments.push(payload.slice(at, at + length).buffer);
+    at += length;
+  }
+  return restore(data, attachments);
+}
+var Reassembly = class {
+  constructor(maxMessages = 64, maxBytes = 128 * 1024 * 1024) {
+    Object.assign(this, { maxMessages, maxBytes, held: 0 });
+    this.partial = /* @__PURE__ */ new Map();
+  }
+  get size() {
+    return this.partial.size;
+  }
+  /** One frame of a large message: `{first, got, body}` (body once complete). Throws on a bad one. */
+  add(sender, header, payload) {
+    const key = `${sender}
+${header.m}`;
+    if (!count(header.m)) throw new Error("a large message's frame needs 'm'");
+    let entry = this.partial.get(key);
+    if (header.t !== "part") {
+      if (entry) this.drop(key);
+      if (!count(header.z)) throw new Error("a large message's first frame needs 'z'");
+      if (this.partial.size >= this.maxMessages) throw new Error("too many large messages at once");
+      entry = { first: header, parts: [], got: 0 };
+      this.partial.set(key, entry);
+    } else if (!entry || header.o !== entry.got) {
+      if (entry) this.drop(key);
+      throw new Error(`a part of message ${header.m} out of order or not in progress`);
+    }
+    if (entry.got + payload.length > entry.first.z || this.held + payload.length > this.maxBytes) {
+      this.drop(key);
+      throw new Error(`message ${header.m} runs past its end or past the bytes held`);
+    }
+    entry.parts.push(payload.slice());
+    entry.got += payload.length;
+    this.held += payload.length;
+    if (entry.got < entry.first.z) return { first: entry.first, got: entry.got, body: null };
+    this.drop(key);
+    const body = new Uint8Array(entry.got);
+    let at = 0;
+    for (const part of entry.parts) {
+      body.set(part, at);
+      at += part.length;
+    }
+    return { first: entry.first, got: entry.got, body };
+  }
+  drop(key) {
+    const entry = this.partial.get(key);
+    if (!entry) return;
+    this.held -= entry.got;
+    this.partial.delete(key);
+  }
+  dropMessage(sender, messageId) {
+    this.drop(`${sender}
+${messageId}`);
+  }
+  dropSender(sender) {
+    for (const key of [...this.partial.keys()]) if (key.startsWith(`${sender}
+`)) this.drop(key);
+  }
+  clear() {
+    this.partial.clear();
+    this.held = 0;
+  }
+};
+
 // src/ice-errors.js
 var AUTH_FAILURES = [401, 403, 431];
 function iceServerError(event) {
@@ -237,11 +427,12 @@ function explainFailure(failure, iceError) {
 var PROTOCOL_VERSION = 1;
 var CHANNEL_LABEL = "peerpyrtc";
 var CHANNEL_PROTOCOL = "peerpyrtc.v1";
+var VOLATILE_LABEL = "peerpyrtc.volatile";
 var MAX_FRAME_BYTES = 65536;
 var MAX_ENVELOPE_BYTES = 65e3;
-var encoder = new TextEncoder();
+var encoder2 = new TextEncoder();
 function byteLength(text) {
-  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).length;
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder2.encode(text).length;
 }
 function encodeMessage(message) {
   return JSON.stringify({ t: "msg", d: message });
@@ -340,6 +531,7 @@ async function postJSON(url, payload, { timeout = 1e4, headers = {}, fetch: fetc
 // src/transport.js
 var HIGH_WATER = 1 << 20;
 var LOW_WATER = 256 << 10;
+var VOLATILE_HIGH_WATER = 64 << 10;
 var RelayTransport = class {
   /**
    * @param {object} init
@@ -362,6 +554,7 @@ var RelayTransport = class {
     });
     this.pc = null;
     this.channel = null;
+    this.volatile = null;
     this.iceError = null;
   }
   get isOpen() {
@@ -405,9 +598,13 @@ var RelayTransport = class {
     const channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true, protocol: CHANNEL_PROTOCOL });
     this.pc = pc;
     this.channel = channel;
+    channel.binaryType = "arraybuffer";
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.onbufferedamountlow = () => this.onDrain();
     channel.onmessage = (e) => this.onFrame(e.data);
+    this.volatile = pc.createDataChannel(VOLATILE_LABEL, { ordered: false, maxRetransmits: 0, protocol: CHANNEL_PROTOCOL });
+    this.volatile.binaryType = "arraybuffer";
+    this.volatile.onmessage = (e) => this.onFrame(e.data);
     channel.onclose = () => this.onLost("channel closed");
     pc.onconnectionstatechange = () => {
       const state = pc.connectionState;
@@ -448,6 +645,23 @@ var RelayTransport = class {
   /** Hand one frame to the channel (throws when it is not open). */
   send(frame) {
     this.channel.send(frame);
+  }
+  /** Send on the volatile channel now, or drop (false) while it is behind; without it, by the
+   * room channel when that is idle. */
+  sendVolatile(frame) {
+    const volatile = this.volatile;
+    try {
+      if (volatile && volatile.readyState === "open") {
+        if (volatile.bufferedAmount > VOLATILE_HIGH_WATER) return false;
+        volatile.send(frame);
+        return true;
+      }
+      if (!this.isOpen || this.channel.bufferedAmount > 0) return false;
+      this.channel.send(frame);
+      return true;
+    } catch {
+      return false;
+    }
   }
   /** Say goodbye after everything sent; true once the server closed the channel (it has read all). */
   async sayGoodbye(timeout = 3e3) {
@@ -491,12 +705,18 @@ var RelayTransport = class {
   detach() {
     const { pc, channel } = this;
     if (channel) channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    if (this.volatile) this.volatile.onmessage = null;
     if (pc) pc.onicecandidate = pc.onconnectionstatechange = pc.onicecandidateerror = null;
   }
   close() {
     this.detach();
     const { pc, channel } = this;
-    this.pc = this.channel = null;
+    const volatile = this.volatile;
+    this.pc = this.channel = this.volatile = null;
+    if (volatile) try {
+      volatile.close();
+    } catch {
+    }
     if (channel) try {
       channel.close();
     } catch {
@@ -954,7 +1174,14 @@ function createMesh(conn) {
   });
 }
 function receiveFrame(conn, frame) {
-  if (typeof frame !== "string") return;
+  if (typeof frame !== "string") {
+    try {
+      receiveBinary(conn, frame);
+    } catch (error) {
+      conn._log("bad binary frame from server", error);
+    }
+    return;
+  }
   let envelopes;
   try {
     envelopes = decodeFrame(frame);
@@ -970,6 +1197,17 @@ function receiveFrame(conn, frame) {
     }
   }
 }
+function receiveBinary(conn, frame) {
+  const { header, payload } = parseFrame(frame);
+  const from = typeof header.from === "string" ? header.from : "";
+  if (header.t !== "part" && header.m === void 0) {
+    onEnvelope(conn, { t: header.t, e: header.e, from, d: decodeBody(header, payload) });
+    return;
+  }
+  const { first, got, body } = conn._incoming.add(from, header, payload);
+  conn.lifecycle.emit("incoming", from, first.t === "msg" ? void 0 : first.e, got, first.z);
+  if (body) onEnvelope(conn, { t: first.t, e: first.e, from, d: decodeBody(first, body) });
+}
 function onEnvelope(conn, env) {
   const room = conn._room;
   switch (env.t) {
@@ -984,6 +1222,7 @@ function onEnvelope(conn, env) {
       break;
     case "welcome":
       conn._mayReconnect = true;
+      conn._maxBody = Number.isSafeInteger(env.maxBodyBytes) ? env.maxBodyBytes : 0;
       room.welcome(env);
       conn._mesh.configure(env);
       if (conn._welcome) {
@@ -998,6 +1237,7 @@ function onEnvelope(conn, env) {
       conn._roomUpdate();
       break;
     case "left":
+      conn._incoming.dropSender(env.peer?.id);
       conn._fire("onPeerLeft", "peer-left", room.left(env));
       conn._mesh.update();
       conn._roomUpdate();
@@ -1022,6 +1262,9 @@ function onEnvelope(conn, env) {
       conn._mayReconnect = !!env.reconnect;
       conn._lost(conn._generation, env.reason || "closed by the server");
       break;
+    case "abort":
+      conn._incoming.dropMessage(env.from, env.m);
+      break;
     case "ping":
       try {
         conn._transport.send(JSON.stringify({ t: "pong", d: env.d ?? null }));
@@ -1034,17 +1277,19 @@ function onEnvelope(conn, env) {
 }
 
 // src/outbox.js
+var BULK_HIGH_WATER = 512 << 10;
 var Outbox = class {
   /** @param {number} maxQueued envelopes kept while there is no open transport */
   constructor(maxQueued) {
     this.maxQueued = maxQueued;
     this.items = [];
+    this.bulk = [];
     this.transport = null;
     this._scheduled = false;
   }
-  /** Queue one encoded envelope; throws ERR_TOO_LARGE or (while not connected) ERR_QUEUE_FULL. */
+  /** Queue one encoded envelope or binary frame; throws ERR_TOO_LARGE or (while not connected) ERR_QUEUE_FULL. */
   put(raw) {
-    if (byteLength(raw) > MAX_ENVELOPE_BYTES) {
+    if (typeof raw === "string" && byteLength(raw) > MAX_ENVELOPE_BYTES) {
       throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `message is larger than ${MAX_ENVELOPE_BYTES} bytes`);
     }
     if (!this.transport && this.items.length >= this.maxQueued) {
@@ -1054,6 +1299,14 @@ var Outbox = class {
       );
     }
     this.items.push(raw);
+    this._schedule();
+  }
+  /** Queue one frame of a large message; `sent(ok)` says whether it left. */
+  putBulk(frame, sent) {
+    this.bulk.push([frame, sent]);
+    this._schedule();
+  }
+  _schedule() {
     if (this._scheduled || !this.transport) return;
     this._scheduled = true;
     queueMicrotask(() => {
@@ -1064,14 +1317,43 @@ var Outbox = class {
   /** Hand what is queued to the transport (``force``: even above the high-water mark). */
   flush(force = false) {
     const transport = this.transport;
-    if (!transport || !transport.isOpen || !this.items.length) return;
-    if (!force && transport.bufferedAmount > HIGH_WATER) return;
-    const raws = this.items;
-    this.items = [];
-    for (const frame of frames(raws)) transport.send(frame);
+    if (!transport || !transport.isOpen) return;
+    if (this.items.length && (force || transport.bufferedAmount <= HIGH_WATER)) {
+      const items = this.items;
+      this.items = [];
+      let text = [];
+      for (const item of items) {
+        if (typeof item === "string") {
+          text.push(item);
+          continue;
+        }
+        for (const frame of frames(text)) transport.send(frame);
+        text = [];
+        transport.send(item);
+      }
+      for (const frame of frames(text)) transport.send(frame);
+    }
+    while (this.bulk.length && transport.bufferedAmount <= BULK_HIGH_WATER) {
+      const [frame, sent] = this.bulk.shift();
+      try {
+        transport.send(frame);
+      } catch {
+        sent(false);
+        this.failBulk();
+        return;
+      }
+      sent(true);
+    }
+  }
+  /** The connection went away: the large messages under way fail (the server dropped them). */
+  failBulk() {
+    const bulk = this.bulk;
+    this.bulk = [];
+    for (const [, sent] of bulk) sent(false);
   }
   clear() {
     this.items = [];
+    this.failBulk();
   }
 };
 
@@ -1118,6 +1400,84 @@ var RoomState = class {
   }
 };
 
+// src/sending.js
+var MAX_VOLATILE_BYTES = 16 * 1024;
+var nextId = Math.floor(Math.random() * 2 ** 32);
+function textOf(kind, event, data, to) {
+  if (kind === "msg") return encodeMessage(typeof data === "string" ? data : JSON.stringify(data));
+  return kind === "bcast" ? encodeBroadcast(event, data) : encodeEmit(event, data, to);
+}
+function report(onProgress, sent, total) {
+  if (typeof onProgress !== "function") return;
+  try {
+    onProgress(sent, total);
+  } catch (error) {
+    console.error("[peerpyrtc] onProgress threw", error);
+  }
+}
+function sendAs(conn, kind, event, data, options = {}) {
+  const { to, onProgress, volatile = false, direct = true } = options || {};
+  if (conn._closedByUser) throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "cannot send: closeConnection() was called");
+  const binary = kind === "msg" ? typeof data !== "string" && hasBinary(data) : hasBinary(data);
+  if (!binary) {
+    const raw = textOf(kind, event, data, to);
+    const size = byteLength(raw);
+    if (volatile) {
+      if (size > MAX_VOLATILE_BYTES) {
+        throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
+      }
+      conn._transport?.sendVolatile(raw);
+      return Promise.resolve();
+    }
+    if (size <= MAX_ENVELOPE_BYTES || !conn._maxBody) {
+      conn._send(raw, to, direct);
+      report(onProgress, size, size);
+      return Promise.resolve();
+    }
+  }
+  if (!conn._maxBody) {
+    throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, "binary data needs a server that takes binary frames");
+  }
+  return sendFrames(conn, kind, event, data, to, onProgress, volatile);
+}
+async function sendFrames(conn, kind, event, data, to, onProgress, volatile) {
+  const routing = { t: kind };
+  if (kind !== "msg") routing.e = event;
+  if (to !== void 0 && to !== null) routing.to = to;
+  if (kind !== "msg") encodeEmit(event, null);
+  nextId = (nextId + 1) % 2 ** 52;
+  const resolved = await readBlobs(data);
+  const { frames: frames2, sizes, total } = encodeFrames(routing, resolved, nextId, volatile ? MAX_VOLATILE_BYTES : conn._maxBody);
+  if (volatile) {
+    if (frames2.length > 1) throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
+    conn._transport?.sendVolatile(frames2[0]);
+    return;
+  }
+  if (frames2.length === 1) {
+    conn._outbox.put(frames2[0]);
+    report(onProgress, total, total);
+    return;
+  }
+  if (!conn._outbox.transport) {
+    throw new PeerPyRTCError(ErrorCodes.ERR_NOT_CONNECTED, "a large message needs an open connection");
+  }
+  await new Promise((resolve, reject) => {
+    let sent = 0;
+    let failed = false;
+    frames2.forEach((frame, i) => conn._outbox.putBulk(frame, (ok) => {
+      if (failed) return;
+      if (!ok) {
+        failed = true;
+        reject(new PeerPyRTCError(ErrorCodes.ERR_NOT_CONNECTED, "the connection went away before the message left"));
+        return;
+      }
+      sent += sizes[i];
+      report(onProgress, sent, total);
+      if (i === frames2.length - 1) resolve();
+    }));
+  });
+}
+
 // src/connection.js
 var PING = '{"t":"ping"}';
 var WebRTCConnection = class {
@@ -1143,6 +1503,8 @@ var WebRTCConnection = class {
     this._transport = null;
     this._stale = null;
     this._outbox = new Outbox(this.options.maxQueuedMessages);
+    this._incoming = new Reassembly();
+    this._maxBody = 0;
     this._heartbeat = new Heartbeat(
       () => {
         try {
@@ -1261,20 +1623,21 @@ var WebRTCConnection = class {
     if (wasConnected) this._fire("onClose", "close", "closed");
   }
   // ----------------------------------------------------------- sending
-  sendMessage(message) {
-    this._send(encodeMessage(typeof message === "string" ? message : JSON.stringify(message)));
+  // Binary data (ArrayBuffer, typed arrays, DataView, Blob) may sit anywhere; large messages are split.
+  sendMessage(message, options) {
+    return sendAs(this, "msg", void 0, message, options);
   }
-  emit(event, data, options = {}) {
-    const to = options?.to;
-    this._send(encodeEmit(event, data, to), to);
+  emit(event, data, options) {
+    return sendAs(this, "emit", event, data, options);
   }
-  broadcast(event, data) {
-    this._send(encodeBroadcast(event, data), void 0, false);
+  broadcast(event, data, options) {
+    return sendAs(this, "bcast", event, data, { ...options, to: void 0, direct: false });
+  }
+  /** `rtc.volatile.emit(event, data)`: the unordered channel, dropped rather than late (small only). */
+  get volatile() {
+    return { emit: (event, data, options) => sendAs(this, "emit", event, data, { ...options, volatile: true }) };
   }
   _send(raw, to, direct = true) {
-    if (this._closedByUser) {
-      throw new PeerPyRTCError(ErrorCodes.ERR_CLOSED, "cannot send: closeConnection() was called");
-    }
     const relayed = direct ? this._mesh.route(raw, to) : raw;
     if (relayed !== null) this._outbox.put(relayed);
   }
@@ -1399,6 +1762,7 @@ var WebRTCConnection = class {
     this._heartbeat.stop();
     const transport = this._transport;
     this._transport = this._outbox.transport = null;
+    this._outbox.failBulk();
     if (!transport) return;
     if (close) {
       transport.close();
