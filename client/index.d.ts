@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_TOO_LARGE'
+  | 'ERR_NOT_CONNECTED'
   | 'ERR_SERVER'
   /** A TURN server refused the credentials (wrong, forged or expired). */
   | 'ERR_TURN_AUTH'
@@ -119,6 +120,8 @@ export interface LifecycleEventMap {
   'peer-left': [peer: Peer];
   'room-update': [peers: Peer[]];
   status: [status: ConnectionStatus];
+  /** A large message coming in: `event` is undefined for `sendMessage`; ends with received === total. */
+  incoming: [senderId: string, event: string | undefined, receivedBytes: number, totalBytes: number];
 }
 
 export interface LifecycleEvents {
@@ -157,6 +160,11 @@ export interface TransportInit {
   log(...args: unknown[]): void;
 }
 
+/** Options of a send: `onProgress(sent, total)` as a large message's frames leave. */
+export interface SendOptions {
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
+
 /**
  * One peer in one room. `Events` maps your event names to their data, so `on`, `emit` and
  * `broadcast` are checked: `new WebRTCConnection<{ move: { x: number } }>('game')`.
@@ -176,9 +184,11 @@ export declare class WebRTCConnection<Events extends Record<string, any> = Recor
   isConnected(): boolean;
   getConnectionStatus(): ConnectionStatus;
 
-  sendMessage(message: string | object): void;
-  emit<E extends keyof Events & string>(event: E, data?: Events[E], options?: { to?: string }): void;
-  broadcast<E extends keyof Events & string>(event: E, data?: Events[E]): void;
+  sendMessage(message: string | object | ArrayBuffer | ArrayBufferView | Blob, options?: SendOptions): Promise<void>;
+  emit<E extends keyof Events & string>(event: E, data?: Events[E], options?: SendOptions & { to?: string }): Promise<void>;
+  /** The unordered channel without retransmissions: dropped rather than late (one frame, 16 KiB at most). */
+  readonly volatile: { emit<E extends keyof Events & string>(event: E, data?: Events[E], options?: { to?: string }): Promise<void> };
+  broadcast<E extends keyof Events & string>(event: E, data?: Events[E], options?: SendOptions): Promise<void>;
 
   getRoomPeers(): Peer[];
   getPeerCount(): number;
