@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import signal
 import socket
 import statistics
@@ -29,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from workloads import spread_table  # noqa: E402
+from workloads import spread_table, start_server, write_result  # noqa: E402
 
 
 def free_udp_port() -> int:
@@ -48,15 +47,6 @@ def configs() -> dict[str, tuple[str, list[str]]]:
     }
 
 
-async def start(cmd: list[str]) -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    match = re.search(r"(http://\S+)", line)
-    assert match, line
-    return proc, match.group(1)
-
-
 async def workload(system: str, name: str, url: str, pid: int, params: dict[str, Any]) -> Any:
     client = await asyncio.create_subprocess_exec(
         sys.executable, str(HERE / "workloads.py"), system, name, url, str(pid),
@@ -73,7 +63,7 @@ async def run_config(system: str, options: list[str], quick: bool) -> dict[str, 
         cmd = [sys.executable, "-m", "peerpyrtc", "serve", "--port", "0", *options]
     else:
         cmd = [sys.executable, str(HERE / "sio_server.py"), "--port", "0"]
-    proc, url = await start(cmd)
+    proc, url = await start_server(cmd)
     result: dict[str, Any] = {}
     try:
         messages = 2000 if quick else 6000
@@ -180,10 +170,7 @@ async def main() -> None:
             f"\nSingle port, demultiplexing per {title}: median {statistics.median(values):,.0f} ns "
             f"[{min(values):,.0f}-{max(values):,.0f}]"
         )
-    print(table)
-    out = HERE / "results" / "network.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(table + "\n")
+    write_result("network.md", table)
 
 
 if __name__ == "__main__":

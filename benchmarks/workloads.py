@@ -12,11 +12,13 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 _ids = itertools.count()
@@ -59,7 +61,36 @@ def spread_table(
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def start_server(cmd: list[str]) -> tuple[asyncio.subprocess.Process, str]:
+    """Start a server process that prints its URL on its first line; (process, URL)."""
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    match = re.search(r"(http://\S+)", line)
+    assert match, line
+    return proc, match.group(1)
+
+
+def write_result(name: str, text: str) -> None:
+    """Print a result table and keep it in benchmarks/results/<name>."""
+    print(text)
+    out = Path(__file__).resolve().parent / "results" / name
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+
+
+async def volatile_open(client: Any) -> None:
+    """Wait until an AsyncClient's volatile channel is open (just after the room one)."""
+    conn = client.connection
+    if conn is None or conn.volatile.readyState == "open":
+        return
+    opened = asyncio.Event()
+    conn.volatile.on("open", opened.set)
+    if conn.volatile.readyState != "open":
+        await asyncio.wait_for(opened.wait(), 60)
 
 
 class Peer:

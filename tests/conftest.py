@@ -363,6 +363,7 @@ _NEEDS_BY_MODULE = {
     "test_fuzz": ("slow",),
     "test_soak": ("slow",),
     "test_benchmarks": ("slow",),
+    "test_lossy_benchmark": ("netns", "slow"),
     "test_cluster_processes": ("redis", "slow"),
     "test_claims": ("redis",),
     "test_parking": ("redis",),

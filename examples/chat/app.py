@@ -1,4 +1,4 @@
-"""Multi-room chat: Flask, SQLite history, a word filter, presence with a host badge.
+"""Multi-room chat: Flask, SQLite history, a word filter, presence with a host badge, images.
 
 Run: cd examples/chat && python app.py   (then open http://localhost:5000 in two tabs)
 """
@@ -24,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 DB_PATH = Path(os.environ.get("CHAT_DB", HERE / "chat.db"))
 BANNED = re.compile(r"\b(darn|heck|spam)\b", re.IGNORECASE)
 HISTORY = 50
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 app = Flask(__name__)
 signaling_manager = SignalingManager()
@@ -54,6 +56,25 @@ async def word_filter(message: Message) -> Message:
         )  # fmt: skip
         return dataclasses.replace(message, data=masked)
     return message
+
+
+@signaling_manager.before_relay
+def only_images(message: Message) -> Message | None:
+    """An ``image`` event is a name, an image type and the bytes (relayed live, not kept in
+    the history); anything else under that name is dropped."""
+    if message.event != "image":
+        return message
+    img = message.data
+    ok = (
+        isinstance(img, dict)
+        and set(img) == {"name", "type", "data"}
+        and isinstance(img["name"], str)
+        and 0 < len(img["name"]) <= 200
+        and img["type"] in IMAGE_TYPES
+        and isinstance(img["data"], bytes)
+        and len(img["data"]) <= MAX_IMAGE_BYTES
+    )
+    return message if ok else None
 
 
 @signaling_manager.message_handler

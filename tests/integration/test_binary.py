@@ -244,6 +244,52 @@ async def test_volatile_messages_arrive_and_are_dropped_when_behind(
     assert await rb.expect("message", lambda m: m[2] == "cursor") == ("alice", {"x": 2}, "cursor")
 
 
+async def test_moderation_hooks_see_volatile_messages_each_on_its_own(
+    join: Join, manager: AsyncSignalingManager
+) -> None:
+    seen: list[Message] = []
+    gate = asyncio.Event()
+
+    @manager.before_relay
+    async def moderate(message: Message) -> Message | None:
+        seen.append(message)
+        if message.event == "slow":
+            await gate.wait()
+        if message.event == "drop":
+            return None
+        if message.event == "flip":
+            return Message(**{**message.__dict__, "event": "flipped", "data": message.data[::-1]})
+        return message
+
+    a, _ = await join("room", "alice")
+    b, rb = await join("room", "bob")
+    await until(lambda: "volatile" in manager.peers.active[("room", "alice")].channels)
+    await a.emit("cursor", {"x": 1}, volatile=True)
+    assert await rb.expect("message") == ("alice", {"x": 1}, "cursor")
+    assert seen[-1].volatile and seen[-1].kind == "event" and seen[-1].sender_id == "alice"
+    await a.emit("drop", {"x": 2}, volatile=True)
+    await a.emit("flip", b"\x01\x02\x03", volatile=True)  # rewritten, binary, re-encoded
+    assert await rb.expect("message") == ("alice", b"\x03\x02\x01", "flipped")
+    await a.emit("flip", "abc", volatile=True)
+    assert await rb.expect("message") == ("alice", "cba", "flipped")
+    # a hook that takes its time holds at most 8 of them; later ones are dropped, counted,
+    # and neither they nor the held ones delay the sender's reliable messages
+    before = manager.stats().drops["volatile"]
+    for i in range(20):
+        await a.emit("slow", i, volatile=True)
+    await a.emit("chat", "not behind them")
+    assert await rb.expect("message", lambda m: m[2] == "chat") == (
+        "alice",
+        "not behind them",
+        "chat",
+    )
+    await until(lambda: manager.stats().drops["volatile"] - before == 12)
+    gate.set()
+    got = [await rb.expect("message", lambda m: m[2] == "slow") for _ in range(8)]
+    assert sorted(d for _, d, _ in got) == list(range(8))
+    assert not any(k == "message" and m[2] == "drop" for k, m in rb.history)
+
+
 async def test_flood_limits_let_a_large_message_through_but_not_a_stream(make_server: Any) -> None:
     limits = Limits(transfer_burst=3 * MiB, max_transfer_bytes_per_second=256 * 1024)
     server, manager = await make_server(limits=limits)

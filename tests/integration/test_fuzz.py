@@ -366,6 +366,81 @@ def test_fuzz_frames_over_a_real_channel(background: Background) -> None:
     background.assert_intact()
 
 
+#: Binary frames: headers with any mix of fields and values, payloads that fit or not, and
+#: the frames of a real large message reordered, repeated, dropped, cut and overgrown.
+header_values = {
+    "t": st.sampled_from(["emit", "part", "msg", "bcast", "bye", ""]) | json_leaf,
+    "e": st.sampled_from(["f", "", "e" * 129]) | surrogates | json_leaf,
+    "m": st.integers(-2, 3) | st.sampled_from([2**53, 2**63, 1e300]) | json_leaf,
+    "o": st.integers(-1, 40_000) | st.sampled_from([2**62, 0.5]) | json_leaf,
+    "z": st.integers(-1, 40_000) | st.sampled_from([16 << 20, 2**62, 2**70]) | json_leaf,
+    "j": st.integers(-1, 64) | st.sampled_from([2**62, 1e999]) | json_leaf,
+    "b": st.lists(st.integers(-1, 64) | json_leaf, max_size=5) | json_leaf,
+    "to": st.sampled_from(["bob", "server", "nobody"]) | json_leaf,
+    "x": st.lists(st.sampled_from(["bob", "", 1]), max_size=3) | json_leaf,
+    "from": st.sampled_from(["bob"]),
+    "n": st.integers(),
+}
+
+
+@st.composite
+def binary_frames(draw: Any) -> list[bytes]:
+    from peerpyrtc._wire import binary
+
+    choice = draw(st.integers(0, 9))
+    if choice == 0:  # raw bytes: a header length field pointing anywhere
+        return [draw(st.binary(max_size=64))]
+    if choice <= 3:  # one message whose frames arrive in a hostile order
+        size = draw(st.integers(17_000, 60_000))
+        good = binary.encode_frames({"t": "emit", "e": "f"}, bytes(size), draw(st.integers(0, 3)),
+                                    16 << 20)  # fmt: skip
+        order = draw(st.lists(st.integers(0, len(good) - 1), min_size=1, max_size=8))
+        out = [good[i] for i in order]
+        if draw(st.booleans()):  # cut one short, or grow it past its end
+            i = draw(st.integers(0, len(out) - 1))
+            out[i] = out[i][: draw(st.integers(0, len(out[i])))] + draw(st.binary(max_size=40))
+        return out
+    header = {k: draw(v) for k, v in header_values.items() if draw(st.integers(0, 3)) == 0}
+    if draw(st.booleans()):
+        header.setdefault("t", "emit")
+        header.setdefault("e", "f")
+    text = with_hole(draw, header) if draw(st.integers(0, 4)) == 0 else json.dumps(header)
+    return [binary.pack(text, draw(st.binary(max_size=80)))]
+
+
+def test_fuzz_binary_frames_over_real_channels(background: Background) -> None:
+    if background.manager is None:  # pragma: no cover
+        pytest.skip("no manager")
+    sent = 0
+
+    @settings(
+        max_examples=CHANNEL_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(frames=binary_frames(), volatile=st.integers(0, 4))
+    def one(frames: list[bytes], volatile: int) -> None:
+        nonlocal sent
+        conn = background.alice.connection
+        assert conn is not None
+
+        def put() -> None:
+            for frame in frames:
+                if volatile == 0 and conn.volatile.readyState == "open":
+                    conn.volatile.send(frame)  # the volatile channel: one message per frame
+                else:
+                    conn.queue.put(frame)
+            conn.queue.flush()
+
+        background.loop.call_soon_threadsafe(put)
+        sent += 1
+
+    one()
+    assert sent >= CHANNEL_EXAMPLES
+    background.assert_intact()
+
+
 heads = st.lists(
     st.sampled_from(
         [

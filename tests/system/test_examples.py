@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import pty
 import re
 import signal
+import struct
 import sys
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -147,6 +150,35 @@ async def test_chat(examples: list[Example], browser: Any, tmp_path: Path) -> No
     await ann.get_by_text("Bob: hi Ann").wait_for()
     await ann.screenshot(path=IMAGES / "chat.png")
 
+    # an image: picked from a file, sent as binary in frames, shown inline by everyone
+    png = noise_png(1024, 768)  # random pixels: about 2.3 MiB that do not compress
+    await bob.evaluate(
+        "() => { window.seen = []; rtc.lifecycle.on('incoming', (f, e, g, t) => seen.push([g, t])); }"
+    )
+    await ann.get_by_label("Attach an image").set_input_files(
+        files=[{"name": "noise.png", "mimeType": "image/png", "buffer": png}]
+    )
+    shown = bob.get_by_role("img", name="Ann: noise.png")
+    await shown.wait_for()
+    await ann.get_by_role("img", name="you: noise.png").wait_for()
+    got = await shown.evaluate(
+        """async (img) => {
+            await img.decode();
+            const bytes = await (await fetch(img.src)).arrayBuffer();
+            const digest = await crypto.subtle.digest('SHA-256', bytes);
+            const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0'));
+            return { width: img.naturalWidth, sha: hex.join(''), seen };
+        }"""
+    )
+    assert got["width"] == 1024 and got["sha"] == hashlib.sha256(png).hexdigest()
+    seen = got["seen"]  # bob watched it come in: many steps, ending complete
+    assert len(seen) > 50 and seen[-1][0] == seen[-1][1] >= len(png)
+    assert [g for g, _ in seen] == sorted(g for g, _ in seen)
+    await ann.get_by_label("Attach an image").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}]
+    )
+    await ann.get_by_text("notes.txt: only PNG, JPEG, GIF or WebP images up to 8 MiB").wait_for()
+
     await bob.get_by_role("button", name="Leave").click()
     await ann.get_by_text("Bob left").wait_for()
 
@@ -156,6 +188,23 @@ async def test_chat(examples: list[Example], browser: Any, tmp_path: Path) -> No
     cid = await chat_join(browser, again.url, "Cid")
     await cid.get_by_text("Ann: hello **** world").wait_for()
     await cid.get_by_text("Bob: hi Ann").wait_for()
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """A valid PNG of random pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 async def test_terminal_chat(examples: list[Example], browser: Any) -> None:
@@ -173,12 +222,16 @@ async def test_terminal_chat(examples: list[Example], browser: Any) -> None:
     await page.screenshot(path=IMAGES / "terminal_chat.png")
 
 
-async def draw(page: Any, points: list[tuple[int, int]]) -> None:
+async def draw(page: Any, points: list[tuple[int, int]], watcher: Any = None) -> None:
+    """Draw one stroke; ``watcher`` (another page) sees it live before the pen lifts."""
     box = await page.locator("canvas").bounding_box()
+    before = 0 if watcher is None else await watcher.evaluate("segments")
     await page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     await page.mouse.down()
     for x, y in points[1:]:
         await page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+    if watcher is not None:  # the volatile segments arrived while the stroke is still open
+        await watcher.wait_for_function(f"segments >= {before + 4}", polling=20)
     await page.mouse.up()
 
 
@@ -191,18 +244,16 @@ async def test_whiteboard(examples: list[Example], browser: Any) -> None:
         await page.get_by_role("status").filter(has_text="Connected").wait_for()
         pages.append(page)
     host, guest = pages
-    await draw(host, [(100, 100), (300, 200), (500, 120), (700, 380)])
-    drawn = await host.evaluate("strokeCount")
-    assert drawn > 5
-    await guest.wait_for_function(f"strokeCount === {drawn}", polling=50)
-    await draw(guest, [(120, 400), (400, 420)])
-    total = await guest.evaluate("strokeCount")
-    await host.wait_for_function(f"strokeCount === {total}", polling=50)
+    await draw(host, [(100, 100), (300, 200), (500, 120), (700, 380)], watcher=guest)
+    assert await host.evaluate("strokeCount") == 1
+    await guest.wait_for_function("strokeCount === 1", polling=50)  # then whole, reliably
+    await draw(guest, [(120, 400), (400, 420)], watcher=host)
+    await host.wait_for_function("strokeCount === 2", polling=50)
     await host.screenshot(path=IMAGES / "whiteboard.png")
 
     late = await browser.new_page()
     await late.goto(server.url)
-    await late.wait_for_function(f"strokeCount === {total}", polling=50)  # the late joiner's copy
+    await late.wait_for_function("strokeCount === 2", polling=50)  # the late joiner's copy
 
     assert await guest.get_by_role("button", name="Clear board").is_disabled()
     await host.get_by_role("button", name="Clear board").click()
@@ -212,6 +263,34 @@ async def test_whiteboard(examples: list[Example], browser: Any) -> None:
     await fresh.goto(server.url)
     await fresh.get_by_role("status").filter(has_text="Connected").wait_for()
     assert await fresh.evaluate("strokeCount") == 0
+
+
+async def test_whiteboard_replays_a_large_drawing_in_one_message(
+    examples: list[Example],
+) -> None:
+    from conftest import Recorder
+    from peerpyrtc import AsyncClient
+
+    server = await run(examples, "whiteboard")
+    strokes = [{"c": "#123456", "pts": [[i, j] for j in range(2000)]} for i in range(40)]
+    assert len(json.dumps(strokes)) > 10 * 65_000
+    async with AsyncClient(server.url, "whiteboard", "artist") as artist:
+        for stroke in strokes:
+            await artist.emit("stroke", stroke)
+        await artist.emit("stroke", {"c": "red", "pts": [[0, 0], [1, 1]]})  # not a color
+        await artist.emit("stroke", {"c": "#000000", "pts": [[0, 0]] * 2001})  # too long
+        await artist.emit("stroke", {"c": "#000000", "pts": [[0, 0], [1e9, 0]]})
+        await artist.emit("segment", {"c": "#000000", "a": [0, 0], "b": [1, 1], "x": 1})
+        await artist.emit("stroke", {"c": "#abcdef", "pts": [[5, 5], [6, 6]]})  # the last
+        await artist.ping()
+        late = AsyncClient(server.url, "whiteboard", "late")
+        rec = Recorder(late)
+        async with late:
+            sender, drawing, event = await rec.expect("message", lambda m: m[2] == "drawing")
+    assert sender == "server"
+    # in order, the hostile ones left out; the last one proves the server had them all
+    assert drawing["strokes"][:-1] == strokes
+    assert drawing["strokes"][-1] == {"c": "#abcdef", "pts": [[5, 5], [6, 6]]}
 
 
 async def test_echo(examples: list[Example], browser: Any) -> None:
@@ -249,13 +328,21 @@ def test_terminal_chat_never_prints_escapes() -> None:
     assert shown.startswith("hi\\x1b]0;owned\\x07")
 
 
-def test_whiteboard_replay_fits_messages_past_65000_bytes() -> None:
-    module = _load("whiteboard")
-    strokes = [{"points": [[i, i + 1]] * 40, "color": "#123456"} for i in range(400)]
-    assert len(json.dumps(strokes)) > 3 * 65_000
-    parts = module.chunks(strokes)
-    assert len(parts) > 3 and [s for p in parts for s in p] == strokes
-    assert all(len(json.dumps({"strokes": p, "first": True}).encode()) < 65_000 for p in parts)
+def test_whiteboard_refuses_what_is_not_a_segment_or_stroke() -> None:
+    valid = _load("whiteboard").valid
+    assert valid("segment", {"c": "#00ff00", "a": [1, 2], "b": [3, 4]})
+    assert valid("stroke", {"c": "#00FF00", "pts": [[1, 2], [3, 4]]})
+    for event, data in [
+        ("segment", {"c": "#00ff00", "a": [1, 2]}),
+        ("segment", {"c": "#00ff00", "a": [1, 2], "b": [3, True]}),
+        ("segment", {"c": "#00ff00", "a": [1, 2], "b": [3.5, 4]}),
+        ("stroke", {"c": "javascript:", "pts": [[1, 2], [3, 4]]}),
+        ("stroke", {"c": "#00ff00", "pts": [[1, 2]]}),
+        ("stroke", {"c": "#00ff00", "pts": [[1, 2], [3, 4, 5]]}),
+        ("stroke", {"c": "#00ff00", "pts": [[0, 0]] * 2001}),
+        ("stroke", ["not", "a", "dict"]),
+    ]:
+        assert not valid(event, data), (event, data)
 
 
 async def test_mesh_cursors(examples: list[Example], browser: Any) -> None:

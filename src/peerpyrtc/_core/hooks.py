@@ -40,6 +40,8 @@ class Message:
     data: Any
     #: The target peer of a targeted emit.
     to: str | None = None
+    #: True for a volatile emit (``volatile=True``, ``rtc.volatile.emit``); it cannot change.
+    volatile: bool = False
 
 
 ModerationHook = Callable[[Message], "Message | Awaitable[Message | None] | None"]

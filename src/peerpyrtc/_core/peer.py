@@ -44,6 +44,8 @@ class ServerPeer:
         self.candidates = 0
         #: The client's channels by reliability class (the room channel is ``reliable``).
         self.channels: dict[Reliability, Channel] = {}
+        #: Its volatile messages in moderation hooks right now (bounded by the relay).
+        self.volatile_hooks: set[asyncio.Future[None]] = set()
         self.state = "pending"  # pending -> joining -> open -> closed
         #: Loop time of its offer (the connect-time histogram).
         self.created = asyncio.get_running_loop().time()
@@ -154,4 +156,6 @@ class ServerPeer:
         self.queue.close()
         if self.worker is not None and self.worker is not asyncio.current_task():
             self.worker.cancel()
+        for task in self.volatile_hooks:
+            task.cancel()
         await self.link.close()

@@ -17,7 +17,7 @@ from .._limits import Limits
 from .._rooms.delivery import Delivery, Lane
 from .._rooms.metrics import Metrics
 from .._wire import protocol
-from .._wire.binary import has_binary, volatile_frame
+from .._wire.binary import has_binary, volatile_encode, volatile_frame, volatile_message
 from .._wire.protocol import (
     MAX_ENVELOPE_BYTES,
     MAX_VOLATILE_BYTES,
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Frames a peer may send between its channel opening and its welcome (clients send none).
 MAX_HELD_FRAMES = 256
+#: A sender's volatile messages in moderation hooks at once; past it they are dropped.
+MAX_VOLATILE_MODERATING = 8
 
 _KINDS = {"msg": "message", "emit": "event", "bcast": "broadcast"}
 
@@ -211,8 +213,8 @@ class Relay:
 
     def on_volatile(self, peer: ServerPeer, frame: str | bytes) -> None:
         """One frame from ``peer``'s volatile channel: one ``emit`` (text, or binary in one
-        frame), relayed on the receivers' volatile channels or dropped. No moderation: a
-        room with a moderation hook relays no volatile messages (they would wait)."""
+        frame), relayed on the receivers' volatile channels or dropped. Moderation hooks see
+        each on its own, never behind the sender's reliable messages; event hooks do not."""
         if peer.state != "open":
             return
         now = asyncio.get_running_loop().time()
@@ -228,12 +230,41 @@ class Relay:
             self._error(peer, "ERR_PROTOCOL", f"volatile: {exc}")
             return
         self.metrics.messages_in += 1
-        if self.hooks.moderators:
-            self.metrics.drops["volatile"] += 1
-            return
         if skip is not None and self.topology(peer.room) != "mesh":
             self._error(peer, "ERR_PROTOCOL", "'x' is for mesh rooms (peers reached directly)")
             return
+        if not self.hooks.moderators:
+            self._volatile_out(peer, to, skip, raw)
+        elif len(peer.volatile_hooks) >= MAX_VOLATILE_MODERATING:
+            self.metrics.drops["volatile"] += 1  # the hooks are behind: late is worthless
+        else:
+            event, data, _, _ = volatile_message(frame)
+            original = Message(peer.room, peer.id, "event", event, data, to, volatile=True)
+            task = asyncio.ensure_future(self._moderate_volatile(peer, original, skip, raw))
+            peer.volatile_hooks.add(task)
+            task.add_done_callback(peer.volatile_hooks.discard)
+
+    async def _moderate_volatile(
+        self, peer: ServerPeer, original: Message, skip: frozenset[str] | None, raw: str | bytes
+    ) -> None:
+        result = await self.hooks.moderate(original)
+        if result is None or peer.state != "open":
+            self.metrics.drops["volatile"] += result is not None
+            return
+        to = original.to
+        if result != original:  # checked and stamped as if the sender had written it
+            skip = skip if result.to is None else None
+            try:
+                frame = volatile_encode(result.event, result.data, result.to, skip)
+                to, skip, raw = volatile_frame(frame, peer.stamp)
+            except ProtocolError as exc:
+                logger.error("%r: a before_relay hook's rewrite cannot be sent: %s", peer, exc)
+                return
+        self._volatile_out(peer, to, skip, raw)
+
+    def _volatile_out(
+        self, peer: ServerPeer, to: str | None, skip: frozenset[str] | None, raw: str | bytes
+    ) -> None:
         if to is None:
             self.delivery.deliver(peer.room, raw, exclude=peer.id, skip=skip, lane="volatile")
         elif to != SERVER_ID:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from .._wire.protocol import MAX_FRAME_BYTES, batch
 from .transport import Channel
 
-__all__ = ["BULK_HIGH_WATER", "HIGH_WATER", "LOW_WATER", "SendQueue", "Sent"]
+__all__ = ["BULK_HIGH_WATER", "BULK_LOW_WATER", "HIGH_WATER", "LOW_WATER", "SendQueue", "Sent"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,13 @@ logger = logging.getLogger(__name__)
 HIGH_WATER = 1 << 20
 #: ...and resume below this.
 LOW_WATER = 256 << 10
-#: Bulk frames (large messages) are handed over only below this many buffered bytes.
-BULK_HIGH_WATER = 512 << 10
+#: Bulk frames (large messages) are handed over only below this many buffered bytes, and
+#: resume below BULK_LOW_WATER. aiortc hands SCTP one message at a time from a FIFO shared by
+#: every channel of the connection, so whatever bulk bytes wait there delay a small message
+#: sent behind them: a few frames keep SCTP busy (measured: benchmarks/transfer.py), more
+#: only add latency.
+BULK_HIGH_WATER = 64 << 10
+BULK_LOW_WATER = 32 << 10
 
 #: Told whether a bulk frame left (True) or was dropped (False).
 Sent = Callable[[bool], None]
@@ -165,6 +170,8 @@ class SendQueue:
 
     def _unblock(self) -> None:
         self._blocked = self._bulk_blocked = False
+        if self.channel is not None:
+            self.channel.bufferedAmountLowThreshold = LOW_WATER
         self._schedule()
         if not self._queue and not self._bulk:
             self._wake()
@@ -212,6 +219,8 @@ class SendQueue:
         while bulk:
             if channel.bufferedAmount > BULK_HIGH_WATER:
                 self._bulk_blocked = True
+                if not self._blocked:  # only the bulk lane waits: wake it lower down
+                    channel.bufferedAmountLowThreshold = BULK_LOW_WATER
                 return
             chunk, sent = bulk.popleft()
             self._bytes -= len(chunk)

@@ -48,7 +48,9 @@ __all__ = [
     "parse_header",
     "stamp_any",
     "stamp_frame",
+    "volatile_encode",
     "volatile_frame",
+    "volatile_message",
 ]
 
 #: Largest frame a sender writes: below every browser's SCTP max-message-size (PeerJS and
@@ -223,6 +225,35 @@ def volatile_frame(
     if len(payload) != header.j + sum(header.b):
         raise ProtocolError("the payload's length must be 'j' plus the attachments")
     return header.to, header.skip, stamp_frame(header_text, suffix, payload)
+
+
+def volatile_message(frame: str | bytes) -> tuple[str, Any, str | None, frozenset[str] | None]:
+    """A volatile frame's event, data (``bytes`` in place of placeholders), target and skip
+    list, for moderation hooks (``volatile_frame`` checked it already)."""
+    if isinstance(frame, str):
+        [env] = decode(frame)
+        return env.event or "", env.data, env.to, env.skip
+    header_text, payload = parse_frame(frame)
+    header = parse_header(header_text, max_bytes=MAX_VOLATILE_BYTES)
+    return header.event or "", decode_body(header, payload), header.to, header.skip
+
+
+def volatile_encode(
+    event: str | None, data: Any, to: str | None, skip: frozenset[str] | None
+) -> str | bytes:
+    """A volatile ``emit`` as a client would write it (a moderation hook's rewrite): text,
+    or one binary frame when ``data`` holds bytes; check it with :func:`volatile_frame`."""
+    routing: dict[str, Any] = {"t": "emit", "e": event}
+    if to is not None:
+        routing["to"] = to
+    elif skip:
+        routing["x"] = sorted(skip)
+    if has_binary(data):
+        frames = encode_frames(routing, data, 0, MAX_VOLATILE_BYTES, MAX_VOLATILE_BYTES)
+        if len(frames) != 1:
+            raise ProtocolError(f"a volatile message is at most {MAX_VOLATILE_BYTES} bytes")
+        return frames[0]
+    return encode({**routing, "d": data})
 
 
 class BinaryHeader(NamedTuple):
