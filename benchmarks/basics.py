@@ -112,6 +112,29 @@ async def browser_numbers(url: str, n: int = 20) -> None:
         print(f"browser one-way A->server->B (paced 100/s): p50 {pct(lat, 0.5):.2f} ms, "
               f"p99 {pct(lat, 0.99):.2f} ms (n={len(lat)})")  # fmt: skip
 
+        # fairness: small messages every 20 ms while a 10 MiB message is under way
+        await b.evaluate(
+            "() => { window.lat = []; window.bigAt = null;"
+            " rtc.on('big', () => { bigAt = performance.timeOrigin + performance.now(); }); }"
+        )
+        started = await a.evaluate(
+            """async () => {
+          const t0 = performance.timeOrigin + performance.now();
+          let done = false;
+          rtc.emit('big', new Uint8Array(10 * 1024 * 1024)).then(() => { done = true; });
+          while (!done) {
+            rtc.emit('t', performance.timeOrigin + performance.now());
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return t0;
+        }"""
+        )
+        await b.wait_for_function("window.bigAt !== null", polling=50, timeout=120_000)
+        lat, big_at = await b.evaluate("[window.lat, window.bigAt]")
+        print(f"browser A->server->B, 10 MiB with a small message every 20 ms: the 10 MiB in "
+              f"{big_at - started:.0f} ms; small messages p50 {pct(lat, 0.5):.1f} ms, "
+              f"p99 {pct(lat, 0.99):.1f} ms (n={len(lat)})")  # fmt: skip
+
 
 async def main() -> None:
     parser = argparse.ArgumentParser()

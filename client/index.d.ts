@@ -139,7 +139,11 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** Offer/answer; resolves with the session the server confirmed. */
   open(info: Record<string, unknown>): Promise<string>;
-  send(frame: string): void;
+  send(frame: string | Uint8Array): void;
+  /** A volatile frame now, or dropped (false) while behind; without it volatile messages are not sent. */
+  sendVolatile?(frame: string | Uint8Array): boolean;
+  /** Where the channel's bufferedamountlow fires (the outbox lowers it while only large messages wait). */
+  setLowWater?(bytes: number): void;
   /** Goodbye over the channel; true once the server closed it after reading everything. */
   sayGoodbye(timeout?: number): Promise<boolean>;
   leave(): Promise<unknown>;

@@ -9,6 +9,7 @@
 // through the server (one order for the whole room). Docs: docs/protocol.md, "Mesh rooms".
 
 import { PeerLink } from './peer-link.js';
+import { volatileEnvelope } from './mesh-volatile.js';
 import { randomToken } from './options.js';
 import { byteLength } from './protocol.js';
 import { HIGH_WATER } from './transport.js';
@@ -133,6 +134,10 @@ export class Mesh {
       config: this.host.config(),
       signal: (d) => this.host.signal(pair.id, d),
       onFrame: (frame) => this.onFrame(pair, link, frame),
+      onVolatile: (frame) => { // unnumbered: delivered at once when valid (mesh-volatile.js)
+        const env = pair.link === link ? volatileEnvelope(frame) : null;
+        if (env) this.host.deliver(pair.id, env);
+      },
       onOpen: () => this.opened(pair, link),
       onDrain: () => { if (pair.link === link) this.flushDirect(pair); },
       onClosed: (reason) => this.closed(pair, link, reason),
@@ -144,7 +149,7 @@ export class Mesh {
   opened(pair, link) {
     if (pair.link !== link) return;
     pair.retries = 0;
-    this.host.signal(pair.id, { k: 'switch', link: link.linkId }); // after all we relayed to it
+    this.host.signal(pair.id, { k: 'switch', link: link.linkId, v: 1 }); // after all we relayed; v: a volatile channel
     pair.out = 'direct';
     this.host.changed();
   }
@@ -162,7 +167,7 @@ export class Mesh {
   }
 
   fallBack(pair, linkId) {
-    pair.inDirect = false;
+    pair.inDirect = pair.volatile = false;
     pair.held = [];
     if (pair.out !== 'direct') return;
     pair.out = 'relay';
@@ -205,6 +210,7 @@ export class Mesh {
       case 'switch':
         if (d.link !== pair.link?.linkId) return;
         pair.inDirect = true;
+        pair.volatile = d.v === 1; // its link has the volatile channel
         for (const [s, env] of pair.held.splice(0)) this.accept(pair, s, env);
         break;
       case 'fallback':
@@ -277,6 +283,7 @@ class Pair {
     this.linkAt = -Infinity;
     this.strikes = 0;
     this.quietUntil = -Infinity;
+    this.volatile = false; // its `switch` said its links have the volatile channel
   }
 
   get canSend() { return this.out === 'direct' && !!this.link?.isOpen; }

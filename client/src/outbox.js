@@ -5,10 +5,13 @@
 
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
 import { MAX_ENVELOPE_BYTES, byteLength, frames } from './protocol.js';
-import { HIGH_WATER } from './transport.js';
+import { HIGH_WATER, LOW_WATER } from './transport.js';
 
-/** Bulk frames are handed to the channel only below this many buffered bytes. */
-export const BULK_HIGH_WATER = 512 << 10;
+/** Bulk frames are handed to the channel only below this many buffered bytes, and resume below
+ * BULK_LOW_WATER: a chat line queued behind them waits for what the channel holds, so it holds
+ * little (a few frames keep SCTP busy; measured: benchmarks/basics.py --browser). */
+export const BULK_HIGH_WATER = 64 << 10;
+export const BULK_LOW_WATER = 32 << 10;
 
 export class Outbox {
   /** @param {number} maxQueued envelopes kept while there is no open transport */
@@ -66,6 +69,8 @@ export class Outbox {
       try { transport.send(frame); } catch { sent(false); this.failBulk(); return; }
       sent(true);
     }
+    // only the bulk lane waits: wake it lower down; else at the usual mark
+    transport.setLowWater?.(this.bulk.length && !this.items.length ? BULK_LOW_WATER : LOW_WATER);
   }
 
   /** The connection went away: the large messages under way fail (the server dropped them). */

@@ -1,12 +1,14 @@
-// PeerLink: one direct connection to one other peer of a mesh room (one RTCPeerConnection, one
-// negotiated, ordered, reliable channel). Negotiation follows the "perfect negotiation" pattern:
+// PeerLink: one direct connection to one other peer of a mesh room (one RTCPeerConnection, a
+// negotiated, ordered, reliable channel, and a second one, unordered without retransmissions,
+// for volatile messages). Negotiation follows the "perfect negotiation" pattern:
 // either side may make an offer; when offers collide the polite side rolls back and answers, the
 // impolite side ignores the other's offer. Signals travel through the server as `sig` envelopes;
 // each carries the link's id so signals of an older link are ignored.
 
-import { LOW_WATER } from './transport.js';
+import { LOW_WATER, VOLATILE_HIGH_WATER } from './transport.js';
 
 const CHANNEL_ID = 0;
+export const VOLATILE_CHANNEL_ID = 1;
 
 export class PeerLink {
   /**
@@ -17,13 +19,15 @@ export class PeerLink {
    * @param {RTCConfiguration} init.config ICE servers and policy
    * @param {(d: object) => void} init.signal sends one signal to the other peer
    * @param {(frame: string) => void} init.onFrame a frame from the other peer
+   * @param {(frame: string|ArrayBuffer) => void} [init.onVolatile] a volatile frame from it
    * @param {() => void} init.onOpen the channel opened
    * @param {() => void} [init.onDrain] the channel went below its low-water mark
    * @param {(reason: string) => void} init.onClosed the link is gone (once)
    * @param {(...args: unknown[]) => void} [init.log]
    */
-  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onDrain, onClosed, log }) {
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onVolatile, onOpen, onDrain, onClosed, log }) {
     Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.onVolatile = onVolatile || (() => {});
     this.onDrain = onDrain || (() => {});
     this.log = log || (() => {});
     this.makingOffer = false;
@@ -38,6 +42,10 @@ export class PeerLink {
     channel.onclose = () => this.close('channel closed');
     channel.bufferedAmountLowThreshold = LOW_WATER; // the same backpressure as the relay channel
     channel.onbufferedamountlow = () => { if (!this.closed) this.onDrain(); };
+    const volatile = pc.createDataChannel('peerpyrtc-direct-volatile', { negotiated: true, id: VOLATILE_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
+    this.volatile = volatile;
+    volatile.binaryType = 'arraybuffer';
+    volatile.onmessage = (e) => { if (!this.closed) this.onVolatile(e.data); };
     pc.onicecandidate = (e) => {
       if (e.candidate && !this.closed) this.signal({ k: 'neg', link: this.linkId, candidate: e.candidate.toJSON() });
     };
@@ -89,13 +97,24 @@ export class PeerLink {
 
   send(frame) { this.channel.send(frame); }
 
+  get volatileOpen() { return !this.closed && this.volatile.readyState === 'open'; }
+
+  /** Send a volatile frame now, or drop it (false) while the channel is behind. */
+  sendVolatile(frame) {
+    if (!this.volatileOpen || this.volatile.bufferedAmount > VOLATILE_HIGH_WATER) return false;
+    this.volatile.send(frame);
+    return true;
+  }
+
   get bufferedAmount() { return this.channel.bufferedAmount; }
 
   close(reason = 'closed') {
     if (this.closed) return;
     this.closed = true;
-    const { pc, channel } = this;
+    const { pc, channel, volatile } = this;
     channel.onopen = channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    volatile.onmessage = null;
+    try { volatile.close(); } catch { /* closed */ }
     pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
     try { channel.close(); } catch { /* closed */ }
     try { pc.close(); } catch { /* closed */ }

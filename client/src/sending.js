@@ -4,6 +4,7 @@
 
 import { encodeFrames, hasBinary, readBlobs } from './binary.js';
 import { ErrorCodes, PeerPyRTCError } from './errors.js';
+import { routeVolatile } from './mesh-volatile.js';
 import { MAX_ENVELOPE_BYTES, byteLength, encodeBroadcast, encodeEmit, encodeMessage } from './protocol.js';
 
 /** Largest volatile message: one DataChannel message, never split. */
@@ -37,7 +38,7 @@ export function sendAs(conn, kind, event, data, options = {}) {
       if (size > MAX_VOLATILE_BYTES) {
         throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
       }
-      conn._transport?.sendVolatile(raw);
+      sendVolatile(conn, raw, to);
       return Promise.resolve();
     }
     if (size <= MAX_ENVELOPE_BYTES || !conn._maxBody) {
@@ -62,7 +63,7 @@ async function sendFrames(conn, kind, event, data, to, onProgress, volatile) {
   const { frames, sizes, total } = encodeFrames(routing, resolved, nextId, volatile ? MAX_VOLATILE_BYTES : conn._maxBody);
   if (volatile) {
     if (frames.length > 1) throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
-    conn._transport?.sendVolatile(frames[0]);
+    sendVolatile(conn, frames[0], to);
     return;
   }
   if (frames.length === 1) {
@@ -88,4 +89,10 @@ async function sendFrames(conn, kind, event, data, to, onProgress, volatile) {
       if (i === frames.length - 1) resolve();
     }));
   });
+}
+
+/** Direct where a link has the volatile channel, the rest through the relay (or dropped). */
+function sendVolatile(conn, frame, to) {
+  const relayed = routeVolatile(conn._mesh, frame, to);
+  if (relayed !== null) conn._transport?.sendVolatile?.(relayed);
 }

@@ -43,6 +43,8 @@ export class RelayTransport {
   get isOpen() { return !!this.channel && this.channel.readyState === 'open'; }
   get bufferedAmount() { return this.channel ? this.channel.bufferedAmount : 0; }
 
+  setLowWater(bytes) { if (this.channel) this.channel.bufferedAmountLowThreshold = bytes; }
+
   requestOptions() {
     return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   CHUNK_FRAME_BYTES, Reassembly, decodeBody, encodeFrames, hasBinary, pack, parseFrame, readBlobs,
 } from '../src/binary.js';
-import { Outbox } from '../src/outbox.js';
+import { BULK_HIGH_WATER, BULK_LOW_WATER, Outbox } from '../src/outbox.js';
 
 const bytes = (n, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
 const same = (a, b) => assert.deepEqual(new Uint8Array(a), new Uint8Array(b));
@@ -75,7 +75,11 @@ test('Blobs are read before sending', async () => {
 
 test('bulk frames wait behind small messages and below the bulk high-water mark', async () => {
   const sent = [];
-  const transport = { isOpen: true, bufferedAmount: 0, send: (f) => { sent.push(f); transport.bufferedAmount += f.length; } };
+  const lowWater = [];
+  const transport = {
+    isOpen: true, bufferedAmount: 0, setLowWater: (n) => lowWater.push(n),
+    send: (f) => { sent.push(f); transport.bufferedAmount += f.length; },
+  };
   const outbox = new Outbox(10);
   outbox.transport = transport;
   const left = [];
@@ -83,10 +87,14 @@ test('bulk frames wait behind small messages and below the bulk high-water mark'
   outbox.put('{"t":"msg","d":"chat"}');
   await new Promise((r) => queueMicrotask(r));
   assert.equal(sent[0], '{"t":"msg","d":"chat"}'); // the chat line went first
-  assert.ok(sent.length < 40 && left.every(Boolean)); // the rest waits for drain
+  // then bulk frames up to BULK_HIGH_WATER (64 KiB): a chat line sent later waits for little
+  assert.equal(sent.length, 1 + Math.floor(BULK_HIGH_WATER / 16000) + 1);
+  assert.ok(left.every(Boolean)); // the rest waits for drain, woken at the bulk low-water mark
+  assert.equal(lowWater.at(-1), BULK_LOW_WATER);
+  const before = sent.length;
   transport.bufferedAmount = 0;
   outbox.flush();
-  assert.ok(sent.length > 40);
+  assert.equal(sent.length, before + 5);
   outbox.failBulk();
   assert.equal(left.length, 100);
   assert.ok(left.includes(false));

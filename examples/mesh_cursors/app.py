@@ -2,7 +2,8 @@
 
 Run: cd examples/mesh_cursors && python app.py   (then open http://localhost:5000 in two tabs)
 Built on aiohttp. The room is a mesh: once two pages are introduced by the server, their
-pointer moves travel on a direct DataChannel between them, not through this process.
+pointer moves travel on a direct DataChannel between them, not through this process: the
+link's volatile channel (unordered, never retransmitted: a lost move is replaced by the next).
 """
 
 from __future__ import annotations

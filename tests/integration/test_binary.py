@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -314,3 +316,20 @@ async def test_flood_limits_let_a_large_message_through_but_not_a_stream(make_se
     finally:
         await a.close()
         await b.close()
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+async def test_the_readme_snippet_runs_as_written(join: Join) -> None:
+    section = README.read_text().split("### Binary, large and volatile messages", 1)[1]
+    source = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    a, _ = await join("room", "alice")
+    b, rb = await join("room", "bob")
+    await until(lambda: a.connection is not None and a.connection.volatile.readyState == "open")
+    await namespace["send_file"](a)
+    got = {m[2]: m for m in [await rb.expect("message", timeout=TIMEOUT * 2) for _ in range(2)]}
+    assert got["file"] == ("alice", {"name": "a.bin", "data": b"\x00" * 5_000_000}, "file")
+    assert got["cursor"] == ("alice", {"x": 1, "y": 2}, "cursor")  # either may come first

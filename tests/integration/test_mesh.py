@@ -280,3 +280,44 @@ async def test_a_large_transfer_on_a_direct_link_waits_for_the_link_instead_of_f
     assert alice.mesh.pairs["bob"].link is link  # the same link all along
     assert most <= HIGH_WATER + MAX_DIRECT_BYTES
     assert manager.metrics.frames_in - relayed_before < 10  # acks and pings only: no relay
+
+
+async def test_volatile_messages_go_on_direct_links_and_through_the_relay_once(
+    make_server: Any, clients: list[AsyncClient]
+) -> None:
+    server, manager = await make_server(topology="mesh", limits=Limits(mesh_max_peers=2))
+    moderated: list[Any] = []
+
+    @manager.before_relay
+    def watch(message: Any) -> Any:
+        moderated.append((message.volatile, message.event, message.data))
+        return message
+
+    a, b, c = [await join(clients, server.url, n) for n in ("alice", "bob", "carol")]
+    alice, bob, carol = clients
+    await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
+    # the link's volatile channel is up once bob's switch said it has one
+    await until(lambda: alice.mesh.pairs["bob"].volatile and bob.mesh.pairs["alice"].volatile)
+    await alice.emit("cursor", {"x": 1}, volatile=True)
+    await alice.emit("cursor", b"\x01\x02", volatile=True)  # binary, in one frame
+    for rec in (b, c):  # bob directly, carol through the relay: each once
+        got = [await rec.expect("message") for _ in range(2)]
+        assert sorted(map(repr, got)) == sorted(
+            map(repr, [("alice", {"x": 1}, "cursor"), ("alice", b"\x01\x02", "cursor")])
+        )
+    await until(lambda: len(moderated) == 2)  # the server saw them once, for carol
+    await alice.emit("only-bob", [1], to="bob", volatile=True)  # direct: the server never
+    assert await b.expect("message") == ("alice", [1], "only-bob")
+    await bob.emit("back", "hi", volatile=True)  # and the other way, carol through the relay
+    assert await a.expect("message") == ("bob", "hi", "back")
+    assert await c.expect("message") == ("bob", "hi", "back")
+    await alice.send_message("marker")
+    await until(lambda: moderated[-1] == (False, None, "marker"))
+    assert [m for m in moderated if m[0]] == [
+        (True, "cursor", {"x": 1}),
+        (True, "cursor", b"\x01\x02"),
+        (True, "back", "hi"),
+    ]
+    await alice.broadcast("end")  # through the server, after anything it relayed to bob
+    await b.expect("message", lambda m: m[2] == "end")
+    assert len([m for k, m in b.history if k == "message" and m[2] == "cursor"]) == 2

@@ -363,6 +363,15 @@ async def test_mesh_cursors(examples: list[Example], browser: Any) -> None:
         await board.hover(position={"x": 300 + 30 * i, "y": 200 + 20 * i})
         for page in (bob, cat):
             await page.wait_for_function(f"window.moves >= {i + 1}", polling=20)
+    assert server.proc is not None  # the moves are peer to peer: they go on without the server
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(3, 6):
+            await board.hover(position={"x": 200 + 30 * i, "y": 100 + 20 * i})
+            for page in (bob, cat):
+                await page.wait_for_function(f"window.moves >= {i + 1}", polling=20)
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
     await bob.hover("main", position={"x": 500, "y": 300})
     for page in (bob, cat):
         await page.get_by_label("cursor of Ann").wait_for()

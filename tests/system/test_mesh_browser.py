@@ -270,3 +270,47 @@ async def test_binary_and_large_messages_reach_mesh_peers_intact(
     )
     assert got == ["f", [1, 2, 3], digest]
     assert await b.evaluate("rtc.getRoomPeers().filter((p) => p.isDirect).length") == 1
+
+
+async def test_volatile_messages_go_peer_to_peer_while_the_server_is_paused(
+    mesh_server: tuple[asyncio.subprocess.Process, str], browser: Any
+) -> None:
+    """Each direct link's second channel (unordered, no retransmissions) carries volatile
+    messages, text and binary, between pages and a Python peer: the server is stopped."""
+    from conftest import Recorder, until
+    from peerpyrtc import AsyncClient
+
+    proc, url = mesh_server
+    a = await join(browser, url, "alice")
+    b = await join(browser, url, "bob")
+    py = AsyncClient(url, "mesh-room", "python")
+    rec = Recorder(py)
+    await py.connect()
+    volatile_ready = "[...rtc.mesh.pairs.values()].every((p) => p.volatile && p.link?.volatileOpen)"
+    try:
+        for page in (a, b):
+            await direct_to(page, 2)
+            await page.wait_for_function(volatile_ready, polling=50, timeout=TIMEOUT * 1000)
+        await until(lambda: all(p.volatile for p in py.mesh.pairs.values()))
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            await a.evaluate(
+                "rtc.volatile.emit('cursor', {x: 1}); rtc.volatile.emit('bin', new Uint8Array([7, 8]))"
+            )
+            got = {(s, repr(d), e) for s, d, e in await rec.messages(2)}
+            assert got == {("alice", repr({"x": 1}), "cursor"), ("alice", repr(b"\x07\x08"), "bin")}
+            await py.emit("pos", {"y": 2}, volatile=True)
+            await py.emit("raw", b"\x01", to="bob", volatile=True)
+            shown = """(n) => window.log.filter((e) => e[0] === 'message').slice(0, n)
+              .map((e) => [e[1], e[2] instanceof ArrayBuffer ? [...new Uint8Array(e[2])] : e[2], e[3]])"""
+            await messages(b, 4)
+            assert sorted(map(str, await b.evaluate(shown, 4))) == sorted(
+                map(str, [["alice", {"x": 1}, "cursor"], ["alice", [7, 8], "bin"],
+                          ["python", {"y": 2}, "pos"], ["python", [1], "raw"]])
+            )  # fmt: skip
+            await messages(a, 1)
+            assert await a.evaluate(shown, 5) == [["python", {"y": 2}, "pos"]]
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+    finally:
+        await py.close()

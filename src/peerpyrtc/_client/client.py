@@ -354,13 +354,13 @@ class AsyncClient(ClientEvents):
         conn = self._conn
         if self._state != "open" or conn is None:
             raise NotConnected(f"{self.peer_id} is not connected to {self.room!r}")
-        max_body = self._session.max_body
-        out = self._outgoing.encode(kind, event, data, to, max_body, volatile=volatile)
+        out = self._outgoing.encode(kind, event, data, to, self._session.max_body, volatile)
         if out.text is not None and not volatile:
             await self._send(out.text, to, direct)
             report_progress(on_progress, out.total, out.total)
         else:
-            await send_encoded(conn, out, volatile, on_progress)
+            route = (lambda f: self._mesh.route_volatile(f, to)) if volatile else None
+            await send_encoded(conn, out, on_progress, route)
 
     async def ping(self) -> float:
         """Round trip to the server over the channel, in seconds."""

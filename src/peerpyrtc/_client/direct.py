@@ -4,12 +4,14 @@ what a peer may send another (validated as the server validates a client's envel
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .._errors import PeerPyRTCError
 from .._wire import protocol
+from .._wire.binary import pack, parse_frame, volatile_frame, volatile_message
 
-__all__ = ["direct_envelope"]
+__all__ = ["direct_envelope", "direct_volatile", "with_skip"]
 
 MAX_DIRECT_BYTES = 64000
 ACK_EVERY = 32
@@ -35,6 +37,11 @@ NEW_LINK_SECONDS = 0.5
 MAX_HELD = 1024
 #: Candidates kept for a link whose description has not arrived.
 MAX_EARLY = 64
+#: The link's second negotiated channel: unordered, no retransmissions (volatile messages),
+#: used once the peer's ``switch`` says it has one (``"v": 1``)...
+VOLATILE_CHANNEL_ID = 1
+#: ...and a volatile message is dropped while it holds more than this.
+VOLATILE_HIGH_WATER = 64 * 1024
 
 
 def direct_envelope(env: Any) -> tuple[str | None, Any] | None:
@@ -53,3 +60,24 @@ def direct_envelope(env: Any) -> tuple[str | None, Any] | None:
     if kind == "emit" and isinstance(event, str) and 0 < len(event) <= protocol.MAX_EVENT_LENGTH:
         return event, data
     return None
+
+
+def direct_volatile(frame: str | bytes) -> tuple[str, Any] | None:
+    """``(event, data)`` of a volatile frame another peer sent on a direct link, checked as
+    the server checks a client's (one ``emit``, text or one binary frame, at most
+    ``MAX_VOLATILE_BYTES``); None for anything else."""
+    try:
+        volatile_frame(frame, "}")  # the check alone: "}" closes the header as it was
+        event, data, _, _ = volatile_message(frame)
+    except PeerPyRTCError:
+        return None
+    return event, data
+
+
+def with_skip(frame: str | bytes, peers: list[str]) -> str | bytes:
+    """A volatile frame for the relay that skips ``peers`` (reached directly): ``x``."""
+    skip = json.dumps(peers, separators=(",", ":"))
+    if isinstance(frame, str):
+        return f'{frame.rstrip()[:-1]},"x":{skip}}}'
+    header, payload = parse_frame(frame)
+    return pack(f'{header.rstrip()[:-1]},"x":{skip}}}', payload)

@@ -7,7 +7,9 @@ relay -> direct: ``switch`` through the relay, then direct (the receiver holds
 direct frames until the ``switch``); direct -> relay: ``fallback`` and a
 ``resend`` of what was not acknowledged (the receiver drops numbers it has).
 The peer with the larger id opens links; aiortc does not trickle, so its
-candidates travel inside its description. Docs: docs/protocol.md, "Mesh rooms".
+candidates travel inside its description. Volatile messages go on each link's second
+channel once the peer's ``switch`` said it has one (``"v": 1``), unnumbered, and are
+dropped while it is behind. Docs: docs/protocol.md, "Mesh rooms".
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration
 
 from .._errors import PeerPyRTCError
-from .._limits import Limits
-from .._rtc.candidates import AddressPolicy, candidate_from_json
-from .._rtc.sendqueue import HIGH_WATER, LOW_WATER
+from .._rtc.sendqueue import HIGH_WATER
 from .._wire import protocol
 from .direct import (  # the rules both clients share (tests/cases/mesh.json)
     ACK_AFTER,
@@ -33,7 +33,6 @@ from .direct import (  # the rules both clients share (tests/cases/mesh.json)
     ACK_WAIT,
     ACK_WINDOW,
     MAX_DIRECT_BYTES,
-    MAX_EARLY,
     MAX_HELD,
     MAX_UNACKED,
     MAX_UNACKED_BYTES,
@@ -41,96 +40,14 @@ from .direct import (  # the rules both clients share (tests/cases/mesh.json)
     RETRY,
     STRIKE_BYTES,
     direct_envelope,
+    direct_volatile,
+    with_skip,
 )
+from .link import Link, LinkHost
 
 __all__ = ["ClientMesh"]
 
 logger = logging.getLogger(__name__)
-
-#: A peer's candidates for addresses a direct link never probes (as the server's default).
-DIRECT_POLICY = AddressPolicy(Limits().blocked_candidate_networks)
-
-
-class Link:
-    """One direct peer connection with a negotiated, ordered channel."""
-
-    def __init__(self, mesh: ClientMesh, pair: Pair, link_id: str, polite: bool) -> None:
-        self.mesh, self.pair, self.link_id, self.polite = mesh, pair, link_id, polite
-        self.closed = False
-        self.pc = RTCPeerConnection(mesh.configuration())
-        self.channel = self.pc.createDataChannel(
-            "peerpyrtc-direct", negotiated=True, id=0, ordered=True
-        )
-        self._early: list[dict[str, Any]] = []
-        self.channel.on("open", lambda: mesh.opened(pair, self))
-        self.channel.on("message", lambda frame: mesh.on_frame(pair, self, frame))
-        self.channel.on("close", lambda: self.close("channel closed"))
-        self.channel.bufferedAmountLowThreshold = LOW_WATER  # the relay channel's backpressure
-        self.channel.on("bufferedamountlow", lambda: mesh.drained(pair, self))
-
-        @self.pc.on("connectionstatechange")
-        def on_state() -> None:
-            if self.pc.connectionState in ("failed", "closed"):
-                self.close(f"connection {self.pc.connectionState}")
-
-    @property
-    def is_open(self) -> bool:
-        return not self.closed and self.channel.readyState == "open"
-
-    async def offer(self) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        self._signal_description()
-
-    def _signal_description(self) -> None:
-        desc = self.pc.localDescription
-        self.mesh.signal(
-            self.pair.id,
-            {"k": "neg", "link": self.link_id, "description": {"type": desc.type, "sdp": desc.sdp}},
-        )
-
-    async def receive(self, d: dict[str, Any]) -> None:
-        pc = self.pc
-        try:
-            description = d.get("description")
-            if isinstance(description, dict):
-                offer = description.get("type") == "offer"
-                if offer and pc.signalingState != "stable" and not self.polite:
-                    return  # a colliding offer: the impolite side keeps its own
-                await pc.setRemoteDescription(
-                    RTCSessionDescription(str(description.get("sdp")), str(description.get("type")))
-                )
-                for candidate in self._early:
-                    await self._add(candidate)
-                self._early = []
-                if offer:
-                    await pc.setLocalDescription(await pc.createAnswer())
-                    self._signal_description()
-            elif isinstance(d.get("candidate"), dict):
-                if pc.remoteDescription is None:
-                    if len(self._early) < MAX_EARLY:  # a flood of them is dropped
-                        self._early.append(d["candidate"])
-                else:
-                    await self._add(d["candidate"])
-        except Exception as exc:  # a bad or hostile signal ends this link only
-            logger.debug("direct negotiation with %s failed: %r", self.pair.id, exc)
-            self.close("negotiation failed")
-
-    async def _add(self, init: dict[str, Any]) -> None:
-        # validated as the server validates a client's; loopback, link-local, metadata and
-        # multicast addresses are never probed for another peer
-        candidate = candidate_from_json(init, DIRECT_POLICY)
-        if candidate is not None:
-            await self.pc.addIceCandidate(candidate)
-
-    def send(self, frame: str) -> None:
-        self.channel.send(frame)
-
-    def close(self, reason: str = "closed") -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.mesh.spawn(self.pc.close())
-        self.mesh.closed(self.pair, self, reason)
 
 
 class Pair:
@@ -155,6 +72,8 @@ class Pair:
         self.strikes = 0
         self.quiet_until = float("-inf")
         self.acked_at = float("-inf")
+        #: Its ``switch`` said its links have the volatile channel.
+        self.volatile = False
 
     @property
     def can_send(self) -> bool:
@@ -216,6 +135,25 @@ class ClientMesh:
         if to is not None or len(direct) == len(targets):
             return None
         return f'{raw[:-1]},"x":{json.dumps(direct, separators=(",", ":"))}}}'
+
+    def route_volatile(self, frame: str | bytes, to: str | None) -> str | bytes | None:
+        """Send a volatile frame on the direct links that have its channel (dropped where
+        behind); returns what to relay, with ``x`` naming the peers reached (None: nothing)."""
+        if not self.active or not self.pairs:
+            return frame
+        targets = [to] if to is not None else [p for p in self.members() if p != self.self_id]
+        direct = []
+        for peer_id in targets:
+            pair = self.pairs.get(peer_id)
+            link = pair.link if pair is not None and pair.volatile and pair.can_send else None
+            if link is not None and link.volatile_open:
+                link.send_volatile(frame)
+                direct.append(peer_id)
+        if not direct:
+            return frame
+        if to is not None or len(direct) == len(targets):
+            return None
+        return with_skip(frame, direct)
 
     def _send_direct(self, pair: Pair, raw: str) -> None:
         pair.out_seq += 1
@@ -284,7 +222,13 @@ class ClientMesh:
     def start_link(self, pair: Pair, link_id: str | None = None, polite: bool = False) -> Link:
         if pair.link is not None:
             pair.link.close("replaced")
-        link = pair.link = Link(self, pair, link_id or secrets.token_urlsafe(9), polite)
+        host = LinkHost(
+            self.configuration(), lambda d: self.signal(pair.id, d), self.spawn,
+            lambda: self.opened(pair, link), lambda frame: self.on_frame(pair, link, frame),
+            lambda frame: self.on_volatile(pair, link, frame), lambda: self.drained(pair, link),
+            lambda reason: self.closed(pair, link, reason),
+        )  # fmt: skip
+        link = pair.link = Link(host, pair.id, link_id or secrets.token_urlsafe(9), polite)
         if not polite:
             self.spawn(link.offer())
         return link
@@ -293,7 +237,7 @@ class ClientMesh:
         if pair.link is not link:
             return
         pair.retries = 0
-        self.signal(pair.id, {"k": "switch", "link": link.link_id})
+        self.signal(pair.id, {"k": "switch", "link": link.link_id, "v": 1})
         pair.out = "direct"
 
     def closed(self, pair: Pair, link: Link, reason: str) -> None:
@@ -301,7 +245,7 @@ class ClientMesh:
             return
         pair.link = None
         logger.debug("direct link to %s closed: %s", pair.id, reason)
-        pair.in_direct, pair.held = False, []
+        pair.in_direct, pair.held, pair.volatile = False, [], False
         if pair.out == "direct":
             pair.out = "relay"
             self.signal(pair.id, {"k": "fallback", "link": link.link_id})
@@ -370,7 +314,7 @@ class ClientMesh:
                 link = self.start_link(pair, d["link"], polite=True)
             self.spawn(link.receive(d))
         elif kind == "switch" and link is not None and d.get("link") == link.link_id:
-            pair.in_direct = True
+            pair.in_direct, pair.volatile = True, d.get("v") == 1
             held, pair.held = pair.held, []
             for seq, env in held:
                 self._accept(pair, seq, env)
@@ -419,6 +363,12 @@ class ClientMesh:
                     pair.held.append((seq, env))
             if len(frame) >= ACK_FRAME_BYTES and pair.in_direct:
                 self._ack(pair)
+
+    def on_volatile(self, pair: Pair, link: Link, frame: str | bytes) -> None:
+        """A volatile frame on a direct link: delivered at once (unnumbered), if valid."""
+        valid = direct_volatile(frame) if pair.link is link else None
+        if valid is not None:
+            self.deliver(pair.id, *valid)
 
     def _accept(self, pair: Pair, seq: int, env: Any, ack: bool = True) -> None:
         if seq <= pair.in_seq:

@@ -21,6 +21,7 @@ __all__ = [
     "Encoded",
     "OnProgress",
     "Outgoing",
+    "RouteVolatile",
     "Sender",
     "report_progress",
     "round_trip",
@@ -57,7 +58,6 @@ class Outgoing:
         data: Any,
         to: str | None,
         max_body: int,
-        *,
         volatile: bool = False,
     ) -> Encoded:
         """Raises ``PayloadTooLarge`` (nothing sent), ``InvalidRequest`` or ``ProtocolError``."""
@@ -106,11 +106,19 @@ class Sender(Protocol):
     def send_volatile(self, frame: str | bytes) -> bool: ...
 
 
-async def send_encoded(conn: Sender, out: Encoded, volatile: bool, on_progress: OnProgress) -> None:
-    """Send binary frames (or a volatile message) by ``conn``; binary frames always go
-    through the server, in mesh rooms too."""
-    if volatile:
-        conn.send_volatile(out.text if out.text is not None else out.frames[0])
+#: A volatile frame sent where it can go directly; returns what to relay (None: nothing).
+RouteVolatile = Callable[[str | bytes], str | bytes | None]
+
+
+async def send_encoded(
+    conn: Sender, out: Encoded, on_progress: OnProgress, volatile: RouteVolatile | None = None
+) -> None:
+    """Send binary frames by ``conn`` (through the server, in mesh rooms too), or a volatile
+    message: ``volatile`` sends it on direct links first."""
+    if volatile is not None:
+        relayed = volatile(out.text if out.text is not None else out.frames[0])
+        if relayed is not None:
+            conn.send_volatile(relayed)
         return
     await send_frames(conn.queue, out.frames, out.total, on_progress)
     await conn.queue.wait_drained()

@@ -563,6 +563,9 @@ var RelayTransport = class {
   get bufferedAmount() {
     return this.channel ? this.channel.bufferedAmount : 0;
   }
+  setLowWater(bytes) {
+    if (this.channel) this.channel.bufferedAmountLowThreshold = bytes;
+  }
   requestOptions() {
     return { timeout: this.options.requestTimeout, headers: this.options.headers || {} };
   }
@@ -738,6 +741,7 @@ function beaconType(url) {
 
 // src/peer-link.js
 var CHANNEL_ID = 0;
+var VOLATILE_CHANNEL_ID = 1;
 var PeerLink = class {
   /**
    * @param {object} init
@@ -747,13 +751,16 @@ var PeerLink = class {
    * @param {RTCConfiguration} init.config ICE servers and policy
    * @param {(d: object) => void} init.signal sends one signal to the other peer
    * @param {(frame: string) => void} init.onFrame a frame from the other peer
+   * @param {(frame: string|ArrayBuffer) => void} [init.onVolatile] a volatile frame from it
    * @param {() => void} init.onOpen the channel opened
    * @param {() => void} [init.onDrain] the channel went below its low-water mark
    * @param {(reason: string) => void} init.onClosed the link is gone (once)
    * @param {(...args: unknown[]) => void} [init.log]
    */
-  constructor({ peerId, linkId, polite, config, signal, onFrame, onOpen, onDrain, onClosed, log }) {
+  constructor({ peerId, linkId, polite, config, signal, onFrame, onVolatile, onOpen, onDrain, onClosed, log }) {
     Object.assign(this, { peerId, linkId, polite, signal, onFrame, onOpen, onClosed });
+    this.onVolatile = onVolatile || (() => {
+    });
     this.onDrain = onDrain || (() => {
     });
     this.log = log || (() => {
@@ -775,6 +782,12 @@ var PeerLink = class {
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.onbufferedamountlow = () => {
       if (!this.closed) this.onDrain();
+    };
+    const volatile = pc.createDataChannel("peerpyrtc-direct-volatile", { negotiated: true, id: VOLATILE_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
+    this.volatile = volatile;
+    volatile.binaryType = "arraybuffer";
+    volatile.onmessage = (e) => {
+      if (!this.closed) this.onVolatile(e.data);
     };
     pc.onicecandidate = (e) => {
       if (e.candidate && !this.closed) this.signal({ k: "neg", link: this.linkId, candidate: e.candidate.toJSON() });
@@ -827,14 +840,28 @@ var PeerLink = class {
   send(frame) {
     this.channel.send(frame);
   }
+  get volatileOpen() {
+    return !this.closed && this.volatile.readyState === "open";
+  }
+  /** Send a volatile frame now, or drop it (false) while the channel is behind. */
+  sendVolatile(frame) {
+    if (!this.volatileOpen || this.volatile.bufferedAmount > VOLATILE_HIGH_WATER) return false;
+    this.volatile.send(frame);
+    return true;
+  }
   get bufferedAmount() {
     return this.channel.bufferedAmount;
   }
   close(reason = "closed") {
     if (this.closed) return;
     this.closed = true;
-    const { pc, channel } = this;
+    const { pc, channel, volatile } = this;
     channel.onopen = channel.onmessage = channel.onclose = channel.onbufferedamountlow = null;
+    volatile.onmessage = null;
+    try {
+      volatile.close();
+    } catch {
+    }
     pc.onicecandidate = pc.onconnectionstatechange = pc.onnegotiationneeded = null;
     try {
       channel.close();
@@ -847,6 +874,51 @@ var PeerLink = class {
     this.onClosed(reason);
   }
 };
+
+// src/mesh-volatile.js
+var MAX_VOLATILE_BYTES = 16 * 1024;
+var decoder2 = new TextDecoder();
+function routeVolatile(mesh, frame, to) {
+  if (!mesh.active || !mesh.pairs.size) return frame;
+  const { selfId } = mesh.host;
+  const targets = to != null ? [to] : mesh.host.members().filter((id) => id !== selfId);
+  const direct = [];
+  for (const id of targets) {
+    const pair = mesh.pairs.get(id);
+    if (!pair || !pair.volatile || !pair.canSend || !pair.link.volatileOpen) continue;
+    pair.link.sendVolatile(frame);
+    direct.push(id);
+  }
+  if (!direct.length) return frame;
+  if (to != null || direct.length === targets.length) return null;
+  return withSkip(frame, direct);
+}
+function withSkip(frame, peers) {
+  const skip = `,"x":${JSON.stringify(peers)}}`;
+  if (typeof frame === "string") return frame.trimEnd().slice(0, -1) + skip;
+  const bytes = frame instanceof Uint8Array ? frame : new Uint8Array(frame);
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  const header = decoder2.decode(bytes.subarray(4, 4 + length)).trimEnd();
+  return pack(header.slice(0, -1) + skip, bytes.subarray(4 + length));
+}
+function volatileEnvelope(frame) {
+  try {
+    if (typeof frame === "string") {
+      if (byteLength(frame) > MAX_VOLATILE_BYTES) return null;
+      const env = JSON.parse(frame);
+      return validEmit(env) ? { t: "emit", e: env.e, d: env.d } : null;
+    }
+    if (frame.byteLength > MAX_VOLATILE_BYTES) return null;
+    const { header, payload } = parseFrame(frame);
+    if (!validEmit(header) || header.m !== void 0 || "from" in header || "n" in header) return null;
+    return { t: "emit", e: header.e, d: decodeBody(header, payload) };
+  } catch {
+    return null;
+  }
+}
+function validEmit(env) {
+  return env !== null && typeof env === "object" && env.t === "emit" && typeof env.e === "string" && env.e.length > 0 && env.e.length <= 128;
+}
 
 // src/options.js
 function randomToken(bytes) {
@@ -991,6 +1063,10 @@ var Mesh = class {
       config: this.host.config(),
       signal: (d) => this.host.signal(pair.id, d),
       onFrame: (frame) => this.onFrame(pair, link, frame),
+      onVolatile: (frame) => {
+        const env = pair.link === link ? volatileEnvelope(frame) : null;
+        if (env) this.host.deliver(pair.id, env);
+      },
       onOpen: () => this.opened(pair, link),
       onDrain: () => {
         if (pair.link === link) this.flushDirect(pair);
@@ -1003,7 +1079,7 @@ var Mesh = class {
   opened(pair, link) {
     if (pair.link !== link) return;
     pair.retries = 0;
-    this.host.signal(pair.id, { k: "switch", link: link.linkId });
+    this.host.signal(pair.id, { k: "switch", link: link.linkId, v: 1 });
     pair.out = "direct";
     this.host.changed();
   }
@@ -1021,7 +1097,7 @@ var Mesh = class {
     }
   }
   fallBack(pair, linkId) {
-    pair.inDirect = false;
+    pair.inDirect = pair.volatile = false;
     pair.held = [];
     if (pair.out !== "direct") return;
     pair.out = "relay";
@@ -1064,6 +1140,7 @@ var Mesh = class {
       case "switch":
         if (d.link !== pair.link?.linkId) return;
         pair.inDirect = true;
+        pair.volatile = d.v === 1;
         for (const [s, env] of pair.held.splice(0)) this.accept(pair, s, env);
         break;
       case "fallback":
@@ -1142,6 +1219,7 @@ var Pair = class {
     this.linkAt = -Infinity;
     this.strikes = 0;
     this.quietUntil = -Infinity;
+    this.volatile = false;
   }
   get canSend() {
     return this.out === "direct" && !!this.link?.isOpen;
@@ -1277,7 +1355,8 @@ function onEnvelope(conn, env) {
 }
 
 // src/outbox.js
-var BULK_HIGH_WATER = 512 << 10;
+var BULK_HIGH_WATER = 64 << 10;
+var BULK_LOW_WATER = 32 << 10;
 var Outbox = class {
   /** @param {number} maxQueued envelopes kept while there is no open transport */
   constructor(maxQueued) {
@@ -1344,6 +1423,7 @@ var Outbox = class {
       }
       sent(true);
     }
+    transport.setLowWater?.(this.bulk.length && !this.items.length ? BULK_LOW_WATER : LOW_WATER);
   }
   /** The connection went away: the large messages under way fail (the server dropped them). */
   failBulk() {
@@ -1401,7 +1481,7 @@ var RoomState = class {
 };
 
 // src/sending.js
-var MAX_VOLATILE_BYTES = 16 * 1024;
+var MAX_VOLATILE_BYTES2 = 16 * 1024;
 var nextId = Math.floor(Math.random() * 2 ** 32);
 function textOf(kind, event, data, to) {
   if (kind === "msg") return encodeMessage(typeof data === "string" ? data : JSON.stringify(data));
@@ -1423,10 +1503,10 @@ function sendAs(conn, kind, event, data, options = {}) {
     const raw = textOf(kind, event, data, to);
     const size = byteLength(raw);
     if (volatile) {
-      if (size > MAX_VOLATILE_BYTES) {
-        throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
+      if (size > MAX_VOLATILE_BYTES2) {
+        throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES2} bytes`);
       }
-      conn._transport?.sendVolatile(raw);
+      sendVolatile(conn, raw, to);
       return Promise.resolve();
     }
     if (size <= MAX_ENVELOPE_BYTES || !conn._maxBody) {
@@ -1447,10 +1527,10 @@ async function sendFrames(conn, kind, event, data, to, onProgress, volatile) {
   if (kind !== "msg") encodeEmit(event, null);
   nextId = (nextId + 1) % 2 ** 52;
   const resolved = await readBlobs(data);
-  const { frames: frames2, sizes, total } = encodeFrames(routing, resolved, nextId, volatile ? MAX_VOLATILE_BYTES : conn._maxBody);
+  const { frames: frames2, sizes, total } = encodeFrames(routing, resolved, nextId, volatile ? MAX_VOLATILE_BYTES2 : conn._maxBody);
   if (volatile) {
-    if (frames2.length > 1) throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES} bytes`);
-    conn._transport?.sendVolatile(frames2[0]);
+    if (frames2.length > 1) throw new PeerPyRTCError(ErrorCodes.ERR_TOO_LARGE, `a volatile message is at most ${MAX_VOLATILE_BYTES2} bytes`);
+    sendVolatile(conn, frames2[0], to);
     return;
   }
   if (frames2.length === 1) {
@@ -1476,6 +1556,10 @@ async function sendFrames(conn, kind, event, data, to, onProgress, volatile) {
       if (i === frames2.length - 1) resolve();
     }));
   });
+}
+function sendVolatile(conn, frame, to) {
+  const relayed = routeVolatile(conn._mesh, frame, to);
+  if (relayed !== null) conn._transport?.sendVolatile?.(relayed);
 }
 
 // src/connection.js
