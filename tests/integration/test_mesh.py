@@ -321,3 +321,21 @@ async def test_volatile_messages_go_on_direct_links_and_through_the_relay_once(
     await alice.broadcast("end")  # through the server, after anything it relayed to bob
     await b.expect("message", lambda m: m[2] == "end")
     assert len([m for k, m in b.history if k == "message" and m[2] == "cursor"]) == 2
+
+
+@pytest.mark.parametrize("size", [1024, 300 * 1024, 5 * 1024 * 1024, 16 * 1024 * 1024 - 1024])
+async def test_binary_and_large_messages_reach_linked_python_peers_intact(
+    make_server: Any, clients: list[AsyncClient], size: int
+) -> None:
+    import hashlib
+
+    server, _ = await make_server(topology="mesh")
+    _, b = [await join(clients, server.url, n) for n in ("alice", "bob")]
+    alice, bob = clients
+    await until(lambda: all_direct(alice, 1) and all_direct(bob, 1))
+    payload = os.urandom(size)
+    await asyncio.wait_for(alice.emit("file", {"data": payload, "n": 1}), TIMEOUT * 6)
+    sender, data, event = await b.expect("message", timeout=TIMEOUT * 6)
+    assert (sender, event, data["n"]) == ("alice", "file", 1)
+    assert hashlib.sha256(data["data"]).digest() == hashlib.sha256(payload).digest()
+    assert all_direct(alice, 1)  # the link stayed up beside it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -131,6 +132,24 @@ async def test_large_messages_page_to_page_intact(pages: list[Any], size: int) -
     incoming = await b.evaluate("[incoming.length, incoming[incoming.length - 1]]")
     assert incoming[0] > 1 and incoming[1][0:2] == ["alice", "file"]
     assert incoming[1][2] == incoming[1][3]
+
+
+@pytest.mark.parametrize("size", [1024, 300 * 1024, 5 * MiB, 16 * MiB])
+async def test_large_messages_python_to_page_intact(
+    pages: list[Any], web: SignalingServer, size: int
+) -> None:
+    a, _ = pages
+    py = AsyncClient(web.url, "room", "py", max_reconnect_attempts=0)
+    try:
+        await asyncio.wait_for(py.connect(), TIMEOUT)
+        payload = os.urandom(size)
+        await asyncio.wait_for(py.emit("file", {"data": payload}, to="alice"), TIMEOUT * 6)
+        await a.wait_for_function("got.some((g) => g[0] === 'file')", polling=100, timeout=60_000)
+        assert await a.evaluate(
+            "(async () => { const g = got.find((x) => x[0] === 'file'); return [g[1], await hex(g[2].data)]; })()"
+        ) == ["py", sha(payload)]
+    finally:
+        await py.close()
 
 
 async def test_over_the_limit_is_refused_at_the_sender(pages: list[Any]) -> None:
