@@ -42,7 +42,7 @@ async def test_binary_nested_crosses_workers_equal(cluster: Any) -> None:
 
 
 # 16 MiB less the envelope: the limit counts the whole message
-@pytest.mark.parametrize("size", [300 * 1024, 5 * MiB, 16 * MiB - 1024])
+@pytest.mark.parametrize("size", [1024, 300 * 1024, 5 * MiB, 16 * MiB - 1024])
 async def test_large_messages_cross_workers_intact(cluster: Any, size: int) -> None:
     w0, w1 = await cluster.add_worker(), await cluster.add_worker()
     ann, _ = await cluster.join(w0, "r", "ann")
