@@ -21,7 +21,10 @@ HERE = Path(__file__).resolve().parents[1]  # tests/: the helper scripts
 
 
 def all_direct(client: AsyncClient, count: int) -> bool:
-    return sum(p["isDirect"] for p in client.peers) == count
+    """``count`` peers linked both ways: our messages go direct, and theirs are taken from the
+    link (their ``switch`` came through the server: a server paused before it holds them)."""
+    pairs = client.mesh.pairs
+    return sum(p["isDirect"] and pairs[p["id"]].in_direct for p in client.peers) == count
 
 
 @pytest.fixture
